@@ -1,0 +1,42 @@
+# Two commands matter: `make run` (start the bot) and `make test` (run every check).
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: run test install lint typecheck validate train test-unit clean
+
+run: install ## install if needed, migrate, seed, train if needed, start everything
+	$(PY) -m bot run
+
+test: install lint typecheck validate train ## every check CI runs
+	$(PY) -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || { py=$$(scripts/find-python.sh) && "$$py" -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check bot actions tests
+
+typecheck: install
+	$(VENV)/bin/mypy bot
+
+validate: install ## business data files and Rasa training data
+	$(PY) -m bot validate
+	$(VENV)/bin/rasa data validate --domain domain.yml --data data/nlu data/stories.yml data/rules.yml --config config.yml --fail-on-warnings
+
+train: install ## trains only when data or config changed
+	$(PY) -m bot train
+
+clean:
+	rm -rf var models .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""Action: hand the conversation to a human agent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+
+
+def _transcript(tracker: Tracker, limit: int = 20) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            lines.append(
+                {
+                    "sender": "customer",
+                    "text": event.get("text"),
+                    "intent": intent.get("name"),
+                    "confidence": intent.get("confidence"),
+                }
+            )
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append({"sender": "bot", "text": event.get("text")})
+    return lines[-limit:]
+
+
+class ActionRequestHuman(Action):
+    """Record a handoff request (customer asked, or is frustrated) and tell the customer."""
+
+    def name(self) -> str:
+        """Name used in domain.yml."""
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Open (or reuse) the conversation's handoff and answer with ``utter_handoff_requested``."""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        reason = "frustration" if intent == "frustrated" else "customer_request"
+        metadata = tracker.get_latest_input_channel() or "unknown"
+        packet = {"reason": reason, "transcript": _transcript(tracker), "slots": tracker.current_slot_values()}
+        services.handoff_requests().request(tracker.sender_id, reason, packet, channel=metadata)
+        dispatcher.utter_message(response="utter_handoff_requested")
+        return []

@@ -1,0 +1,1 @@
+"""Support bot gateway and services."""

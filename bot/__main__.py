@@ -1,0 +1,196 @@
+"""Command line: ``python -m bot {run,gateway,migrate,seed,train,validate}``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+from types import FrameType
+
+from bot.settings import Settings, SettingsError, load_settings
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _migrate(settings: Settings) -> None:
+    from bot.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def _seed(settings: Settings) -> str:
+    from bot.db.engine import create_db_engine
+    from bot.db.seed import load_demo_data, seed_database
+
+    data = load_demo_data(settings.data_dir)
+    engine = create_db_engine(settings.database_url)
+    try:
+        report = seed_database(engine, data)
+    finally:
+        engine.dispose()
+    return str(report)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, seed, train if needed, start all three processes, wait for Ctrl-C."""
+    from bot.supervisor import Supervisor
+    from bot.training import ensure_model, model_path
+
+    print("Support bot: preparing…", flush=True)
+    _migrate(settings)
+    print("  database migrated", flush=True)
+    if not settings.is_production and not args.no_seed:
+        print(f"  demo data seeded: {_seed(settings)}", flush=True)
+    if args.no_train:
+        model = model_path(settings.project_root, settings.models_dir)
+        if not model.exists():
+            print(f"error: no model at {model}; run `python -m bot train`", file=sys.stderr)
+            return 2
+    else:
+        print("  model: checking (trains only when data or config changed)…", flush=True)
+        result = ensure_model(settings.project_root, settings.models_dir)
+        verb = f"trained in {result.seconds:.0f} s" if result.trained else "up to date"
+        print(f"  model {result.path.name} {verb}", flush=True)
+        model = result.path
+    busy = [p for p in (settings.gateway_port, settings.rasa_port, settings.action_port) if not _port_free(p)]
+    if busy:
+        print(
+            f"error: port(s) {', '.join(map(str, busy))} already in use; stop what uses them or set "
+            "BOT_GATEWAY_PORT / BOT_RASA_PORT / BOT_ACTION_PORT",
+            file=sys.stderr,
+        )
+        return 2
+    supervisor = Supervisor(settings, model)
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        supervisor.request_stop()
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    print("Starting the Rasa server, the action server and the gateway…", flush=True)
+    supervisor.start()
+    try:
+        if not supervisor.wait_ready(args.ready_timeout):
+            dead = supervisor.dead()
+            if dead:
+                print(f"error: {supervisor.describe_failure(dead[0])}", file=sys.stderr)
+                return 1
+            print("error: not ready in time, or stopped before ready; see the logs in var/logs/", file=sys.stderr)
+            return 1
+        memory = ", ".join(f"{m.name} {m.rss_mb() or 0:.0f} MiB" for m in supervisor.processes)
+        print(f"\nReady. Resident memory: {memory}", flush=True)
+        print(f"  Web chat:        {settings.gateway_url}/", flush=True)
+        print(f"  Direct API:      POST {settings.gateway_url}/api/v1/messages", flush=True)
+        print(f"  API token:       {settings.api_token}", flush=True)
+        if "BOT_AGENT_TOKEN" in settings.generated_tokens:
+            print(f"  Agent token:     {settings.agent_token}", flush=True)
+        print(f"  Logs:            {settings.var_dir / 'logs'}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        dead_process = supervisor.run_until_stopped()
+        if dead_process is not None:
+            print(f"error: {supervisor.describe_failure(dead_process)}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        print("Stopping…", flush=True)
+        supervisor.stop()
+        print("Stopped.", flush=True)
+
+
+def cmd_gateway(settings: Settings, _args: argparse.Namespace) -> int:
+    """Run only the gateway (the supervisor starts it this way)."""
+    from aiohttp import web
+
+    from bot.gateway.app import create_app
+    from bot.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    web.run_app(
+        create_app(settings), host=settings.gateway_host, port=settings.gateway_port, print=None, shutdown_timeout=10
+    )
+    return 0
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    """Upgrade the database schema to the newest migration."""
+    _migrate(settings)
+    print("database migrated")
+    return 0
+
+
+def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
+    """Load the demo company's data files into the database (idempotent)."""
+    _migrate(settings)
+    print(f"seeded: {_seed(settings)}")
+    return 0
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    """Train the Rasa model if its data or config changed."""
+    from bot.training import ensure_model
+
+    result = ensure_model(settings.project_root, settings.models_dir, force=args.force)
+    print(f"{result.path} {f'trained in {result.seconds:.1f} s' if result.trained else 'up to date'}")
+    return 0
+
+
+def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
+    """Check the business data files (catalog, records, texts) without touching the database."""
+    from bot.db.seed import load_demo_data
+    from bot.texts import load_texts
+
+    load_texts(settings.data_dir / "texts.yml")
+    load_demo_data(settings.data_dir)
+    print("data files OK")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "gateway": cmd_gateway,
+    "migrate": cmd_migrate,
+    "seed": cmd_seed,
+    "train": cmd_train,
+    "validate": cmd_validate,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Self-service support bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="migrate, seed, train if needed and start everything")
+    run.add_argument("--no-train", action="store_true", help="fail instead of training when the model is missing")
+    run.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    run.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for readiness")
+    sub.add_parser("gateway", help="run only the gateway")
+    sub.add_parser("migrate", help="upgrade the database schema")
+    sub.add_parser("seed", help="load the demo data files")
+    train = sub.add_parser("train", help="train the model if needed")
+    train.add_argument("--force", action="store_true", help="train even if the model is up to date")
+    sub.add_parser("validate", help="check the data files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; errors in settings or data files end with a clear message, not a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return COMMANDS[args.command](settings, args)
+    except (SettingsError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

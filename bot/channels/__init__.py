@@ -1,0 +1,1 @@
+"""Customer channels: each translates its platform's messages to and from the gateway's."""

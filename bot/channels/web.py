@@ -1,0 +1,186 @@
+"""The web widget channel: one WebSocket per browser tab, resumable by cursor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+
+from aiohttp import WSMsgType, web
+
+from bot.channels.web_protocol import (
+    FrameError,
+    Hello,
+    Outgoing,
+    Ping,
+    error_frame,
+    message_frame,
+    parse_frame,
+)
+from bot.conversations.service import CustomerMessage
+from bot.conversations.store import StoredMessage
+from bot.gateway.keys import CONVERSATIONS, HUB, SETTINGS, STORE, TEXTS
+
+_LOGGER = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+RATE_LIMIT_MESSAGES = 20
+RATE_LIMIT_WINDOW_S = 10.0
+
+
+class _RateLimiter:
+    """At most ``limit`` customer messages per ``window`` seconds on one connection."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self._limit = limit
+        self._window = window
+        self._times: deque[float] = deque()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        while self._times and now - self._times[0] > self._window:
+            self._times.popleft()
+        if len(self._times) >= self._limit:
+            return False
+        self._times.append(now)
+        return True
+
+
+async def _send_json(ws: web.WebSocketResponse, frame: dict[str, object]) -> None:
+    if not ws.closed:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_json(frame)
+
+
+async def _forward(ws: web.WebSocketResponse, queue: asyncio.Queue[StoredMessage | None], sent: set[int]) -> None:
+    """Send every message the hub delivers for this conversation, each cursor once."""
+    while True:
+        message = await queue.get()
+        if message is None:
+            await ws.close()
+            return
+        if message.cursor in sent:
+            continue
+        sent.add(message.cursor)
+        await _send_json(ws, message_frame(message))
+
+
+async def _hello(request: web.Request, ws: web.WebSocketResponse) -> tuple[str, int] | None:
+    """Wait for the hello frame and pick (or create) the conversation it resumes."""
+    settings = request.app[SETTINGS]
+    try:
+        first = await ws.receive(timeout=30)
+    except asyncio.TimeoutError:
+        await ws.close(message=b"hello expected")
+        return None
+    if first.type != WSMsgType.TEXT:
+        return None
+    try:
+        frame = parse_frame(first.data, settings.max_message_chars)
+    except FrameError as exc:
+        await _send_json(ws, error_frame(exc.code, request.app[TEXTS].bad_frame))
+        await ws.close()
+        return None
+    if not isinstance(frame, Hello):
+        await _send_json(ws, error_frame("bad_frame", request.app[TEXTS].bad_frame))
+        await ws.close()
+        return None
+    store = request.app[STORE]
+    after = frame.after
+    existing = await store.get(frame.conversation_id) if frame.conversation_id else None
+    if existing is None or existing.channel != "web":
+        # Unknown ids are never adopted: the server issues an unguessable one.
+        conversation_id = f"web-{uuid.uuid4().hex}"
+        await request.app[CONVERSATIONS].open_conversation(conversation_id, "web", None)
+        after = 0
+    else:
+        conversation_id = existing.id
+    return conversation_id, after
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """Serve one widget connection (protocol: docs/websocket-protocol.md)."""
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    picked = await _hello(request, ws)
+    if picked is None:
+        return ws
+    conversation_id, after = picked
+    hub = request.app[HUB]
+    store = request.app[STORE]
+    texts = request.app[TEXTS]
+    settings = request.app[SETTINGS]
+    queue = hub.subscribe(conversation_id)
+    sent: set[int] = set()
+    forwarder: asyncio.Task[None] | None = None
+    inbox: asyncio.Queue[Outgoing] = asyncio.Queue()
+    worker: asyncio.Task[None] | None = None
+    try:
+        await _send_json(ws, {"type": "welcome", "conversation_id": conversation_id})
+        for message in await store.messages_after(conversation_id, after):
+            sent.add(message.cursor)
+            await _send_json(ws, message_frame(message))
+        forwarder = asyncio.create_task(_forward(ws, queue, sent))
+        worker = asyncio.create_task(_process(request, ws, conversation_id, inbox))
+        limiter = _RateLimiter(RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_S)
+        async for raw in ws:
+            if raw.type != WSMsgType.TEXT:
+                continue
+            try:
+                frame = parse_frame(raw.data, settings.max_message_chars)
+            except FrameError as exc:
+                text = (
+                    texts.message_too_long.format(limit=settings.max_message_chars)
+                    if exc.code == "too_long"
+                    else texts.bad_frame
+                )
+                await _send_json(ws, error_frame(exc.code, text))
+                continue
+            if isinstance(frame, Ping):
+                await _send_json(ws, {"type": "pong"})
+            elif isinstance(frame, Outgoing):
+                if not limiter.allow():
+                    await _send_json(ws, error_frame("rate_limited", texts.rate_limited))
+                    continue
+                inbox.put_nowait(frame)
+    finally:
+        hub.unsubscribe(conversation_id, queue)
+        for task in (forwarder, worker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    return ws
+
+
+async def _process(
+    request: web.Request, ws: web.WebSocketResponse, conversation_id: str, inbox: asyncio.Queue[Outgoing]
+) -> None:
+    """Handle this connection's messages one at a time, in the order they arrived."""
+    service = request.app[CONVERSATIONS]
+    while True:
+        frame = await inbox.get()
+        await _send_json(ws, {"type": "typing", "on": True})
+        try:
+            result = await service.handle(
+                CustomerMessage(
+                    conversation_id=conversation_id,
+                    channel="web",
+                    text=frame.text,
+                    payload=frame.payload,
+                    client_id=frame.client_id,
+                )
+            )
+            if result.duplicate:
+                # A re-sent message (after a reconnect): confirm it again; the widget dedupes by cursor.
+                await _send_json(ws, message_frame(result.customer_message))
+        except Exception:
+            _LOGGER.exception("web.turn_failed conversation=%s", conversation_id)
+            await _send_json(ws, error_frame("internal_error", request.app[TEXTS].dialogue_unavailable))
+        finally:
+            await _send_json(ws, {"type": "typing", "on": False})

@@ -1,0 +1,1 @@
+"""Conversations: stored messages, live subscriptions and the customer turn."""

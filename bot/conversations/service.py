@@ -1,0 +1,108 @@
+"""The customer turn: store the message, ask the dialogue model, store and fan out replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.conversations.hub import ConversationHub
+from bot.conversations.store import ConversationInfo, ConversationStore, HandoffRef, StoredMessage
+from bot.db.models import Sender
+from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
+from bot.texts import Texts
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """What a customer sent on some channel, already validated by the channel."""
+
+    conversation_id: str
+    channel: str
+    text: str
+    payload: str | None = None
+    client_id: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """The stored customer message and the replies that answered it."""
+
+    customer_message: StoredMessage
+    replies: Sequence[StoredMessage]
+    duplicate: bool
+    handoff: HandoffRef | None
+
+
+class ConversationService:
+    """Runs customer turns one at a time per conversation, in arrival order."""
+
+    def __init__(self, *, store: ConversationStore, hub: ConversationHub, dialogue: RasaClient, texts: Texts) -> None:
+        """Compose the service from its collaborators."""
+        self._store = store
+        self._hub = hub
+        self._dialogue = dialogue
+        self._texts = texts
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[conversation_id] = lock
+        return lock
+
+    async def open_conversation(self, conversation_id: str, channel: str, customer_id: str | None) -> ConversationInfo:
+        """Return the conversation, creating it on ``channel`` if it is new."""
+        return await self._store.ensure(conversation_id, channel, customer_id)
+
+    async def handle(self, message: CustomerMessage) -> TurnResult:
+        """Store ``message``, get the bot's replies and store them; never raises for Rasa outages.
+
+        The customer's message is stored before the dialogue model is asked, so nothing the
+        customer sent is lost when Rasa is down; they get a polite "try again" reply instead.
+        """
+        lock = self._lock(message.conversation_id)
+        async with lock:
+            await self._store.ensure(message.conversation_id, message.channel, message.customer_id)
+            stored, is_new = await self._store.append(
+                message.conversation_id,
+                Sender.CUSTOMER,
+                message.text,
+                payload=message.payload,
+                client_id=message.client_id,
+            )
+            if not is_new:
+                _LOGGER.info("turn.duplicate conversation=%s cursor=%d", message.conversation_id, stored.cursor)
+                return TurnResult(stored, (), True, await self._store.active_handoff(message.conversation_id))
+            self._hub.publish(stored)
+            metadata = {
+                "channel": message.channel,
+                "conversation_id": message.conversation_id,
+                "customer_id": message.customer_id,
+            }
+            try:
+                bot_replies = await self._dialogue.send(
+                    message.conversation_id, message.payload or message.text, metadata
+                )
+                _LOGGER.info("turn.answered conversation=%s replies=%d", message.conversation_id, len(bot_replies))
+            except DialogueUnavailable:
+                _LOGGER.warning("turn.dialogue_unavailable conversation=%s", message.conversation_id)
+                bot_replies = []
+                replies = [await self._append_bot(message.conversation_id, self._texts.dialogue_unavailable)]
+                return TurnResult(stored, replies, False, None)
+            replies = []
+            for reply in bot_replies:
+                replies.append(await self._append_bot(message.conversation_id, reply.text, reply.buttons))
+            handoff = await self._store.active_handoff(message.conversation_id)
+            return TurnResult(stored, replies, False, handoff)
+
+    async def _append_bot(self, conversation_id: str, text: str, buttons: Sequence = ()) -> StoredMessage:
+        stored, _ = await self._store.append(conversation_id, Sender.BOT, text, buttons=buttons)
+        self._hub.publish(stored)
+        return stored

@@ -1,0 +1,1 @@
+"""Data layer: models, engine, migrations and the demo seed."""

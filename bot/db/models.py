@@ -1,0 +1,281 @@
+"""SQLAlchemy models: the bot's own records and the demo company's customer records.
+
+Money is stored in integer cents with an ISO currency code; timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base: Any = declarative_base()
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time in UTC, timezone-naive (as stored)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class OrderStatus(str, enum.Enum):
+    """Lifecycle of an order."""
+
+    PROCESSING = "processing"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class Sender(str, enum.Enum):
+    """Who wrote a conversation message."""
+
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class HandoffStatus(str, enum.Enum):
+    """Lifecycle of a handoff to a human agent."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], native_enum=False, length=20)
+
+
+class Customer(Base):
+    """A customer of the company, as held in the customer-record system."""
+
+    __tablename__ = "customers"
+
+    id = Column(String(32), primary_key=True)
+    name = Column(String(200), nullable=False)
+    email = Column(String(320), nullable=False, unique=True)
+    phone = Column(String(40))
+    city = Column(String(120))
+    country = Column(String(2))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    identities = relationship("ChannelIdentity", back_populates="customer")
+    orders = relationship("Order", back_populates="customer")
+
+
+class ChannelIdentity(Base):
+    """A customer's identity on one channel (Slack user, Telegram chat, web visitor)."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(20), nullable=False)
+    external_id = Column(String(200), nullable=False)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True)
+    linked_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    customer = relationship("Customer", back_populates="identities")
+
+
+class Product(Base):
+    """A product in the catalog (hardware or a subscription plan)."""
+
+    __tablename__ = "products"
+
+    sku = Column(String(40), primary_key=True)
+    name = Column(String(200), nullable=False)
+    category = Column(String(40), nullable=False, index=True)
+    model_number = Column(String(40), index=True)
+    price_cents = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+    description = Column(Text, nullable=False, default="")
+    specs = Column(JSON, nullable=False, default=dict)
+    aliases = Column(JSON, nullable=False, default=list)
+    compatible_with = Column(JSON, nullable=False, default=list)
+    warranty_months = Column(Integer, nullable=False, default=24)
+    is_subscription = Column(Boolean, nullable=False, default=False)
+
+
+class Store(Base):
+    """A physical store (stockist) that holds stock."""
+
+    __tablename__ = "stores"
+
+    id = Column(String(32), primary_key=True)
+    name = Column(String(200), nullable=False)
+    city = Column(String(120), nullable=False)
+    address = Column(String(300), nullable=False)
+    opening_hours = Column(String(200), nullable=False, default="")
+
+
+class StockLevel(Base):
+    """How many units of a product one store holds."""
+
+    __tablename__ = "stock_levels"
+
+    store_id = Column(String(32), ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    sku = Column(String(40), ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True)
+    quantity = Column(Integer, nullable=False, default=0)
+
+
+class Order(Base):
+    """A customer's order."""
+
+    __tablename__ = "orders"
+
+    number = Column(String(20), primary_key=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    status = Column(_enum(OrderStatus, "order_status"), nullable=False)
+    placed_at = Column(DateTime, nullable=False)
+    total_cents = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+    carrier = Column(String(40))
+    tracking_number = Column(String(60))
+    shipped_at = Column(DateTime)
+    delivered_at = Column(DateTime)
+    status_changed_at = Column(DateTime)
+
+    customer = relationship("Customer", back_populates="orders")
+    items = relationship("OrderItem", back_populates="order", cascade="all, delete-orphan")
+
+
+class OrderItem(Base):
+    """One line of an order."""
+
+    __tablename__ = "order_items"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    order_number = Column(String(20), ForeignKey("orders.number", ondelete="CASCADE"), nullable=False, index=True)
+    sku = Column(String(40), ForeignKey("products.sku"), nullable=False)
+    quantity = Column(Integer, nullable=False, default=1)
+    unit_price_cents = Column(Integer, nullable=False)
+
+    order = relationship("Order", back_populates="items")
+
+
+class Device(Base):
+    """A registered device (by serial number) with its warranty."""
+
+    __tablename__ = "devices"
+
+    serial = Column(String(40), primary_key=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    sku = Column(String(40), ForeignKey("products.sku"), nullable=False)
+    order_number = Column(String(20), ForeignKey("orders.number", ondelete="SET NULL"))
+    purchased_on = Column(Date, nullable=False)
+    warranty_until = Column(Date, nullable=False)
+
+
+class Subscription(Base):
+    """A customer's subscription to a plan."""
+
+    __tablename__ = "subscriptions"
+
+    id = Column(String(32), primary_key=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    plan_sku = Column(String(40), ForeignKey("products.sku"), nullable=False)
+    status = Column(String(20), nullable=False)  # active, paused, cancelled, past_due
+    started_on = Column(Date, nullable=False)
+    next_bill_on = Column(Date)
+    price_cents = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+
+
+class Invoice(Base):
+    """An invoice issued to a customer."""
+
+    __tablename__ = "invoices"
+
+    number = Column(String(20), primary_key=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    subscription_id = Column(String(32), ForeignKey("subscriptions.id", ondelete="SET NULL"))
+    issued_on = Column(Date, nullable=False)
+    due_on = Column(Date, nullable=False)
+    amount_cents = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+    status = Column(String(20), nullable=False)  # paid, open, overdue, failed
+
+
+class Agent(Base):
+    """A human support agent."""
+
+    __tablename__ = "agents"
+
+    id = Column(String(32), primary_key=True)
+    name = Column(String(200), nullable=False)
+    email = Column(String(320), nullable=False, unique=True)
+    slack_user_id = Column(String(40))
+    skills = Column(JSON, nullable=False, default=list)
+    languages = Column(JSON, nullable=False, default=list)
+    active = Column(Boolean, nullable=False, default=True)
+
+
+class Conversation(Base):
+    """A conversation between one customer and the bot (and agents), on one channel."""
+
+    __tablename__ = "conversations"
+
+    id = Column(String(128), primary_key=True)
+    channel = Column(String(20), nullable=False)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+    messages = relationship("Message", back_populates="conversation", order_by="Message.id")
+
+
+class Message(Base):
+    """One message of a conversation; its autoincrement id is the public cursor."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_message_client_id"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(
+        String(128), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sender = Column(_enum(Sender, "message_sender"), nullable=False)
+    text = Column(Text, nullable=False, default="")
+    payload = Column(String(4000))
+    buttons = Column(JSON, nullable=False, default=list)
+    client_id = Column(String(64))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    conversation = relationship("Conversation", back_populates="messages")
+
+
+class Handoff(Base):
+    """A request for a human agent to take over a conversation."""
+
+    __tablename__ = "handoffs"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(
+        String(128), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status = Column(_enum(HandoffStatus, "handoff_status"), nullable=False, default=HandoffStatus.OPEN)
+    reason = Column(String(40), nullable=False)
+    agent_id = Column(String(32), ForeignKey("agents.id", ondelete="SET NULL"))
+    packet = Column(JSON, nullable=False, default=dict)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    claimed_at = Column(DateTime)
+    resolved_at = Column(DateTime)

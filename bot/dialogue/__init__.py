@@ -1,0 +1,1 @@
+"""The gateway's side of the dialogue engine: a client for Rasa's HTTP API."""

@@ -1,0 +1,97 @@
+"""Client for the Rasa server's REST channel and status API (no Rasa import)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.conversations.store import Button
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class DialogueUnavailable(Exception):
+    """The Rasa server could not be reached or answered with an error."""
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """One message the dialogue model sends back."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+def replies_from_rasa(body: Any) -> list[BotReply]:
+    """Translate the REST channel's JSON answer into replies (pure; unknown parts dropped)."""
+    if not isinstance(body, list):
+        raise DialogueUnavailable("unexpected answer from the dialogue server")
+    replies: list[BotReply] = []
+    for item in body:
+        if not isinstance(item, dict):
+            continue
+        text = item.get("text")
+        if not isinstance(text, str):
+            text = ""
+        if not text and isinstance(item.get("image"), str):
+            text = item["image"]
+        buttons = tuple(
+            Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
+            for b in item.get("buttons") or []
+            if isinstance(b, dict) and b.get("title")
+        )
+        if text or buttons:
+            replies.append(BotReply(text=text, buttons=buttons))
+    return replies
+
+
+class RasaClient:
+    """Talks to ``rasa run --enable-api`` on an internal address with its auth token."""
+
+    def __init__(self, *, session: aiohttp.ClientSession, base_url: str, token: str, timeout_s: float) -> None:
+        """Use ``session`` (owned by the caller) for every request."""
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def send(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[BotReply]:
+        """Send one customer message and return the bot's replies.
+
+        Raises:
+            DialogueUnavailable: Rasa is down, timed out or answered with an error.
+        """
+        url = f"{self._base_url}/webhooks/rest/webhook"
+        body = {"sender": sender_id, "message": text, "metadata": dict(metadata)}
+        try:
+            async with self._session.post(
+                url, json=body, params={"token": self._token}, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    _LOGGER.warning("dialogue.error status=%d", response.status)
+                    raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
+                payload = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            _LOGGER.warning("dialogue.unreachable error=%s", type(exc).__name__)
+            raise DialogueUnavailable("dialogue server unreachable") from exc
+        return replies_from_rasa(payload)
+
+    async def is_ready(self) -> bool:
+        """Whether the Rasa server answers and has a model loaded."""
+        try:
+            async with self._session.get(
+                f"{self._base_url}/status",
+                params={"token": self._token},
+                timeout=aiohttp.ClientTimeout(total=3),
+            ) as response:
+                if response.status != 200:
+                    return False
+                status = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return False
+        return isinstance(status, dict) and bool(status.get("model_file"))

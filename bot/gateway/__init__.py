@@ -1,0 +1,1 @@
+"""The aiohttp gateway: HTTP API, web widget channel, health and static files."""

@@ -1,0 +1,111 @@
+"""The direct channel: ``/api/v1`` for integrations, load tests and end-to-end tests."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from bot.conversations.service import CustomerMessage
+from bot.gateway.errors import ApiError
+from bot.gateway.keys import CONVERSATIONS, SETTINGS, STORE
+from bot.gateway.validation import clean_text, is_conversation_id
+
+routes = web.RouteTableDef()
+
+
+def require_token(request: web.Request, expected: str) -> None:
+    """Check ``Authorization: Bearer <token>`` in constant time.
+
+    Raises:
+        ApiError: 401 when the header is missing or the token is wrong.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "Missing bearer token.")
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "Invalid token.")
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """Parse the body as a JSON object or raise a 400 that says why."""
+    if request.content_length is not None and request.content_length > 64 * 1024:
+        raise ApiError(413, "too_large", "Request body is larger than 64 KiB.")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "Request body must be a JSON object.")
+    return body
+
+
+@routes.post("/api/v1/messages")
+async def post_message(request: web.Request) -> web.Response:
+    """Send a customer message on the direct channel and answer with the bot's replies."""
+    settings = request.app[SETTINGS]
+    require_token(request, settings.api_token)
+    body = await read_json_object(request)
+    conversation_id = body.get("conversation_id")
+    if not isinstance(conversation_id, str) or not is_conversation_id(conversation_id):
+        raise ApiError(
+            400, "invalid_conversation_id", "conversation_id must be 1-128 letters, digits or _ . : - characters."
+        )
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise ApiError(400, "invalid_text", "text must be a string.")
+    text = clean_text(text)
+    if not text:
+        raise ApiError(400, "invalid_text", "text must not be empty.")
+    if len(text) > settings.max_message_chars:
+        raise ApiError(400, "text_too_long", f"text must be at most {settings.max_message_chars} characters.")
+    token = body.get("customer_token")
+    if token is not None and not isinstance(token, str):
+        raise ApiError(400, "invalid_customer_token", "customer_token must be a string.")
+    result = await request.app[CONVERSATIONS].handle(
+        CustomerMessage(conversation_id=conversation_id, channel="direct", text=text)
+    )
+    handoff = {"id": result.handoff.id, "status": result.handoff.status} if result.handoff else None
+    return web.json_response(
+        {
+            "replies": [
+                {"text": r.text, "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons]}
+                for r in result.replies
+            ],
+            "handoff": handoff,
+        }
+    )
+
+
+@routes.get("/api/v1/conversations/{conversation_id}/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    """A conversation's messages after a cursor, oldest first."""
+    require_token(request, request.app[SETTINGS].api_token)
+    conversation_id = request.match_info["conversation_id"]
+    if not is_conversation_id(conversation_id):
+        raise ApiError(400, "invalid_conversation_id", "Malformed conversation id.")
+    after_raw = request.query.get("after", "0") or "0"
+    try:
+        after = int(after_raw)
+    except ValueError:
+        raise ApiError(400, "invalid_cursor", "after must be an integer cursor.") from None
+    if after < 0:
+        raise ApiError(400, "invalid_cursor", "after must not be negative.")
+    try:
+        limit = min(max(int(request.query.get("limit", "500")), 1), 500)
+    except ValueError:
+        raise ApiError(400, "invalid_limit", "limit must be an integer from 1 to 500.") from None
+    store = request.app[STORE]
+    if await store.get(conversation_id) is None:
+        raise ApiError(404, "conversation_not_found", "No conversation with that id.")
+    messages = await store.messages_after(conversation_id, after, limit)
+    next_cursor = messages[-1].cursor if messages else after
+    return web.json_response(
+        {
+            "conversation_id": conversation_id,
+            "messages": [m.to_json() for m in messages],
+            "next_cursor": next_cursor,
+        }
+    )

@@ -1,0 +1,68 @@
+"""The gateway's composition root: ``create_app(settings) -> web.Application``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels import web as web_channel
+from bot.conversations.hub import ConversationHub
+from bot.conversations.service import ConversationService
+from bot.conversations.store import ConversationStore
+from bot.db.engine import create_db_engine
+from bot.dialogue.rasa_client import RasaClient
+from bot.gateway import api, health
+from bot.gateway.errors import error_middleware
+from bot.gateway.keys import CONVERSATIONS, DIALOGUE, ENGINE, HTTP, HUB, SETTINGS, STORE, TEXTS
+from bot.settings import Settings
+from bot.texts import load_texts
+
+_LOGGER = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    """Open the database engine and the HTTP session; close them on shutdown."""
+    settings = app[SETTINGS]
+    engine = create_db_engine(settings.database_url)
+    session = aiohttp.ClientSession()
+    app[ENGINE] = engine
+    app[HTTP] = session
+    app[STORE] = ConversationStore(engine)
+    app[HUB] = ConversationHub()
+    app[DIALOGUE] = RasaClient(
+        session=session, base_url=settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_s
+    )
+    app[CONVERSATIONS] = ConversationService(store=app[STORE], hub=app[HUB], dialogue=app[DIALOGUE], texts=app[TEXTS])
+    _LOGGER.info("gateway.started port=%d", settings.gateway_port)
+    yield
+    await session.close()
+    engine.dispose()
+    _LOGGER.info("gateway.stopped")
+
+
+async def _index(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the gateway application (nothing is opened until it starts).
+
+    Raises:
+        bot.texts.TextsError: ``data/texts.yml`` is missing or malformed.
+    """
+    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[TEXTS] = load_texts(settings.data_dir / "texts.yml")
+    app.cleanup_ctx.append(_resources)
+    app.add_routes(health.routes)
+    app.add_routes(api.routes)
+    app.add_routes(web_channel.routes)
+    app.router.add_get("/", _index)
+    app.router.add_static("/static/", STATIC_DIR, show_index=False, append_version=False)
+    return app

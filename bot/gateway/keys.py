@@ -1,0 +1,23 @@
+"""Typed application state keys (``web.AppKey``) shared by the gateway's modules."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from bot.conversations.hub import ConversationHub
+from bot.conversations.service import ConversationService
+from bot.conversations.store import ConversationStore
+from bot.dialogue.rasa_client import RasaClient
+from bot.settings import Settings
+from bot.texts import Texts
+
+SETTINGS = web.AppKey("settings", Settings)
+TEXTS = web.AppKey("texts", Texts)
+ENGINE = web.AppKey("engine", Engine)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+STORE = web.AppKey("store", ConversationStore)
+HUB = web.AppKey("hub", ConversationHub)
+DIALOGUE = web.AppKey("dialogue", RasaClient)
+CONVERSATIONS = web.AppKey("conversations", ConversationService)

@@ -1,0 +1,190 @@
+"""Settings: read once from ``BOT_*`` environment variables into a frozen, typed object.
+
+Every variable is documented in README.md. In development, unset tokens are generated
+once, kept in ``var/dev-secrets.json`` (untracked) so they survive restarts, and
+printed at start by ``python -m bot run``; in production an unset token is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_GENERATED_TOKENS = ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN")
+
+
+class SettingsError(ValueError):
+    """A ``BOT_*`` variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway, the supervisor and the actions need to know."""
+
+    environment: str = "development"
+    project_root: Path = PROJECT_ROOT
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    public_url: str = ""
+    rasa_port: int = 5005
+    action_port: int = 5055
+    api_token: str = ""
+    agent_token: str = ""
+    rasa_token: str = ""
+    database_url: str = ""
+    tracker_db: Path = PROJECT_ROOT / "var" / "rasa_tracker.db"
+    var_dir: Path = PROJECT_ROOT / "var"
+    models_dir: Path = PROJECT_ROOT / "models"
+    data_dir: Path = PROJECT_ROOT / "data"
+    max_message_chars: int = 4000
+    rasa_timeout_s: float = 30.0
+    log_level: str = "INFO"
+    generated_tokens: tuple[str, ...] = field(default=())
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server (always on loopback)."""
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        """Base URL of the action server (always on loopback)."""
+        return f"http://127.0.0.1:{self.action_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        """URL customers and agents open in a browser."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.gateway_host in ("127.0.0.1", "0.0.0.0", "::") else self.gateway_host
+        return f"http://{host}:{self.gateway_port}"
+
+    @property
+    def is_production(self) -> bool:
+        """Whether missing secrets are errors instead of being generated."""
+        return self.environment == "production"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Return a copy with some fields replaced (used by tests and the supervisor)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def child_environment(self) -> dict[str, str]:
+        """The ``BOT_*`` variables that reproduce these settings in a child process."""
+        return {
+            "BOT_ENV": self.environment,
+            "BOT_GATEWAY_HOST": self.gateway_host,
+            "BOT_GATEWAY_PORT": str(self.gateway_port),
+            "BOT_PUBLIC_URL": self.public_url,
+            "BOT_RASA_PORT": str(self.rasa_port),
+            "BOT_ACTION_PORT": str(self.action_port),
+            "BOT_API_TOKEN": self.api_token,
+            "BOT_AGENT_TOKEN": self.agent_token,
+            "BOT_RASA_TOKEN": self.rasa_token,
+            "BOT_DATABASE_URL": self.database_url,
+            "BOT_TRACKER_DB": str(self.tracker_db),
+            "BOT_VAR_DIR": str(self.var_dir),
+            "BOT_MODELS_DIR": str(self.models_dir),
+            "BOT_DATA_DIR": str(self.data_dir),
+            "BOT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
+            "BOT_RASA_TIMEOUT": str(self.rasa_timeout_s),
+            "BOT_LOG_LEVEL": self.log_level,
+        }
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name, "").strip()
+    return Path(raw).resolve() if raw else default
+
+
+def _dev_tokens(var_dir: Path, wanted: list[str]) -> dict[str, str]:
+    """Load or create development tokens in ``var/dev-secrets.json`` (mode 0600)."""
+    path = var_dir / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            stored = {k: v for k, v in loaded.items() if isinstance(v, str)}
+        except (OSError, ValueError):
+            stored = {}
+    changed = False
+    for name in wanted:
+        if not stored.get(name):
+            stored[name] = secrets.token_urlsafe(24)
+            changed = True
+    if changed:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return {name: stored[name] for name in wanted}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment).
+
+    Raises:
+        SettingsError: a variable is malformed, or a token is missing in production.
+    """
+    env = os.environ if env is None else env
+    environment = env.get("BOT_ENV", "development").strip() or "development"
+    if environment not in ("development", "production", "test"):
+        raise SettingsError(f"BOT_ENV must be development, production or test, got {environment!r}")
+    var_dir = _path(env, "BOT_VAR_DIR", PROJECT_ROOT / "var")
+    tokens = {name: env.get(name, "").strip() for name in _GENERATED_TOKENS}
+    missing = [name for name, value in tokens.items() if not value]
+    if missing and environment == "production":
+        raise SettingsError(f"{', '.join(missing)} must be set when BOT_ENV=production")
+    if missing:
+        tokens.update(_dev_tokens(var_dir, missing))
+    database_url = env.get("BOT_DATABASE_URL", "").strip() or f"sqlite:///{var_dir / 'bot.db'}"
+    settings = Settings(
+        environment=environment,
+        gateway_host=env.get("BOT_GATEWAY_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        gateway_port=_int(env, "BOT_GATEWAY_PORT", 8080),
+        public_url=env.get("BOT_PUBLIC_URL", "").strip(),
+        rasa_port=_int(env, "BOT_RASA_PORT", 5005),
+        action_port=_int(env, "BOT_ACTION_PORT", 5055),
+        api_token=tokens["BOT_API_TOKEN"],
+        agent_token=tokens["BOT_AGENT_TOKEN"],
+        rasa_token=tokens["BOT_RASA_TOKEN"],
+        database_url=database_url,
+        tracker_db=_path(env, "BOT_TRACKER_DB", var_dir / "rasa_tracker.db"),
+        var_dir=var_dir,
+        models_dir=_path(env, "BOT_MODELS_DIR", PROJECT_ROOT / "models"),
+        data_dir=_path(env, "BOT_DATA_DIR", PROJECT_ROOT / "data"),
+        max_message_chars=_int(env, "BOT_MAX_MESSAGE_CHARS", 4000),
+        rasa_timeout_s=_float(env, "BOT_RASA_TIMEOUT", 30.0),
+        log_level=env.get("BOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        generated_tokens=tuple(missing),
+    )
+    return settings

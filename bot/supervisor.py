@@ -1,0 +1,195 @@
+"""Start the Rasa server, the action server and the gateway; stop all three cleanly.
+
+``python -m bot run`` (what ``make run`` calls) migrates and seeds the database, trains the
+model if needed, then runs this supervisor until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+@dataclass
+class ManagedProcess:
+    """One child process, its readiness probe and its log file."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    ready_after_s: float | None = None
+    log_handle: object | None = field(default=None, repr=False)
+
+    def rss_mb(self) -> float | None:
+        """Resident memory of the process in MiB (Linux), or None when it is not running."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+
+def _probe(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class Supervisor:
+    """Owns the three processes of a running bot."""
+
+    def __init__(self, settings: Settings, model: Path, *, python: str = sys.executable) -> None:
+        """Prepare (not start) the processes for ``settings`` serving ``model``."""
+        self._settings = settings
+        root = settings.project_root
+        log_dir = settings.var_dir / "logs"
+        base_env = {
+            **os.environ,
+            **settings.child_environment(),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.processes = [
+            ManagedProcess(
+                name="rasa",
+                argv=[
+                    python,
+                    "-m",
+                    "rasa",
+                    "run",
+                    "--model",
+                    str(model),
+                    "--enable-api",
+                    "--auth-token",
+                    settings.rasa_token,
+                    "--interface",
+                    "127.0.0.1",
+                    "--port",
+                    str(settings.rasa_port),
+                    "--endpoints",
+                    str(root / "endpoints.yml"),
+                    "--credentials",
+                    str(root / "credentials.yml"),
+                ],
+                env=base_env,
+                ready_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
+                log_path=log_dir / "rasa.log",
+            ),
+            ManagedProcess(
+                name="actions",
+                argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+                env={**base_env, "SANIC_HOST": "127.0.0.1"},
+                ready_url=f"{settings.action_url}/health",
+                log_path=log_dir / "actions.log",
+            ),
+            ManagedProcess(
+                name="gateway",
+                argv=[python, "-m", "bot", "gateway"],
+                env=base_env,
+                ready_url=f"http://127.0.0.1:{settings.gateway_port}/healthz",
+                log_path=log_dir / "gateway.log",
+            ),
+        ]
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        """Start every process, each in its own session so a terminal's Ctrl-C reaches only us."""
+        for managed in self.processes:
+            managed.log_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(managed.log_path, "ab")
+            managed.log_handle = handle
+            managed.started_at = time.monotonic()
+            managed.process = subprocess.Popen(
+                managed.argv,
+                cwd=self._settings.project_root,
+                env=managed.env,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def dead(self) -> list[ManagedProcess]:
+        """Processes that have exited."""
+        return [m for m in self.processes if m.process is not None and m.process.poll() is not None]
+
+    def wait_ready(self, timeout_s: float, progress: Callable[[str], None] = print) -> bool:
+        """Wait until every process answers its probe; False on timeout, a death or a stop."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            for managed in self.processes:
+                if managed.ready_after_s is None and _probe(managed.ready_url):
+                    managed.ready_after_s = time.monotonic() - managed.started_at
+                    progress(f"  {managed.name:<8} ready after {managed.ready_after_s:5.1f} s")
+            if all(m.ready_after_s is not None for m in self.processes):
+                return True
+            if self.dead():
+                return False
+            self._stopping.wait(0.5)
+        return False
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run_until_stopped` to return (safe from a signal handler)."""
+        self._stopping.set()
+
+    def run_until_stopped(self) -> ManagedProcess | None:
+        """Block until a stop is requested or a process dies; returns the dead process."""
+        while not self._stopping.wait(1.0):
+            dead = self.dead()
+            if dead:
+                return dead[0]
+        return None
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM every process (gateway first), then SIGKILL what is left after ``timeout_s``."""
+        for managed in reversed(self.processes):
+            if managed.process is not None and managed.process.poll() is None:
+                managed.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for managed in reversed(self.processes):
+            if managed.process is None:
+                continue
+            try:
+                managed.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(managed.process.pid, signal.SIGKILL)
+                managed.process.wait()
+            handle = managed.log_handle
+            if handle is not None:
+                handle.close()  # type: ignore[attr-defined]
+
+    def describe_failure(self, managed: ManagedProcess) -> str:
+        """Which process failed, its exit code and the end of its log."""
+        code = managed.process.poll() if managed.process is not None else None
+        tail = _log_tail(managed.log_path)
+        return f"{managed.name} exited with code {code}; last lines of {managed.log_path}:\n{tail}"

@@ -1,0 +1,64 @@
+"""Shared fixtures: settings on temporary paths, a fake Rasa, a running gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.gateway.app import create_app
+from bot.settings import Settings, load_settings
+from tests.fakes.rasa import FakeRasa, start_fake_rasa
+from tests.helpers import free_port
+
+pytest_plugins = ["tests.db_fixtures"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Test settings: SQLite under tmp_path, fixed tokens, free ports."""
+    return load_settings(
+        {
+            "BOT_ENV": "test",
+            "BOT_VAR_DIR": str(tmp_path / "var"),
+            "BOT_API_TOKEN": "api-token-for-tests",
+            "BOT_AGENT_TOKEN": "agent-token-for-tests",
+            "BOT_RASA_TOKEN": "rasa-token-for-tests",
+            "BOT_RASA_PORT": str(free_port()),
+            "BOT_ACTION_PORT": str(free_port()),
+            "BOT_RASA_TIMEOUT": "5",
+        }
+    )
+
+
+@pytest.fixture
+async def fake_rasa(settings: Settings) -> AsyncIterator[tuple[FakeRasa, Settings]]:
+    """A fake Rasa server, and settings that point the gateway at it."""
+    fake, server = await start_fake_rasa(settings.rasa_token)
+    try:
+        yield fake, settings.with_overrides(rasa_port=server.port)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def gateway(fake_rasa: tuple[FakeRasa, Settings]) -> AsyncIterator[tuple[TestClient, FakeRasa]]:
+    """The real gateway app on a migrated SQLite database, talking to the fake Rasa."""
+    from bot.db.migrate import upgrade
+
+    fake, settings = fake_rasa
+    upgrade(settings.database_url)
+    client = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        yield client, fake
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    """Headers carrying the test API token."""
+    return {"Authorization": "Bearer api-token-for-tests"}

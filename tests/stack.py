@@ -1,0 +1,90 @@
+"""Start the real bot (``python -m bot run``) on free ports for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT
+from tests.helpers import free_port
+
+
+@dataclass
+class RunningStack:
+    """The supervisor process and how to reach the gateway."""
+
+    process: subprocess.Popen[bytes]
+    output_path: Path
+    var_dir: Path
+    gateway_url: str
+    api_token: str
+    agent_token: str
+
+    def output(self) -> str:
+        """Everything the supervisor printed so far."""
+        return self.output_path.read_text(errors="replace")
+
+    def logs(self) -> str:
+        """The children's logs, for failure messages."""
+        parts = []
+        for name in ("rasa", "actions", "gateway"):
+            path = self.var_dir / "logs" / f"{name}.log"
+            if path.exists():
+                parts.append(f"--- {name}.log ---\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:]))
+        return "\n".join(parts)
+
+    def stop(self, timeout_s: float = 60) -> int:
+        """SIGTERM the supervisor (as Ctrl-C would) and return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            return -9
+
+
+def start_stack(var_dir: Path, models_dir: Path, ready_timeout_s: float = 300) -> RunningStack:
+    """Run ``python -m bot run --no-train`` and wait until it prints that it is ready."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    gateway_port = free_port()
+    env = {
+        **os.environ,
+        "BOT_ENV": "development",
+        "BOT_VAR_DIR": str(var_dir),
+        "BOT_MODELS_DIR": str(models_dir),
+        "BOT_GATEWAY_PORT": str(gateway_port),
+        "BOT_RASA_PORT": str(free_port()),
+        "BOT_ACTION_PORT": str(free_port()),
+        "BOT_API_TOKEN": "e2e-api-token",
+        "BOT_AGENT_TOKEN": "e2e-agent-token",
+        "BOT_RASA_TOKEN": "e2e-rasa-token",
+    }
+    output_path = var_dir / "supervisor.out"
+    with open(output_path, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--no-train", "--ready-timeout", str(ready_timeout_s)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = RunningStack(
+        process, output_path, var_dir, f"http://127.0.0.1:{gateway_port}", "e2e-api-token", "e2e-agent-token"
+    )
+    deadline = time.monotonic() + ready_timeout_s + 30
+    while time.monotonic() < deadline:
+        if "Press Ctrl-C to stop." in stack.output():
+            return stack
+        if process.poll() is not None:
+            raise RuntimeError(f"bot exited with {process.returncode}:\n{stack.output()}\n{stack.logs()}")
+        time.sleep(0.5)
+    stack.stop()
+    raise RuntimeError(f"bot not ready in time:\n{stack.output()}\n{stack.logs()}")

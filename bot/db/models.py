@@ -1,3 +1,4 @@
+# mypy: disallow-subclassing-any=False
 """SQLAlchemy models: the bot's own records and the demo company's customer records.
 
 Money is stored in integer cents with an ISO currency code; timestamps are UTC.
@@ -240,7 +241,10 @@ class Conversation(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
-    messages = relationship("Message", back_populates="conversation", order_by="Message.id")
+    # The database deletes the messages (ON DELETE CASCADE); loaded ones are deleted by the session.
+    messages = relationship(
+        "Message", back_populates="conversation", order_by="Message.id", cascade="all", passive_deletes=True
+    )
 
 
 class Message(Base):

@@ -86,7 +86,7 @@ async def test_bad_frames_get_error_frames_and_the_connection_survives(gateway: 
     assert (await ws.receive_json(timeout=5))["code"] == "bad_frame"
     await ws.send_json({"type": "message", "text": "x" * 4001, "client_id": "m2"})
     error = await ws.receive_json(timeout=5)
-    assert error["code"] == "too_long" and "4000" in error["message"]
+    assert error["code"] == "too_long" and "4000" in error["message"] and error["client_id"] == "m2"
     await ws.send_json({"type": "message", "text": "<b>hi</b>", "client_id": "m3"})
     frames = await _frames_until(ws, _typing_off)
     assert frames[1]["text"] == "<b>hi</b>"  # stored verbatim; the widget escapes on display
@@ -103,3 +103,21 @@ async def test_first_frame_must_be_hello(gateway: Gateway) -> None:
     assert (await ws.receive_json(timeout=5))["type"] == "error"
     await ws.receive(timeout=5)
     assert ws.closed
+
+
+async def test_replay_pages_past_one_page(gateway: Gateway, monkeypatch) -> None:
+    from bot.channels import web as web_channel
+
+    monkeypatch.setattr(web_channel, "REPLAY_PAGE", 3)
+    client, _ = gateway
+    ws, conversation_id = await _connect(client)
+    for i in range(4):  # 4 customer + 4 bot messages
+        await ws.send_json({"type": "message", "text": f"m{i}", "client_id": f"id{i}"})
+        await _frames_until(ws, _typing_off)
+    await ws.close()
+    ws2, _ = await _connect(client, conversation_id, after=0)
+    replayed = [await ws2.receive_json(timeout=5) for _ in range(8)]
+    assert [f["text"] for f in replayed[::2]] == ["m0", "m1", "m2", "m3"]
+    cursors = [f["cursor"] for f in replayed]
+    assert cursors == sorted(set(cursors))
+    await ws2.close()

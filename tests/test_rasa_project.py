@@ -15,9 +15,11 @@ from bot.training import DATA_PATHS, ensure_model
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def _rasa(*args: str) -> subprocess.CompletedProcess[str]:
+def _rasa(*args: str, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:
+    # endpoints.yml reads these; point them at the test's own temporary files.
+    env = {**ENV, "BOT_ACTION_PORT": "1", "BOT_TRACKER_DB": str((tmp or Path("/nonexistent")) / "tracker.db")}
     return subprocess.run(
-        [sys.executable, "-m", "rasa", *args], cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True
+        [sys.executable, "-m", "rasa", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
     )
 
 
@@ -36,7 +38,7 @@ def test_conversation_tests_pass(tmp_path: Path) -> None:
     model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models").path
     result = _rasa(
         "test", "core", "--model", str(model), "--stories", str(stories_file), "--out", str(tmp_path),
-        "--fail-on-prediction-errors",
+        "--fail-on-prediction-errors", tmp=tmp_path,
     )  # fmt: skip
     failed = tmp_path / "failed_test_stories.yml"
     detail = failed.read_text()[-4000:] if failed.exists() else result.stdout[-3000:] + result.stderr[-3000:]

@@ -30,6 +30,7 @@ routes = web.RouteTableDef()
 
 RATE_LIMIT_MESSAGES = 20
 RATE_LIMIT_WINDOW_S = 10.0
+REPLAY_PAGE = 500
 
 
 class _RateLimiter:
@@ -122,9 +123,14 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     worker: asyncio.Task[None] | None = None
     try:
         await _send_json(ws, {"type": "welcome", "conversation_id": conversation_id})
-        for message in await store.messages_after(conversation_id, after):
-            sent.add(message.cursor)
-            await _send_json(ws, message_frame(message))
+        while True:  # replay page by page until caught up
+            page = await store.messages_after(conversation_id, after, REPLAY_PAGE)
+            for message in page:
+                sent.add(message.cursor)
+                await _send_json(ws, message_frame(message))
+            if len(page) < REPLAY_PAGE:
+                break
+            after = page[-1].cursor
         forwarder = asyncio.create_task(_forward(ws, queue, sent))
         worker = asyncio.create_task(_process(request, ws, conversation_id, inbox))
         limiter = _RateLimiter(RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_S)
@@ -139,13 +145,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                     if exc.code == "too_long"
                     else texts.bad_frame
                 )
-                await _send_json(ws, error_frame(exc.code, text))
+                await _send_json(ws, error_frame(exc.code, text, exc.client_id))
                 continue
             if isinstance(frame, Ping):
                 await _send_json(ws, {"type": "pong"})
             elif isinstance(frame, Outgoing):
                 if not limiter.allow():
-                    await _send_json(ws, error_frame("rate_limited", texts.rate_limited))
+                    await _send_json(ws, error_frame("rate_limited", texts.rate_limited, frame.client_id))
                     continue
                 inbox.put_nowait(frame)
     finally:

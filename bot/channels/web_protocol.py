@@ -13,10 +13,11 @@ from bot.gateway.validation import clean_text, is_client_id, is_conversation_id
 class FrameError(ValueError):
     """A frame the server cannot accept; ``code`` is sent back in an error frame."""
 
-    def __init__(self, code: str, message: str) -> None:
-        """Create an error with a stable ``code``."""
+    def __init__(self, code: str, message: str, client_id: str | None = None) -> None:
+        """Create an error with a stable ``code`` (and the refused message's ``client_id``)."""
         super().__init__(message)
         self.code = code
+        self.client_id = client_id
 
 
 @dataclass(frozen=True)
@@ -80,15 +81,16 @@ def parse_frame(raw: str, max_chars: int) -> Frame:
         text = data.get("text")
         payload = data.get("payload")
         client_id = data.get("client_id")
-        if not isinstance(text, str) or not is_client_id(client_id):
-            raise FrameError("bad_frame", "message needs a text and a client_id")
+        known_id = str(client_id) if is_client_id(client_id) else None
+        if not isinstance(text, str) or known_id is None:
+            raise FrameError("bad_frame", "message needs a text and a client_id", known_id)
         if payload is not None and (not isinstance(payload, str) or len(payload) > 1000):
-            raise FrameError("bad_frame", "payload must be a short string")
+            raise FrameError("bad_frame", "payload must be a short string", known_id)
         text = clean_text(text)
         if not text and not payload:
-            raise FrameError("bad_frame", "message is empty")
+            raise FrameError("bad_frame", "message is empty", known_id)
         if len(text) > max_chars:
-            raise FrameError("too_long", f"message is longer than {max_chars} characters")
+            raise FrameError("too_long", f"message is longer than {max_chars} characters", known_id)
         return Outgoing(text=text or str(payload), payload=payload or None, client_id=str(client_id))
     raise FrameError("bad_frame", "unknown frame type")
 
@@ -98,6 +100,9 @@ def message_frame(message: StoredMessage) -> dict[str, Any]:
     return {"type": "message", **message.to_json()}
 
 
-def error_frame(code: str, message: str) -> dict[str, Any]:
-    """An ``error`` frame with a stable code and a customer-facing message."""
-    return {"type": "error", "code": code, "message": message}
+def error_frame(code: str, message: str, client_id: str | None = None) -> dict[str, Any]:
+    """An ``error`` frame with a stable code, a customer-facing message and the refused ``client_id``."""
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame

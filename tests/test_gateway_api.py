@@ -136,3 +136,33 @@ async def test_demo_page_and_widget_are_served(gateway: Gateway) -> None:
     assert "/static/widget.js" in await page.text()
     script = await client.get("/static/widget.js")
     assert script.status == 200
+
+
+async def test_no_reply_from_rasa_means_a_failed_action_and_gets_the_polite_reply(gateway: Gateway, auth: dict) -> None:
+    client, _ = gateway
+    resp = await client.post("/api/v1/messages", json={"conversation_id": "c-6", "text": "silence"}, headers=auth)
+    replies = (await resp.json())["replies"]
+    assert len(replies) == 1 and "trouble" in replies[0]["text"]
+
+
+async def test_rasa_unreachable_gives_polite_reply_and_readyz_503(fake_rasa, auth: dict) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from bot.db.migrate import upgrade
+    from bot.gateway.app import create_app
+    from tests.helpers import free_port
+
+    _, settings = fake_rasa
+    settings = settings.with_overrides(rasa_port=free_port())  # nothing listens there
+    upgrade(settings.database_url)
+    client = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        resp = await client.post("/api/v1/messages", json={"conversation_id": "d-1", "text": "hi"}, headers=auth)
+        assert resp.status == 200 and "trouble" in (await resp.json())["replies"][0]["text"]
+        ready = await client.get("/readyz")
+        assert ready.status == 503 and (await ready.json())["checks"]["rasa"] is False
+        listed = await (await client.get("/api/v1/conversations/d-1/messages", headers=auth)).json()
+        assert [m["sender"] for m in listed["messages"]] == ["customer", "bot"]
+    finally:
+        await client.close()

@@ -90,12 +90,15 @@ class ConversationService:
                 bot_replies = await self._dialogue.send(
                     message.conversation_id, message.payload or message.text, metadata
                 )
+                if not bot_replies:
+                    # Every turn of the model answers; silence means an action failed (e.g. the
+                    # action server is down), and the customer must not be left waiting.
+                    raise DialogueUnavailable("the dialogue model sent no reply")
                 _LOGGER.info("turn.answered conversation=%s replies=%d", message.conversation_id, len(bot_replies))
-            except DialogueUnavailable:
-                _LOGGER.warning("turn.dialogue_unavailable conversation=%s", message.conversation_id)
-                bot_replies = []
+            except DialogueUnavailable as exc:
+                _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", message.conversation_id, exc)
                 replies = [await self._append_bot(message.conversation_id, self._texts.dialogue_unavailable)]
-                return TurnResult(stored, replies, False, None)
+                return TurnResult(stored, replies, False, await self._store.active_handoff(message.conversation_id))
             replies = []
             for reply in bot_replies:
                 replies.append(await self._append_bot(message.conversation_id, reply.text, reply.buttons))

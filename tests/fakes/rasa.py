@@ -27,6 +27,8 @@ class FakeRasa:
             return [
                 {"text": "Hi! How can I help?", "buttons": [{"title": "Track my order", "payload": "/order_status"}]}
             ]
+        if message == "silence":  # what Rasa answers when a custom action fails
+            return []
         if message == "two":
             return [{"text": "first"}, {"text": "second"}]
         return [{"text": f"you said: {message}"}]

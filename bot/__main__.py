@@ -46,6 +46,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.training import ensure_model, model_path
 
     print("Support bot: preparing…", flush=True)
+    if cmd_validate(settings, args) != 0:
+        return 2
     _migrate(settings)
     print("  database migrated", flush=True)
     if not settings.is_production and not args.no_seed:
@@ -146,10 +148,16 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     """Check the business data files (catalog, records, texts) without touching the database."""
     from bot.db.seed import load_demo_data
+    from bot.diagnostics import validate_guides
     from bot.texts import load_texts
 
     load_texts(settings.data_dir / "texts.yml")
     load_demo_data(settings.data_dir)
+    problems = validate_guides(settings.data_dir / "diagnostics")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 1
     print("data files OK")
     return 0
 

@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 from bot.db.engine import create_db_engine
 from bot.db.migrate import upgrade
 from bot.db.seed import DemoData, load_demo_data, seed_database
+from tests.services import require
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -51,10 +52,7 @@ def postgres_admin_url() -> str:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         error = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        reason = f"PostgreSQL not reachable at {parsed.host}:{parsed.port or 5432}: {error}"
-        if os.environ.get("BOT_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        require(False, f"PostgreSQL not reachable at {parsed.host}:{parsed.port or 5432}: {error}")
     finally:
         engine.dispose()
     return admin_url

@@ -8,7 +8,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: run test install lint typecheck validate train test-unit clean
+.PHONY: run test install lint typecheck validate nlp train test-unit clean
 
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
@@ -31,9 +31,12 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy bot
 
-validate: install ## business data files and Rasa training data
+validate: install nlp ## business data files and Rasa training data
 	$(PY) -m bot validate
 	$(VENV)/bin/rasa data validate --domain domain.yml --data data/nlu data/stories.yml data/rules.yml --config config.yml --fail-on-warnings
+
+nlp: install ## rebuild the spaCy catalog pipeline (only when the catalog changed)
+	$(PY) -m bot nlp
 
 train: install ## trains only when data or config changed
 	$(PY) -m bot train

@@ -22,6 +22,8 @@ _LOGGER = logging.getLogger(__name__)
 
 CONFIG_FILES = ("config.yml", "domain.yml")
 DATA_PATHS = ("data/nlu", "data/stories.yml", "data/rules.yml")
+CATALOG_FILES = ("data/catalog/products.yml",)
+"""Not Rasa training data, but the spaCy catalog pipeline (``bot.nlp``) is built from it."""
 MODEL_PREFIX = "nimbus-"
 
 
@@ -39,7 +41,7 @@ class ModelResult:
 
 
 def _training_files(root: Path) -> Iterator[Path]:
-    for name in (*CONFIG_FILES, *DATA_PATHS):
+    for name in (*CONFIG_FILES, *DATA_PATHS, *CATALOG_FILES):
         path = root / name
         if path.is_dir():
             yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".yml", ".yaml", ".txt"))

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {run,gateway,migrate,seed,train,validate}``."""
+"""Command line: ``python -m bot {run,gateway,migrate,seed,nlp,train,validate}``."""
 
 from __future__ import annotations
 
@@ -40,6 +40,13 @@ def _seed(settings: Settings) -> str:
     return str(report)
 
 
+def _ensure_nlp(settings: Settings, *, force: bool = False) -> str:
+    from bot.nlp import DEFAULT_DIR, ensure_pipeline
+
+    path, rebuilt = ensure_pipeline(settings.data_dir, settings.project_root / DEFAULT_DIR, force=force)
+    return f"{path} {'rebuilt' if rebuilt else 'up to date'}"
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Migrate, seed, train if needed, start all three processes, wait for Ctrl-C."""
     from bot.supervisor import Supervisor
@@ -52,6 +59,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     print("  database migrated", flush=True)
     if not settings.is_production and not args.no_seed:
         print(f"  demo data seeded: {_seed(settings)}", flush=True)
+    print(f"  spaCy catalog pipeline: {_ensure_nlp(settings)}", flush=True)
     if args.no_train:
         model = model_path(settings.project_root, settings.models_dir)
         if not model.exists():
@@ -136,10 +144,17 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nlp(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild the spaCy catalog pipeline if the product catalog changed."""
+    print(_ensure_nlp(settings, force=args.force))
+    return 0
+
+
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
-    """Train the Rasa model if its data or config changed."""
+    """Rebuild the spaCy catalog pipeline if needed, then train the Rasa model if its data or config changed."""
     from bot.training import ensure_model
 
+    print(f"spaCy catalog pipeline: {_ensure_nlp(settings)}")
     result = ensure_model(settings.project_root, settings.models_dir, force=args.force)
     print(f"{result.path} {f'trained in {result.seconds:.1f} s' if result.trained else 'up to date'}")
     return 0
@@ -147,11 +162,13 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     """Check the business data files (catalog, records, texts) without touching the database."""
+    from bot.catalog.texts import load_catalog_texts
     from bot.db.seed import load_demo_data
     from bot.diagnostics import validate_guides
     from bot.texts import load_texts
 
     load_texts(settings.data_dir / "texts.yml")
+    load_catalog_texts(settings.data_dir / "texts.yml")
     load_demo_data(settings.data_dir)
     problems = validate_guides(settings.data_dir / "diagnostics")
     for problem in problems:
@@ -167,6 +184,7 @@ COMMANDS = {
     "gateway": cmd_gateway,
     "migrate": cmd_migrate,
     "seed": cmd_seed,
+    "nlp": cmd_nlp,
     "train": cmd_train,
     "validate": cmd_validate,
 }
@@ -183,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("gateway", help="run only the gateway")
     sub.add_parser("migrate", help="upgrade the database schema")
     sub.add_parser("seed", help="load the demo data files")
+    nlp = sub.add_parser("nlp", help="rebuild the spaCy catalog pipeline")
+    nlp.add_argument("--force", action="store_true", help="rebuild even if the catalog did not change")
     train = sub.add_parser("train", help="train the model if needed")
     train.add_argument("--force", action="store_true", help="train even if the model is up to date")
     sub.add_parser("validate", help="check the data files")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,8 +25,15 @@ class Texts:
     bad_frame: str
 
 
-def load_texts(path: Path) -> Texts:
-    """Read and check ``texts.yml``.
+def read_section(path: Path, section: str) -> dict[str, Any]:
+    """Read one top-level mapping of a texts file (``texts:``, ``catalog:``).
+
+    Args:
+        path: The YAML file, e.g. ``data/texts.yml``.
+        section: The top-level key.
+
+    Returns:
+        The mapping under that key.
 
     Raises:
         TextsError: with the file name (and line, for YAML syntax errors).
@@ -38,9 +46,19 @@ def load_texts(path: Path) -> Texts:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise TextsError(f"{path}{where}: invalid YAML") from exc
-    texts = document.get("texts") if isinstance(document, dict) else None
-    if not isinstance(texts, dict):
-        raise TextsError(f"{path}: expected a top-level 'texts:' mapping")
+    mapping = document.get(section) if isinstance(document, dict) else None
+    if not isinstance(mapping, dict):
+        raise TextsError(f"{path}: expected a top-level '{section}:' mapping")
+    return mapping
+
+
+def load_texts(path: Path) -> Texts:
+    """Read and check ``texts.yml``.
+
+    Raises:
+        TextsError: with the file name (and line, for YAML syntax errors).
+    """
+    texts = read_section(path, "texts")
     missing = [key for key in REQUIRED_KEYS if not isinstance(texts.get(key), str) or not texts[key].strip()]
     if missing:
         raise TextsError(f"{path}: missing or empty text(s): {', '.join(missing)}")

@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check bot actions tests
+	$(VENV)/bin/ruff format --check bot actions tests rasa_components bench
 
 typecheck: install
 	$(VENV)/bin/mypy bot

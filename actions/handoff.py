@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from bot.diagnostics import flow
 
 
 def _transcript(tracker: Tracker, limit: int = 20) -> list[dict[str, Any]]:
@@ -38,11 +40,15 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Open (or reuse) the conversation's handoff and answer with ``utter_handoff_requested``."""
+        """Open (or reuse) the handoff, with the troubleshooting path so far, and tell the customer."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         reason = "frustration" if intent == "frustrated" else "customer_request"
         metadata = tracker.get_latest_input_channel() or "unknown"
-        packet = {"reason": reason, "transcript": _transcript(tracker), "slots": tracker.current_slot_values()}
+        slots = {k: v for k, v in tracker.current_slot_values().items() if k not in ("diag_active", "diag_paused")}
+        packet: dict[str, Any] = {"reason": reason, "transcript": _transcript(tracker), "slots": slots}
+        troubleshooting = flow.give_up(services.guides(), tracker.get_slot("diag_active"))
+        if troubleshooting is not None:
+            packet["troubleshooting"] = troubleshooting
         services.handoff_requests().request(tracker.sender_id, reason, packet, channel=metadata)
         dispatcher.utter_message(response="utter_handoff_requested")
-        return []
+        return [SlotSet("diag_active", None)] if troubleshooting is not None else []

@@ -1,17 +1,19 @@
-"""Shared fixtures: settings on temporary paths, a fake Rasa, a running gateway."""
+"""Shared fixtures: settings on temporary paths, a fake Rasa, a running gateway, the real stack."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.gateway.app import create_app
-from bot.settings import Settings, load_settings
+from bot.settings import PROJECT_ROOT, Settings, load_settings
+from bot.training import ensure_model
 from tests.fakes.rasa import FakeRasa, start_fake_rasa
 from tests.helpers import free_port
+from tests.stack import RunningStack, start_stack
 
 pytest_plugins = ["tests.db_fixtures"]
 
@@ -62,3 +64,17 @@ async def gateway(fake_rasa: tuple[FakeRasa, Settings]) -> AsyncIterator[tuple[T
 def auth() -> dict[str, str]:
     """Headers carrying the test API token."""
     return {"Authorization": "Bearer api-token-for-tests"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The real bot (Rasa, action server, gateway) as ``make run`` starts it, once per test run."""
+    models_dir = PROJECT_ROOT / "models"
+    ensure_model(PROJECT_ROOT, models_dir)  # a no-op when `make test` already trained
+    running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir)
+    try:
+        yield running
+    finally:
+        code = running.stop()
+        assert code == 0, f"supervisor exit {code}:\n{running.output()}"
+        assert "Stopped." in running.output()

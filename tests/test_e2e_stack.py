@@ -1,4 +1,7 @@
-"""End to end: the real Rasa server, action server and gateway, started as `make run` does."""
+"""End to end: the real Rasa server, action server and gateway, started as `make run` does.
+
+The ``stack`` fixture (tests/conftest.py) is shared by every end-to-end module.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +9,18 @@ import re
 import shutil
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from bot.training import ensure_model
 from tests.services import require
-from tests.stack import RunningStack, start_stack
+from tests.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    models_dir = PROJECT_ROOT / "models"
-    ensure_model(PROJECT_ROOT, models_dir)  # a no-op when `make test` already trained
-    running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir)
-    try:
-        yield running
-    finally:
-        code = running.stop()
-        assert code == 0, f"supervisor exit {code}:\n{running.output()}"
-        assert "Stopped." in running.output()
 
 
 async def _say(session: aiohttp.ClientSession, stack: RunningStack, conversation: str, text: str) -> dict:

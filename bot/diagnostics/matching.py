@@ -21,6 +21,26 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", plain).split())
 
 
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "last": -1}
+_ORDINAL_FILLER = frozenset({"the", "one", "option", "number", "answer", "no", "nr"})
+
+
+def ordinal_choice(text: str, count: int) -> int | None:
+    """Return the 0-based index picked by "2", "option 2", "the second one" or "the last one".
+
+    ``None`` when the text is not such a pick or names a position beyond ``count``.
+    """
+    words = [word for word in normalise(text).split() if word not in _ORDINAL_FILLER]
+    if len(words) != 1:
+        return None
+    word = words[0]
+    position = int(word) if word.isdigit() else _ORDINALS.get(word)
+    if position is None or position == 0:
+        return None
+    index = count - 1 if position == -1 else position - 1
+    return index if 0 <= index < count else None
+
+
 def _phrases(option: Option) -> list[str]:
     return [p for p in (normalise(text) for text in (option.title, *option.synonyms)) if p]
 
@@ -38,14 +58,18 @@ def _unique(matches: list[tuple[float, int]]) -> int | None:
 def match_option(text: str, options: tuple[Option, ...]) -> int | None:
     """Return the 0-based index of the option a free-text answer selects, or ``None``.
 
-    Tried in order: exact match of the normalised text with a title or synonym; a title or
-    synonym contained in the text as whole words (longest wins, and only when the text adds
-    no negation the phrase lacks, so "not fixed" never selects "fixed"); then a fuzzy match
-    of the whole text (:data:`FUZZY_THRESHOLD`). Ties between options count as no match.
+    Tried in order: a pick by position ("2", "the second one"); exact match of the normalised
+    text with a title or synonym; a title or synonym contained in the text as whole words
+    (longest wins, and only when the text adds no negation the phrase lacks, so "not fixed"
+    never selects "fixed"); then a fuzzy match of the whole text (:data:`FUZZY_THRESHOLD`).
+    Ties between options count as no match.
     """
     answer = normalise(text)
     if not answer:
         return None
+    picked = ordinal_choice(text, len(options))
+    if picked is not None:
+        return picked
     words = set(answer.split())
     exact = [index for index, option in enumerate(options) if answer in _phrases(option)]
     if len(set(exact)) == 1:

@@ -1,0 +1,103 @@
+"""Actions: walk a troubleshooting guide (the flow itself is bot.diagnostics.flow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from bot.diagnostics import flow
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def _paused(tracker: Tracker) -> list[dict[str, Any]]:
+    value = tracker.get_slot("diag_paused")
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.FlowTurn) -> list[dict[str, Any]]:
+    """Send the turn's messages, request its handoff, and return its slot events."""
+    for say in turn.messages:
+        buttons = [{"title": title, "payload": payload} for title, payload in say.buttons]
+        if say.response:
+            dispatcher.utter_message(response=say.response, buttons=buttons or None, **say.values)
+        else:
+            dispatcher.utter_message(text=say.text, buttons=buttons or None)
+    if turn.handoff is not None:
+        channel = tracker.get_latest_input_channel() or "unknown"
+        services.handoff_requests().request(
+            tracker.sender_id, turn.handoff.reason, turn.handoff.packet, channel=channel
+        )
+    events: list[dict[str, Any]] = [SlotSet("diag_active", turn.active), SlotSet("diag_paused", turn.paused)]
+    if turn.followup:
+        events.append(FollowupAction(turn.followup))
+    return events
+
+
+class ActionDiagnosticStart(Action):
+    """Start (or resume) the guide for the problem the customer described."""
+
+    def name(self) -> str:
+        """Name used in domain.yml."""
+        return "action_diagnostic_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Show the first (or the left-off) step."""
+        turn = flow.start(services.guides(), _intent(tracker), tracker.get_slot("diag_active"), _paused(tracker))
+        return emit(dispatcher, tracker, turn)
+
+
+class ActionDiagnosticStep(Action):
+    """Take the customer's answer to the current step (predicted by DiagnosticFlowPolicy)."""
+
+    def name(self) -> str:
+        """Name used in domain.yml."""
+        return "action_diagnostic_step"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Advance, end, or re-ask the step."""
+        text = tracker.latest_message.get("text") or ""
+        turn = flow.answer(services.guides(), text, tracker.get_slot("diag_active"), _paused(tracker))
+        return emit(dispatcher, tracker, turn)
+
+
+class ActionDiagnosticResume(Action):
+    """Go back to a guide the customer left ("back to my wifi problem")."""
+
+    def name(self) -> str:
+        """Name used in domain.yml."""
+        return "action_diagnostic_resume"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Show the step the customer left at."""
+        guide = next(tracker.get_latest_entity_values("guide"), None)
+        text = tracker.latest_message.get("text") or ""
+        turn = flow.resume(services.guides(), guide, tracker.get_slot("diag_active"), _paused(tracker), text)
+        return emit(dispatcher, tracker, turn)
+
+
+class ActionDiagnosticStop(Action):
+    """Put the running guide on hold ("forget it")."""
+
+    def name(self) -> str:
+        """Name used in domain.yml."""
+        return "action_diagnostic_stop"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Pause and say how to come back."""
+        turn = flow.pause(services.guides(), tracker.get_slot("diag_active"), _paused(tracker))
+        return emit(dispatcher, tracker, turn)

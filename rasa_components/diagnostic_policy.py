@@ -1,0 +1,104 @@
+"""A dialogue policy that keeps a running troubleshooting guide in charge of the conversation.
+
+While a guide runs (slot ``diag_active``), every customer message is an answer to the current
+step — a button, "yes it's blinking orange", "done that" — and goes to
+``action_diagnostic_step``, whatever intent the NLU guessed for it. Two kinds of message
+leave the guide to the other policies instead:
+
+* an *interruption* (``request_human``, ``stop``, ``restart`` ... — configurable): the rules
+  handle it, e.g. pause the guide or hand over to a person;
+* an *unrelated question*: an intent that is neither an answer-like intent nor the guide's
+  own problem, predicted with at least ``topic_confidence``, and text that matches none of
+  the step's options. The policy pauses the guide (the rules then answer the question) and
+  the customer can come back with "back to my wifi problem".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet
+from rasa.shared.core.generator import TrackerWithCachedStates
+
+from bot.diagnostics.flow import current_options
+from bot.diagnostics.matching import match_option
+
+ACTIVE_SLOT = "diag_active"
+PAUSED_SLOT = "diag_paused"
+STEP_ACTION = "action_diagnostic_step"
+#: Above RulePolicy (6), and confidence 1.1 like MemoizationPolicy, so a running guide wins.
+CONFIDENCE = 1.1
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class DiagnosticFlowPolicy(Policy):
+    """Routes messages to the running troubleshooting guide (see the module docstring)."""
+
+    @staticmethod
+    def supported_data() -> SupportedData:
+        """Needs no training data."""
+        return SupportedData.ML_DATA
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Defaults; every key can be overridden in ``config.yml``."""
+        return {
+            "priority": 7,
+            "topic_confidence": 0.6,
+            "interrupt_intents": ["request_human", "frustrated", "restart", "stop", "resume_diagnostic"],
+            "answer_intents": ["affirm", "deny", "diag_choose", "nlu_fallback", "thanks", "chitchat"],
+            "step_action": STEP_ACTION,
+        }
+
+    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        """Nothing to learn: the guides are data read by the action server."""
+        return self._resource
+
+    def _decide(self, tracker: Any) -> tuple[str | None, list[SlotSet]]:
+        """Return the action to predict (or ``None`` to abstain) and events to apply regardless."""
+        active = tracker.get_slot(ACTIVE_SLOT)
+        latest_action = tracker.latest_action_name
+        step_action = self.config["step_action"]
+        if latest_action == step_action:
+            return ACTION_LISTEN_NAME, []
+        if not active or latest_action != ACTION_LISTEN_NAME or tracker.latest_message is None:
+            return None, []
+        message = tracker.latest_message
+        intent = (message.intent or {}).get("name")
+        confidence = float((message.intent or {}).get("confidence") or 0.0)
+        text = message.text or ""
+        if intent == "diag_choose" or match_option(text, current_options(active)) is not None:
+            return step_action, []
+        if intent in self.config["interrupt_intents"]:
+            return None, []
+        unrelated = (
+            intent not in self.config["answer_intents"]
+            and intent != active.get("intent")
+            and confidence >= self.config["topic_confidence"]
+        )
+        if unrelated:
+            paused = [
+                item for item in (tracker.get_slot(PAUSED_SLOT) or []) if item.get("guide") != active.get("guide")
+            ]
+            entry = {key: value for key, value in active.items() if key not in ("options", "intent")}
+            return None, [SlotSet(ACTIVE_SLOT, None), SlotSet(PAUSED_SLOT, [entry, *paused])]
+        return step_action, []
+
+    def predict_action_probabilities(
+        self,
+        tracker: Any,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Predict the step action or ``action_listen`` while a guide runs; abstain otherwise."""
+        action, events = self._decide(tracker)
+        probabilities = self._default_predictions(domain)
+        if action is not None:
+            probabilities[domain.index_for_action(action)] = CONFIDENCE
+        return self._prediction(probabilities, events=events or None)

@@ -1,0 +1,226 @@
+"""Conversation tests for every troubleshooting guide, over the direct API of the real stack.
+
+For each guide in ``data/diagnostics``: the happy path with buttons, a run to the handoff
+answered in free text (the path is stored in the handoff packet), leaving with an
+unrelated question and coming back, and leaving with "forget it" and coming back by
+button. The paths are computed from the guide files, so an edited guide is tested as it
+is; the customer's words are written here.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+
+from bot.diagnostics import DiagnosticTree, load_guides
+from bot.diagnostics.engine import option_payload
+from bot.diagnostics.matching import match_option
+from bot.settings import PROJECT_ROOT, load_settings
+from tests.stack import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+GUIDES = load_guides(PROJECT_ROOT / "data" / "diagnostics")
+#: How a customer first describes each problem (not taken from the NLU training data).
+OPENERS = {
+    "wifi_drops": "my wifi keeps cutting out every few minutes",
+    "no_power": "my router won't switch on at all",
+    "slow_speed": "my internet has been really slow all evening",
+    "login": "i can't log in, i think i forgot my password",
+    "firmware_update": "the firmware update failed on my router",
+    "payment_failed": "my card payment keeps getting declined at checkout",
+}
+Hop = tuple[str, int]  # (node id, 0-based option index)
+
+
+def test_every_guide_has_an_opener() -> None:
+    assert set(OPENERS) == set(GUIDES)
+
+
+def _path_to(tree: DiagnosticTree, kind: str) -> list[Hop]:
+    """Shortest path (node, option) from the start to a terminal of ``kind`` (breadth first)."""
+    queue: collections.deque[tuple[str, list[Hop]]] = collections.deque([(tree.start, [])])
+    seen = {tree.start}
+    while queue:
+        node_id, path = queue.popleft()
+        for index, option in enumerate(tree.node(node_id).options):
+            hop = [*path, (node_id, index)]
+            if tree.node(option.next).kind == kind:
+                return hop
+            if option.next not in seen and not tree.node(option.next).is_terminal:
+                seen.add(option.next)
+                queue.append((option.next, hop))
+    raise AssertionError(f"guide {tree.id} has no path to {kind}")
+
+
+def _free_text(tree: DiagnosticTree, node_id: str, index: int) -> str:
+    """A typed answer (a synonym or the title, never a number) that selects the option."""
+    options = tree.node(node_id).options
+    for phrase in (*options[index].synonyms, options[index].title.lower()):
+        if not phrase.strip().isdigit() and match_option(phrase, options) == index:
+            return phrase
+    raise AssertionError(f"{tree.id}/{node_id}: no typed phrase selects option {index}")
+
+
+class Chat:
+    """One conversation over ``POST /api/v1/messages``."""
+
+    def __init__(self, session: aiohttp.ClientSession, stack: RunningStack, conversation_id: str) -> None:
+        self.session, self.stack, self.id = session, stack, conversation_id
+
+    async def say(self, text: str) -> dict[str, Any]:
+        async with self.session.post(
+            f"{self.stack.gateway_url}/api/v1/messages",
+            json={"conversation_id": self.id, "text": text},
+            headers={"Authorization": f"Bearer {self.stack.api_token}"},
+        ) as response:
+            assert response.status == 200, await response.text()
+            return dict(await response.json())
+
+
+def texts(reply: dict[str, Any]) -> list[str]:
+    return [r["text"] for r in reply["replies"] if r.get("text")]
+
+
+def buttons(reply: dict[str, Any]) -> dict[str, str]:
+    return {b["title"]: b["payload"] for r in reply["replies"] for b in r.get("buttons") or []}
+
+
+def step_text(tree: DiagnosticTree, node_id: str) -> str:
+    return tree.node(node_id).text.strip()
+
+
+def assert_shows(reply: dict[str, Any], tree: DiagnosticTree, node_id: str) -> None:
+    assert step_text(tree, node_id) in texts(reply), f"expected step {tree.id}/{node_id}, got {texts(reply)}"
+    options = tree.node(node_id).options
+    assert list(buttons(reply))[: len(options)] == [o.title for o in options], buttons(reply)
+
+
+@pytest.fixture
+async def session() -> Iterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+def _handoff_packet(stack: RunningStack, conversation_id: str) -> dict[str, Any]:
+    url = load_settings({**os.environ, "BOT_VAR_DIR": str(stack.var_dir)}).database_url
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.text("SELECT reason, packet FROM handoffs WHERE conversation_id = :id"), {"id": conversation_id}
+            ).one()
+    finally:
+        engine.dispose()
+    packet = row.packet if isinstance(row.packet, dict) else __import__("json").loads(row.packet)
+    return {"reason": row.reason, **packet}
+
+
+@pytest.mark.parametrize("guide_id", sorted(GUIDES))
+async def test_guide_resolved_with_buttons(guide_id: str, stack: RunningStack, session: aiohttp.ClientSession) -> None:
+    tree = GUIDES[guide_id]
+    chat = Chat(session, stack, f"guide-buttons-{guide_id}")
+    reply = await chat.say(OPENERS[guide_id])
+    path = _path_to(tree, "resolved")
+    for node_id, index in path:
+        assert_shows(reply, tree, node_id)
+        reply = await chat.say(option_payload(index + 1))
+    resolved = tree.node(tree.node(path[-1][0]).options[path[-1][1]].next)
+    shown = texts(reply)
+    assert shown[0] == (resolved.text.strip() or shown[0]), shown
+    assert any("anything else" in text.lower() for text in shown), shown
+    assert reply["handoff"] is None
+    goodbye = await chat.say("no, that's all thanks")
+    assert texts(goodbye) and not any(step_text(tree, n) in texts(goodbye) for n, _ in path)
+
+
+@pytest.mark.parametrize("guide_id", sorted(GUIDES))
+async def test_guide_runs_out_into_a_handoff_in_free_text(
+    guide_id: str, stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    tree = GUIDES[guide_id]
+    conversation = f"guide-handoff-{guide_id}"
+    chat = Chat(session, stack, conversation)
+    reply = await chat.say(OPENERS[guide_id])
+    path = _path_to(tree, "handoff")
+    typed = []
+    for node_id, index in path:
+        assert_shows(reply, tree, node_id)
+        typed.append(_free_text(tree, node_id, index))
+        reply = await chat.say(typed[-1])
+    assert reply["handoff"] is not None and reply["handoff"]["status"] == "open", reply
+    packet = _handoff_packet(stack, conversation)
+    assert packet["reason"] == "diagnostics_exhausted"
+    expected = [{"step": node_id, "answer": tree.node(node_id).options[index].title} for node_id, index in path]
+    assert packet["path"] == expected, (typed, packet)
+    assert packet["guide"] == guide_id
+    # The guide has ended: a stale button now gets a clear answer, not a step.
+    stale = await chat.say(option_payload(1))
+    assert not any(step_text(tree, node_id) in texts(stale) for node_id, _ in path), texts(stale)
+
+
+@pytest.mark.parametrize("guide_id", sorted(GUIDES))
+async def test_leave_with_a_question_and_come_back(
+    guide_id: str, stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    tree = GUIDES[guide_id]
+    chat = Chat(session, stack, f"guide-leave-{guide_id}")
+    await chat.say(OPENERS[guide_id])
+    (_first, index), (second, _) = _path_to(tree, "handoff")[:2]
+    reply = await chat.say(option_payload(index + 1))
+    assert_shows(reply, tree, second)
+
+    hours = await chat.say("by the way, what time do you open on saturday?")
+    assert any(re.search(r"\d{1,2}:\d{2}", text) for text in texts(hours)), texts(hours)
+    assert step_text(tree, second) not in texts(hours)
+
+    back = await chat.say("ok, back to my problem")
+    assert_shows(back, tree, second)
+    assert tree.title in " ".join(texts(back))
+
+
+@pytest.mark.parametrize("guide_id", sorted(GUIDES))
+async def test_forget_it_then_back_by_button(
+    guide_id: str, stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    tree = GUIDES[guide_id]
+    chat = Chat(session, stack, f"guide-forget-{guide_id}")
+    reply = await chat.say(OPENERS[guide_id])
+    assert_shows(reply, tree, tree.start)
+    paused = await chat.say("forget it")
+    back_button = next((p for t, p in buttons(paused).items() if t.startswith("Back to")), None)
+    assert back_button is not None, paused
+    assert step_text(tree, tree.start) not in texts(paused)
+    back = await chat.say(back_button)
+    assert_shows(back, tree, tree.start)
+
+
+async def test_free_text_answers_in_the_customers_words(stack: RunningStack, session: aiohttp.ClientSession) -> None:
+    tree = GUIDES["wifi_drops"]
+    chat = Chat(session, stack, "guide-words-wifi")
+    assert_shows(await chat.say("the wifi drops all the time"), tree, "which_device")
+    assert_shows(await chat.say("it's the velo ax3000 router"), tree, "status_led")
+    assert_shows(await chat.say("yes it's blinking orange"), tree, "internet_down")
+    after = await chat.say("done that")
+    assert step_text(tree, "internet_down") not in texts(after)
+    not_understood = await chat.say("purple elephants")
+    assert any("didn't catch" in text for text in texts(not_understood)), texts(not_understood)
+    again = await chat.say("what's that supposed to mean")
+    assert "Talk to a person" in buttons(again), buttons(again)
+
+
+async def test_starting_another_guide_pauses_the_first(stack: RunningStack, session: aiohttp.ClientSession) -> None:
+    wifi, login = GUIDES["wifi_drops"], GUIDES["login"]
+    chat = Chat(session, stack, "guide-switch")
+    await chat.say(OPENERS["wifi_drops"])
+    assert_shows(await chat.say(option_payload(1)), wifi, "status_led")
+    assert_shows(await chat.say(OPENERS["login"]), login, login.start)
+    back = await chat.say("back to my wifi problem")
+    assert_shows(back, wifi, "status_led")

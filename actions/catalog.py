@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from bot.diagnostics import flow
 
 QUESTIONS = {
     "ask_product_price": "price",
@@ -17,6 +18,18 @@ QUESTIONS = {
     "ask_product_compatibility": "compatibility",
     "ask_product_compare": "compare",
 }
+
+
+def _guide_left_this_turn(tracker: Tracker) -> dict[str, Any] | None:
+    """The troubleshooting guide this very question interrupted (paused by the dialogue policy)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "slot" and event.get("name") == "diag_paused":
+            paused = event.get("value") or []
+            first = paused[0] if paused and isinstance(paused[0], dict) else None
+            return first if first and first.get("title") and first.get("guide") else None
+    return None
 
 
 class ActionProductLookup(Action):
@@ -42,7 +55,10 @@ class ActionProductLookup(Action):
             skus=list(tracker.get_latest_entity_values("sku")),
             last_sku=tracker.get_slot("product_sku"),
         )
-        for reply in answer.replies:
+        back = _guide_left_this_turn(tracker)
+        for number, reply in enumerate(answer.replies, start=1):
             buttons = [{"title": title, "payload": payload} for title, payload in reply.buttons]
+            if back is not None and number == len(answer.replies):
+                buttons.append({"title": f"Back to: {back['title']}", "payload": flow.resume_payload(back["guide"])})
             dispatcher.utter_message(text=reply.text, buttons=buttons or None)
         return [SlotSet("product_sku", answer.skus[-1])] if answer.skus else []

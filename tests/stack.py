@@ -24,6 +24,8 @@ class RunningStack:
     gateway_url: str
     api_token: str
     agent_token: str
+    rasa_url: str = ""
+    rasa_token: str = ""
 
     def output(self) -> str:
         """Everything the supervisor printed so far."""
@@ -54,13 +56,14 @@ def start_stack(var_dir: Path, models_dir: Path, ready_timeout_s: float = 300) -
     """Run ``python -m bot run --no-train`` and wait until it prints that it is ready."""
     var_dir.mkdir(parents=True, exist_ok=True)
     gateway_port = free_port()
+    rasa_port = free_port()
     env = {
         **os.environ,
         "BOT_ENV": "development",
         "BOT_VAR_DIR": str(var_dir),
         "BOT_MODELS_DIR": str(models_dir),
         "BOT_GATEWAY_PORT": str(gateway_port),
-        "BOT_RASA_PORT": str(free_port()),
+        "BOT_RASA_PORT": str(rasa_port),
         "BOT_ACTION_PORT": str(free_port()),
         "BOT_API_TOKEN": "e2e-api-token",
         "BOT_AGENT_TOKEN": "e2e-agent-token",
@@ -77,7 +80,14 @@ def start_stack(var_dir: Path, models_dir: Path, ready_timeout_s: float = 300) -
             start_new_session=True,
         )
     stack = RunningStack(
-        process, output_path, var_dir, f"http://127.0.0.1:{gateway_port}", "e2e-api-token", "e2e-agent-token"
+        process,
+        output_path,
+        var_dir,
+        f"http://127.0.0.1:{gateway_port}",
+        "e2e-api-token",
+        "e2e-agent-token",
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        rasa_token="e2e-rasa-token",
     )
     deadline = time.monotonic() + ready_timeout_s + 30
     while time.monotonic() < deadline:

@@ -3,7 +3,8 @@
 For each guide in ``data/diagnostics``: the happy path with buttons, a run to the handoff
 answered in free text (the path is stored in the handoff packet), leaving with an
 unrelated question and coming back, and leaving with "forget it" and coming back by
-button. The paths are computed from the guide files, so an edited guide is tested as it
+button. The last test completes every guide in the web widget in headless Chromium. The
+paths are computed from the guide files, so an edited guide is tested as it
 is; the customer's words are written here.
 """
 
@@ -13,6 +14,7 @@ import collections
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,11 +25,13 @@ from bot.diagnostics import DiagnosticTree, load_guides
 from bot.diagnostics.engine import option_payload
 from bot.diagnostics.matching import match_option
 from bot.settings import PROJECT_ROOT, load_settings
+from tests.services import require
 from tests.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 
 GUIDES = load_guides(PROJECT_ROOT / "data" / "diagnostics")
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 #: How a customer first describes each problem (not taken from the NLU training data).
 OPENERS = {
     "wifi_drops": "my wifi keeps cutting out every few minutes",
@@ -224,3 +228,51 @@ async def test_starting_another_guide_pauses_the_first(stack: RunningStack, sess
     assert_shows(await chat.say(OPENERS["login"]), login, login.start)
     back = await chat.say("back to my wifi problem")
     assert_shows(back, wifi, "status_led")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:60]
+
+
+@pytest.mark.browser
+def test_every_guide_completed_in_the_widget(stack: RunningStack) -> None:
+    """In headless Chromium: describe the problem, click through each guide to its resolution."""
+    require(
+        Path("/usr/bin/chromium").exists(), "Chromium not installed at /usr/bin/chromium (apt-get install chromium)"
+    )
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            for guide_id in sorted(GUIDES):
+                tree = GUIDES[guide_id]
+                context = browser.new_context(viewport={"width": 1200, "height": 900})
+                page = context.new_page()
+                page.goto(f"{stack.gateway_url}/#chat")
+                page.fill("#nimbus-chat-input", OPENERS[guide_id])
+                page.click("#nimbus-chat-send")
+                path = _path_to(tree, "resolved")
+                for node_id, index in path:
+                    node = tree.node(node_id)
+                    step = page.locator('.nc-msg[data-sender="bot"] .nc-text', has_text=_first_line(node.text))
+                    expect(step.last).to_be_visible(timeout=30_000)
+                    title = node.options[index].title
+                    button = page.locator(".nc-button:not([disabled])").get_by_text(title, exact=True)
+                    expect(button).to_be_visible(timeout=10_000)
+                    button.click()
+                    customer = page.locator('.nc-msg[data-sender="customer"] .nc-text', has_text=title)
+                    expect(customer.last).to_be_visible(timeout=10_000)
+                end = tree.node(tree.node(path[-1][0]).options[path[-1][1]].next)
+                closing = _first_line(end.text) if end.text else "glad"
+                expect(page.locator('.nc-msg[data-sender="bot"] .nc-text', has_text=closing).last).to_be_visible(
+                    timeout=30_000
+                )
+                expect(page.get_by_text("anything else", exact=False).last).to_be_visible(timeout=10_000)
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"guide-{guide_id}.png"), full_page=True)
+                context.close()
+        finally:
+            browser.close()

@@ -171,6 +171,13 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     load_catalog_texts(settings.data_dir / "texts.yml")
     load_demo_data(settings.data_dir)
     problems = validate_guides(settings.data_dir / "diagnostics")
+    if not problems:
+        from bot.diagnostics import load_guides
+        from bot.diagnostics.wiring import check_wiring
+
+        guides = load_guides(settings.data_dir / "diagnostics").values()
+        root = settings.project_root
+        problems = check_wiring(guides, root / "domain.yml", root / "data" / "rules.yml")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.diagnostics import GuideError, Problem, load_guide, load_guides, validate_guides
+from bot.settings import PROJECT_ROOT
 
 GUIDES_DIR = Path(__file__).resolve().parent.parent / "data" / "diagnostics"
 
@@ -158,3 +159,22 @@ def test_duplicate_guide_id_and_intent_across_files(tmp_path: Path) -> None:
 
 def test_missing_folder(tmp_path: Path) -> None:
     assert [p.code for p in validate_guides(tmp_path / "absent")] == ["missing_folder"]
+
+
+def test_every_guide_is_wired_into_the_dialogue(tmp_path: Path) -> None:
+    from bot.diagnostics.wiring import check_wiring
+
+    guides = list(load_guides(PROJECT_ROOT / "data" / "diagnostics").values())
+    assert check_wiring(guides, PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "data" / "rules.yml") == []
+
+    rules = (PROJECT_ROOT / "data" / "rules.yml").read_text(encoding="utf-8")
+    unstarted = tmp_path / "rules.yml"
+    unstarted.write_text(rules.replace("  - intent: problem_login\n  - action: action_diagnostic_start\n", ""))
+    problems = check_wiring(guides, PROJECT_ROOT / "domain.yml", unstarted)
+    assert [(p.code, p.file.name) for p in problems] == [("guide_never_starts", "login.yml")]
+    assert problems[0].line == 4  # the `intent:` line of login.yml
+
+    domain = tmp_path / "domain.yml"
+    domain.write_text((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8").replace("  - problem_login\n", ""))
+    problems = check_wiring(guides, domain, PROJECT_ROOT / "data" / "rules.yml")
+    assert [p.code for p in problems] == ["intent_not_in_domain"] and "problem_login" in str(problems[0])

@@ -16,7 +16,10 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-_GENERATED_TOKENS = ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN")
+_GENERATED_TOKENS = ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")
+RECORDS_BACKENDS = ("sql", "http")
+#: Per-request timeout ceiling of the HTTP records backend (the issue's contract: at most 3 s).
+MAX_RECORDS_TIMEOUT_S = 3.0
 
 
 class SettingsError(ValueError):
@@ -45,6 +48,17 @@ class Settings:
     max_message_chars: int = 4000
     rasa_timeout_s: float = 30.0
     log_level: str = "INFO"
+    identity_secret: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_sender: str = "Nimbus Support <support@nimbus.example>"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    records_backend: str = "sql"
+    records_url: str = ""
+    records_token: str = ""
+    records_timeout_s: float = 2.5
     generated_tokens: tuple[str, ...] = field(default=())
 
     @property
@@ -94,6 +108,17 @@ class Settings:
             "BOT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "BOT_RASA_TIMEOUT": str(self.rasa_timeout_s),
             "BOT_LOG_LEVEL": self.log_level,
+            "BOT_IDENTITY_SECRET": self.identity_secret,
+            "BOT_SMTP_HOST": self.smtp_host,
+            "BOT_SMTP_PORT": str(self.smtp_port),
+            "BOT_SMTP_FROM": self.smtp_sender,
+            "BOT_SMTP_USER": self.smtp_user,
+            "BOT_SMTP_PASSWORD": self.smtp_password,
+            "BOT_SMTP_STARTTLS": "1" if self.smtp_starttls else "0",
+            "BOT_RECORDS_BACKEND": self.records_backend,
+            "BOT_RECORDS_URL": self.records_url,
+            "BOT_RECORDS_TOKEN": self.records_token,
+            "BOT_RECORDS_TIMEOUT": str(self.records_timeout_s),
         }
 
 
@@ -167,6 +192,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if missing:
         tokens.update(_dev_tokens(var_dir, missing))
     database_url = env.get("BOT_DATABASE_URL", "").strip() or f"sqlite:///{var_dir / 'bot.db'}"
+    records_backend = env.get("BOT_RECORDS_BACKEND", "sql").strip().lower() or "sql"
+    if records_backend not in RECORDS_BACKENDS:
+        raise SettingsError(f"BOT_RECORDS_BACKEND must be sql or http, got {records_backend!r}")
+    records_url = env.get("BOT_RECORDS_URL", "").strip()
+    if records_backend == "http" and not records_url:
+        raise SettingsError("BOT_RECORDS_URL must be set when BOT_RECORDS_BACKEND=http")
+    records_timeout_s = _float(env, "BOT_RECORDS_TIMEOUT", 2.5)
+    if not 0 < records_timeout_s <= MAX_RECORDS_TIMEOUT_S:
+        raise SettingsError(f"BOT_RECORDS_TIMEOUT must be above 0 and at most {MAX_RECORDS_TIMEOUT_S} s")
     settings = Settings(
         environment=environment,
         gateway_host=env.get("BOT_GATEWAY_HOST", "127.0.0.1").strip() or "127.0.0.1",
@@ -185,6 +219,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_message_chars=_int(env, "BOT_MAX_MESSAGE_CHARS", 4000),
         rasa_timeout_s=_float(env, "BOT_RASA_TIMEOUT", 30.0),
         log_level=env.get("BOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        identity_secret=tokens["BOT_IDENTITY_SECRET"],
+        smtp_host=env.get("BOT_SMTP_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        smtp_port=_int(env, "BOT_SMTP_PORT", 1025),
+        smtp_sender=env.get("BOT_SMTP_FROM", "").strip() or "Nimbus Support <support@nimbus.example>",
+        smtp_user=env.get("BOT_SMTP_USER", "").strip(),
+        smtp_password=env.get("BOT_SMTP_PASSWORD", ""),
+        smtp_starttls=env.get("BOT_SMTP_STARTTLS", "").strip().lower() in ("1", "true", "yes"),
+        records_backend=records_backend,
+        records_url=records_url,
+        records_token=env.get("BOT_RECORDS_TOKEN", "").strip(),
+        records_timeout_s=records_timeout_s,
         generated_tokens=tuple(missing),
     )
     return settings

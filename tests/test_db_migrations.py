@@ -31,8 +31,8 @@ def _table_names(database_url: str) -> set[str]:
         engine.dispose()
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0001_initial"
+def test_head_is_the_latest_revision() -> None:
+    assert head_revision() == "0002_identity_and_audit"
 
 
 def test_upgrade_builds_the_models_schema(migrated_database_url: str) -> None:

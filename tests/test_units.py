@@ -20,7 +20,7 @@ def test_settings_defaults_and_generated_tokens_persist(tmp_path: Path) -> None:
     first = load_settings(env)
     assert first.gateway_port == 8080 and first.rasa_port == 5005 and first.action_port == 5055
     assert first.database_url == f"sqlite:///{tmp_path / 'bot.db'}"
-    assert set(first.generated_tokens) == {"BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN"}
+    assert set(first.generated_tokens) == {"BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET"}
     assert len(first.api_token) >= 24 and first.api_token != first.agent_token
     again = load_settings(env)
     assert (again.api_token, again.agent_token) == (first.api_token, first.agent_token)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -283,3 +284,48 @@ class Handoff(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     claimed_at = Column(DateTime)
     resolved_at = Column(DateTime)
+
+
+class RecordAccess(Base):
+    """Audit of one customer-record access by the bot: who, what kind, where, when — never contents."""
+
+    __tablename__ = "record_access_audit"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    # Plain string, not a foreign key: the audit outlives an erased customer's bot data.
+    customer_id = Column(String(32), nullable=False, index=True)
+    record_kind = Column(String(40), nullable=False)
+    channel = Column(String(20), nullable=False)
+    outcome = Column(String(20), nullable=False)  # found, not_found, unavailable
+    at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code sent to link a channel identity to a customer (stored hashed)."""
+
+    __tablename__ = "link_codes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(20), nullable=False)
+    external_id = Column(String(200), nullable=False)
+    # NULL when the address given is not on file: the customer is told the same either way.
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=True)
+    code_hash = Column(String(128), nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_link_codes_identity", "channel", "external_id"),)
+
+
+class LinkFailure(Base):
+    """A wrong code entered for a channel identity (enough of them lock linking for a while)."""
+
+    __tablename__ = "link_failures"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(20), nullable=False)
+    external_id = Column(String(200), nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_link_failures_identity", "channel", "external_id", "at"),)

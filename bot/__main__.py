@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {run,gateway,migrate,seed,nlp,train,validate}``."""
+"""Command line: ``python -m bot {run,gateway,migrate,seed,nlp,train,validate,records-api,customers}``."""
 
 from __future__ import annotations
 
@@ -165,10 +165,12 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.catalog.texts import load_catalog_texts
     from bot.db.seed import load_demo_data
     from bot.diagnostics import validate_guides
+    from bot.identity.texts import load_link_texts
     from bot.texts import load_texts
 
     load_texts(settings.data_dir / "texts.yml")
     load_catalog_texts(settings.data_dir / "texts.yml")
+    load_link_texts(settings.data_dir / "texts.yml")
     load_demo_data(settings.data_dir)
     problems = validate_guides(settings.data_dir / "diagnostics")
     if not problems:
@@ -186,6 +188,61 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_records_api(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve the reference records REST API (docs/records-api.md) from the project database."""
+    from aiohttp import web
+
+    from bot.db.engine import create_db_engine
+    from bot.logs import configure_logging
+    from bot.records.reference_api import create_records_app
+
+    if not settings.records_token:
+        raise SettingsError("BOT_RECORDS_TOKEN must be set to run the records API")
+    configure_logging(settings.log_level)
+    engine = create_db_engine(settings.database_url)
+    try:
+        # No access log: request paths carry order numbers, serials and email addresses.
+        app = create_records_app(engine, settings.records_token)
+        web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, shutdown_timeout=10)
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
+    """Privacy requests: ``customers export ID`` (JSON to stdout) and ``customers erase ID --yes``."""
+    import json
+
+    from bot.db.engine import create_db_engine
+    from bot.identity.privacy import UnknownCustomer, erase_customer, export_customer, tracker_db_url
+
+    if args.action == "erase" and not args.yes:
+        print(
+            f"error: erasing deletes customer {args.customer_id}'s conversations, messages, handoffs, channel "
+            "identities, link codes and dialogue tracker events for good (orders, devices, subscriptions, invoices "
+            "and the record-access audit are kept); run again with --yes to do it",
+            file=sys.stderr,
+        )
+        return 2
+    _migrate(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        if args.action == "export":
+            export = export_customer(engine, args.customer_id, tracker_db_url(settings))
+            print(json.dumps(export, indent=2, ensure_ascii=False, default=str))
+        else:
+            counts = erase_customer(engine, args.customer_id, tracker_db_url(settings))
+            print(f"erased customer {args.customer_id}'s bot data:")
+            for kind, count in sorted(counts.items()):
+                print(f"  {kind}: {count}")
+    except UnknownCustomer:
+        print(f"error: no customer with id {args.customer_id!r}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "gateway": cmd_gateway,
@@ -194,6 +251,8 @@ COMMANDS = {
     "nlp": cmd_nlp,
     "train": cmd_train,
     "validate": cmd_validate,
+    "customers": cmd_customers,
+    "records-api": cmd_records_api,
 }
 
 
@@ -213,6 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the model if needed")
     train.add_argument("--force", action="store_true", help="train even if the model is up to date")
     sub.add_parser("validate", help="check the data files")
+    customers = sub.add_parser("customers", help="privacy requests: export or erase a customer's data")
+    privacy = customers.add_subparsers(dest="action", required=True)
+    export = privacy.add_parser("export", help="print everything held about a customer as JSON")
+    export.add_argument("customer_id", help="the customer's id, e.g. C1001")
+    erase = privacy.add_parser("erase", help="delete the bot's data about a customer (keeps company records)")
+    erase.add_argument("customer_id", help="the customer's id, e.g. C1001")
+    erase.add_argument("--yes", action="store_true", help="confirm the erasure")
+    records_api = sub.add_parser("records-api", help="serve the reference records REST API (BOT_RECORDS_TOKEN)")
+    records_api.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    records_api.add_argument("--port", type=int, default=8090, help="port to listen on")
     return parser
 
 

@@ -13,6 +13,7 @@ from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.training import ensure_model
 from tests.fakes.rasa import FakeRasa, start_fake_rasa
 from tests.helpers import free_port
+from tests.mail import MailSink, smtp_server
 from tests.stack import RunningStack, start_stack
 
 pytest_plugins = ["tests.db_fixtures"]
@@ -28,6 +29,7 @@ def settings(tmp_path: Path) -> Settings:
             "BOT_API_TOKEN": "api-token-for-tests",
             "BOT_AGENT_TOKEN": "agent-token-for-tests",
             "BOT_RASA_TOKEN": "rasa-token-for-tests",
+            "BOT_IDENTITY_SECRET": "identity-secret-for-tests",
             "BOT_RASA_PORT": str(free_port()),
             "BOT_ACTION_PORT": str(free_port()),
             "BOT_RASA_TIMEOUT": "5",
@@ -67,11 +69,19 @@ def auth() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def mailbox() -> Iterator[MailSink]:
+    """A local SMTP server the stack sends account-linking codes to."""
+    with smtp_server() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: MailSink) -> Iterator[RunningStack]:
     """The real bot (Rasa, action server, gateway) as ``make run`` starts it, once per test run."""
     models_dir = PROJECT_ROOT / "models"
     ensure_model(PROJECT_ROOT, models_dir)  # a no-op when `make test` already trained
-    running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir)
+    smtp = {"BOT_SMTP_HOST": "127.0.0.1", "BOT_SMTP_PORT": str(mailbox.port)}
+    running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir, extra_env=smtp)
     try:
         yield running
     finally:

@@ -52,7 +52,12 @@ class RunningStack:
             return -9
 
 
-def start_stack(var_dir: Path, models_dir: Path, ready_timeout_s: float = 300) -> RunningStack:
+E2E_IDENTITY_SECRET = "e2e-identity-secret-for-signing-customer-tokens"
+
+
+def start_stack(
+    var_dir: Path, models_dir: Path, ready_timeout_s: float = 300, extra_env: dict[str, str] | None = None
+) -> RunningStack:
     """Run ``python -m bot run --no-train`` and wait until it prints that it is ready."""
     var_dir.mkdir(parents=True, exist_ok=True)
     gateway_port = free_port()
@@ -68,6 +73,8 @@ def start_stack(var_dir: Path, models_dir: Path, ready_timeout_s: float = 300) -
         "BOT_API_TOKEN": "e2e-api-token",
         "BOT_AGENT_TOKEN": "e2e-agent-token",
         "BOT_RASA_TOKEN": "e2e-rasa-token",
+        "BOT_IDENTITY_SECRET": E2E_IDENTITY_SECRET,
+        **(extra_env or {}),
     }
     output_path = var_dir / "supervisor.out"
     with open(output_path, "wb") as out:

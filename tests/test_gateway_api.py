@@ -24,7 +24,13 @@ async def test_message_round_trip_returns_replies_and_stores_everything(gateway:
         {
             "sender": "c-1",
             "message": "hi",
-            "metadata": {"channel": "direct", "conversation_id": "c-1", "customer_id": None},
+            "metadata": {
+                "channel": "direct",
+                "conversation_id": "c-1",
+                "channel_user": "c-1",
+                "customer_id": None,
+                "verified_by": None,
+            },
         }
     ]
     assert fake.tokens_seen == ["rasa-token-for-tests"]

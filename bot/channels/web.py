@@ -70,8 +70,8 @@ async def _forward(ws: web.WebSocketResponse, queue: asyncio.Queue[StoredMessage
         await _send_json(ws, message_frame(message))
 
 
-async def _hello(request: web.Request, ws: web.WebSocketResponse) -> tuple[str, int] | None:
-    """Wait for the hello frame and pick (or create) the conversation it resumes."""
+async def _hello(request: web.Request, ws: web.WebSocketResponse) -> tuple[str, int, str | None] | None:
+    """Wait for the hello frame; pick (or create) the conversation it resumes; keep its customer token."""
     settings = request.app[SETTINGS]
     try:
         first = await ws.receive(timeout=30)
@@ -100,7 +100,8 @@ async def _hello(request: web.Request, ws: web.WebSocketResponse) -> tuple[str, 
         after = 0
     else:
         conversation_id = existing.id
-    return conversation_id, after
+    # Checked on every message (it may expire during the connection), never logged.
+    return conversation_id, after, frame.customer_token
 
 
 @routes.get("/ws")
@@ -111,7 +112,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     picked = await _hello(request, ws)
     if picked is None:
         return ws
-    conversation_id, after = picked
+    conversation_id, after, customer_token = picked
     hub = request.app[HUB]
     store = request.app[STORE]
     texts = request.app[TEXTS]
@@ -132,7 +133,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 break
             after = page[-1].cursor
         forwarder = asyncio.create_task(_forward(ws, queue, sent))
-        worker = asyncio.create_task(_process(request, ws, conversation_id, inbox))
+        worker = asyncio.create_task(_process(request, ws, conversation_id, inbox, customer_token))
         limiter = _RateLimiter(RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_S)
         async for raw in ws:
             if raw.type != WSMsgType.TEXT:
@@ -165,7 +166,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _process(
-    request: web.Request, ws: web.WebSocketResponse, conversation_id: str, inbox: asyncio.Queue[Outgoing]
+    request: web.Request,
+    ws: web.WebSocketResponse,
+    conversation_id: str,
+    inbox: asyncio.Queue[Outgoing],
+    customer_token: str | None,
 ) -> None:
     """Handle this connection's messages one at a time, in the order they arrived."""
     service = request.app[CONVERSATIONS]
@@ -180,6 +185,7 @@ async def _process(
                     text=frame.text,
                     payload=frame.payload,
                     client_id=frame.client_id,
+                    customer_token=customer_token,
                 )
             )
             if result.duplicate:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.conversations.hub import ConversationHub
+from bot.conversations.identity import ANONYMOUS, IdentityResolver
 from bot.conversations.store import ConversationInfo, ConversationStore, HandoffRef, StoredMessage
 from bot.db.models import Sender
 from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
@@ -26,7 +27,8 @@ class CustomerMessage:
     text: str
     payload: str | None = None
     client_id: str | None = None
-    customer_id: str | None = None
+    customer_token: str | None = None
+    channel_user: str | None = None  # the sender on the channel (defaults to the conversation id)
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,17 @@ class TurnResult:
 class ConversationService:
     """Runs customer turns one at a time per conversation, in arrival order."""
 
-    def __init__(self, *, store: ConversationStore, hub: ConversationHub, dialogue: RasaClient, texts: Texts) -> None:
-        """Compose the service from its collaborators."""
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        hub: ConversationHub,
+        dialogue: RasaClient,
+        texts: Texts,
+        identity: IdentityResolver | None = None,
+    ) -> None:
+        """Compose the service from its collaborators (no ``identity``: every message is anonymous)."""
+        self._identity = identity
         self._store = store
         self._hub = hub
         self._dialogue = dialogue
@@ -68,8 +79,14 @@ class ConversationService:
         customer sent is lost when Rasa is down; they get a polite "try again" reply instead.
         """
         lock = self._lock(message.conversation_id)
+        channel_user = message.channel_user or message.conversation_id
+        identity = ANONYMOUS
+        if self._identity is not None:
+            identity = await self._identity.resolve(message.channel, channel_user, message.customer_token)
         async with lock:
-            await self._store.ensure(message.conversation_id, message.channel, message.customer_id)
+            await self._store.ensure(message.conversation_id, message.channel, identity.customer_id)
+            if identity.customer_id is not None:
+                await self._store.attach_customer(message.conversation_id, identity.customer_id)
             stored, is_new = await self._store.append(
                 message.conversation_id,
                 Sender.CUSTOMER,
@@ -81,10 +98,13 @@ class ConversationService:
                 _LOGGER.info("turn.duplicate conversation=%s cursor=%d", message.conversation_id, stored.cursor)
                 return TurnResult(stored, (), True, await self._store.active_handoff(message.conversation_id))
             self._hub.publish(stored)
+            # The only source of identity for the actions (never slots or message text).
             metadata = {
                 "channel": message.channel,
                 "conversation_id": message.conversation_id,
-                "customer_id": message.customer_id,
+                "channel_user": channel_user,
+                "customer_id": identity.customer_id,
+                "verified_by": identity.verified_by,
             }
             try:
                 bot_replies = await self._dialogue.send(

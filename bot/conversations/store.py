@@ -119,6 +119,16 @@ class ConversationStore:
         assert info is not None
         return info
 
+    async def attach_customer(self, conversation_id: str, customer_id: str) -> None:
+        """Record the verified customer of a conversation (so agents see one customer across chats)."""
+        await asyncio.to_thread(self._attach_customer, conversation_id, customer_id)
+
+    def _attach_customer(self, conversation_id: str, customer_id: str) -> None:
+        with self._sessions.begin() as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is not None and conversation.customer_id != customer_id:
+                conversation.customer_id = customer_id
+
     async def append(
         self,
         conversation_id: str,

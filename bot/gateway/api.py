@@ -65,7 +65,7 @@ async def post_message(request: web.Request) -> web.Response:
     if token is not None and not isinstance(token, str):
         raise ApiError(400, "invalid_customer_token", "customer_token must be a string.")
     result = await request.app[CONVERSATIONS].handle(
-        CustomerMessage(conversation_id=conversation_id, channel="direct", text=text)
+        CustomerMessage(conversation_id=conversation_id, channel="direct", text=text, customer_token=token)
     )
     handoff = {"id": result.handoff.id, "status": result.handoff.status} if result.handoff else None
     return web.json_response(

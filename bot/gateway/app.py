@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.channels import web as web_channel
 from bot.conversations.hub import ConversationHub
+from bot.conversations.identity import IdentityResolver
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
@@ -38,7 +39,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DIALOGUE] = RasaClient(
         session=session, base_url=settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_s
     )
-    app[CONVERSATIONS] = ConversationService(store=app[STORE], hub=app[HUB], dialogue=app[DIALOGUE], texts=app[TEXTS])
+    app[CONVERSATIONS] = ConversationService(
+        store=app[STORE],
+        hub=app[HUB],
+        dialogue=app[DIALOGUE],
+        texts=app[TEXTS],
+        identity=IdentityResolver(engine, settings.identity_secret),
+    )
     _LOGGER.info("gateway.started port=%d", settings.gateway_port)
     yield
     await session.close()

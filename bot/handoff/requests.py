@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +18,16 @@ from bot.db.models import Conversation, Handoff, HandoffStatus
 _LOGGER = logging.getLogger(__name__)
 
 REASONS = ("customer_request", "frustration", "low_confidence", "diagnostics_exhausted", "form_failed")
+
+
+@dataclass(frozen=True)
+class OpenHandoff:
+    """An open or claimed handoff of a customer, as the customer may be told about it."""
+
+    id: int
+    status: str
+    reason: str
+    created_at: dt.datetime
 
 
 class HandoffRequests:
@@ -57,3 +69,14 @@ class HandoffRequests:
             ref = HandoffRef(id=handoff.id, status=HandoffStatus.OPEN.value)
         _LOGGER.info("handoff.created id=%d reason=%s", ref.id, reason)
         return ref, True
+
+    def open_for_customer(self, customer_id: str) -> list[OpenHandoff]:
+        """Open and claimed handoffs of every conversation verified as ``customer_id``, oldest first."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Handoff)
+                .join(Conversation, Conversation.id == Handoff.conversation_id)
+                .where(Conversation.customer_id == customer_id, Handoff.status != HandoffStatus.RESOLVED)
+                .order_by(Handoff.created_at)
+            ).scalars()
+            return [OpenHandoff(h.id, h.status.value, h.reason, h.created_at) for h in rows]

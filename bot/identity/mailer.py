@@ -1,0 +1,80 @@
+"""Outgoing email for account linking: a small interface and its SMTP implementation."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class MailError(RuntimeError):
+    """An email could not be handed to the mail server (the message names no recipient)."""
+
+
+class Mailer(Protocol):
+    """Sends one plain-text email; raises :class:`MailError` when it cannot."""
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send ``body`` to ``to`` with ``subject``."""
+
+
+class SmtpMailer:
+    """Send email through an SMTP server (stdlib :mod:`smtplib`), one connection per message.
+
+    Args:
+        host: SMTP server host (``BOT_SMTP_HOST``).
+        port: SMTP server port (``BOT_SMTP_PORT``).
+        sender: The From header (``BOT_SMTP_FROM``).
+        user: Login name; no login when empty.
+        password: Login password.
+        starttls: Upgrade the connection with STARTTLS (certificate verified) before login.
+        timeout_s: Socket timeout of each SMTP operation.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        user: str = "",
+        password: str = "",
+        starttls: bool = False,
+        timeout_s: float = 10,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._user = user
+        self._password = password
+        self._starttls = starttls
+        self._timeout_s = timeout_s
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send one plain-text email.
+
+        Raises:
+            MailError: the server is unreachable, refuses the login or the message; the
+                error names the server and the failure kind, never the recipient or body.
+        """
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2].strip(">") or None)
+        message.set_content(body)
+        try:
+            with smtplib.SMTP(self._host, self._port, timeout=self._timeout_s) as smtp:
+                if self._starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self._user:
+                    smtp.login(self._user, self._password)
+                smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            _LOGGER.warning("mail.failed server=%s:%d error=%s", self._host, self._port, type(exc).__name__)
+            raise MailError(f"mail server {self._host}:{self._port} failed: {type(exc).__name__}") from exc
+        _LOGGER.info("mail.sent server=%s:%d", self._host, self._port)

@@ -1,0 +1,54 @@
+"""Composition of the identity services from settings (the one place that reads them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from bot.db.models import Customer
+from bot.identity.linking import LinkingService
+from bot.identity.mailer import SmtpMailer
+from bot.identity.texts import load_link_texts
+from bot.settings import Settings
+
+
+def email_lookup(engine: Engine) -> Callable[[str], str | None]:
+    """Return a function mapping an email address to the customer id on file (case-insensitive)."""
+
+    def lookup(email: str) -> str | None:
+        address = email.strip().lower()
+        if not address:
+            return None
+        with engine.connect() as connection:
+            found = connection.execute(
+                select(Customer.id).where(func.lower(Customer.email) == address).limit(1)
+            ).scalar_one_or_none()
+        return str(found) if found is not None else None
+
+    return lookup
+
+
+def build_linking(settings: Settings, engine: Engine) -> LinkingService:
+    """Build the account-linking service: SMTP mailer and email texts from settings, lookup on ``customers``.
+
+    Raises:
+        TextsError: ``data/texts.yml`` lacks a valid ``identity:`` mapping.
+        ValueError: the identity secret is empty.
+    """
+    mailer = SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_sender,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+    )
+    return LinkingService(
+        engine,
+        settings.identity_secret,
+        mailer,
+        email_lookup(engine),
+        texts=load_link_texts(settings.data_dir / "texts.yml"),
+    )

@@ -18,6 +18,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _GENERATED_TOKENS = ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")
 RECORDS_BACKENDS = ("sql", "http")
+#: ``BOT_SMTP_HOST`` value that writes emails to ``var/mail/`` instead (development only).
+MAILDIR_HOST = "maildir"
 #: Per-request timeout ceiling of the HTTP records backend (the issue's contract: at most 3 s).
 MAX_RECORDS_TIMEOUT_S = 3.0
 
@@ -49,7 +51,7 @@ class Settings:
     rasa_timeout_s: float = 30.0
     log_level: str = "INFO"
     identity_secret: str = ""
-    smtp_host: str = "127.0.0.1"
+    smtp_host: str = MAILDIR_HOST
     smtp_port: int = 1025
     smtp_sender: str = "Nimbus Support <support@nimbus.example>"
     smtp_user: str = ""
@@ -192,6 +194,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if missing:
         tokens.update(_dev_tokens(var_dir, missing))
     database_url = env.get("BOT_DATABASE_URL", "").strip() or f"sqlite:///{var_dir / 'bot.db'}"
+    # Development mails go to var/mail/ unless a server is named; production needs a real one.
+    default_smtp = "127.0.0.1" if environment == "production" else MAILDIR_HOST
+    smtp_host = env.get("BOT_SMTP_HOST", "").strip() or default_smtp
+    if smtp_host == MAILDIR_HOST and environment == "production":
+        raise SettingsError("BOT_SMTP_HOST=maildir is for development; set a mail server in production")
     records_backend = env.get("BOT_RECORDS_BACKEND", "sql").strip().lower() or "sql"
     if records_backend not in RECORDS_BACKENDS:
         raise SettingsError(f"BOT_RECORDS_BACKEND must be sql or http, got {records_backend!r}")
@@ -220,7 +227,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rasa_timeout_s=_float(env, "BOT_RASA_TIMEOUT", 30.0),
         log_level=env.get("BOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
         identity_secret=tokens["BOT_IDENTITY_SECRET"],
-        smtp_host=env.get("BOT_SMTP_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        smtp_host=smtp_host,
         smtp_port=_int(env, "BOT_SMTP_PORT", 1025),
         smtp_sender=env.get("BOT_SMTP_FROM", "").strip() or "Nimbus Support <support@nimbus.example>",
         smtp_user=env.get("BOT_SMTP_USER", "").strip(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -369,3 +370,30 @@ def test_slow_and_down_answers_never_crash_the_action_server(
     running, _ = http_stack
     log = (running.var_dir / "logs" / "actions.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_accesses_are_audited_and_logs_hold_no_personal_data(stack: RunningStack, mailbox: MailSink) -> None:
+    """Runs after the conversations above: their lookups are in the audit, their secrets nowhere in the logs."""
+    import sqlalchemy as sa
+
+    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT customer_id, record_kind, channel, outcome FROM record_access_audit")
+            ).all()
+    finally:
+        engine.dispose()
+    assert (ALICE.id, "order", "direct", "found") in {tuple(row) for row in rows}, rows
+    assert {row.record_kind for row in rows} >= {"order", "orders", "devices", "subscriptions", "invoices"}
+
+    logs = "\n".join(
+        (stack.var_dir / "logs" / f"{name}.log").read_text(errors="replace") for name in ("gateway", "actions", "rasa")
+    )
+    codes = mailbox.codes_for(ALICE.email) + mailbox.codes_for(BOB.email)
+    assert codes
+    for secret in (ALICE.email, BOB.email, "eyJ", E2E_IDENTITY_SECRET):
+        assert secret.lower() not in logs.lower(), f"{secret!r} found in the logs"
+    for code in codes:
+        assert not re.search(rf"(?<!\d){code}(?!\d)", logs), f"code {code} found in the logs"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email
 import hashlib
 import hmac
 import json
@@ -399,7 +400,7 @@ def test_mailer_raises_a_safe_error() -> None:
 
 
 def test_build_linking_wires_settings(settings: Settings, seeded_engine: Engine, smtp: MailSink) -> None:
-    service = build_linking(settings.with_overrides(smtp_port=smtp.port), seeded_engine)
+    service = build_linking(settings.with_overrides(smtp_host="127.0.0.1", smtp_port=smtp.port), seeded_engine)
     assert service.start("web", "v", KNOWN_EMAIL).status == "sent"
     assert smtp.recipients == [[KNOWN_EMAIL]]
     assert service.verify("web", "v", smtp.code()).customer_id == KNOWN_ID
@@ -429,3 +430,21 @@ def test_link_texts_are_checked(tmp_path: Path) -> None:
     path.write_text("identity:\n  code_email_body: '{code}'\n")
     with pytest.raises(TextsError, match="code_email_subject"):
         load_link_texts(path)
+
+
+def test_development_mails_go_to_a_private_folder(settings: Settings, seeded_engine: Engine) -> None:
+    service = build_linking(settings.with_overrides(smtp_host="maildir"), seeded_engine)
+    assert service.start("web", "v", KNOWN_EMAIL).status == "sent"
+    files = list((settings.var_dir / "mail").glob("*.eml"))
+    assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
+    message = email.message_from_bytes(files[0].read_bytes())
+    assert message["To"] == KNOWN_EMAIL and re.search(r"\b\d{6}\b", message.get_payload())
+
+
+def test_maildir_is_refused_in_production() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    secrets = {name: "x" * 32 for name in ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")}
+    assert load_settings({"BOT_ENV": "production", **secrets}).smtp_host == "127.0.0.1"
+    with pytest.raises(SettingsError, match="maildir"):
+        load_settings({"BOT_ENV": "production", "BOT_SMTP_HOST": "maildir", **secrets})

@@ -1,12 +1,16 @@
-"""Outgoing email for account linking: a small interface and its SMTP implementation."""
+"""Outgoing email for account linking: a small interface, SMTP, and a development mail folder."""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Protocol
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,3 +82,30 @@ class SmtpMailer:
             _LOGGER.warning("mail.failed server=%s:%d error=%s", self._host, self._port, type(exc).__name__)
             raise MailError(f"mail server {self._host}:{self._port} failed: {type(exc).__name__}") from exc
         _LOGGER.info("mail.sent server=%s:%d", self._host, self._port)
+
+
+class MaildirMailer:
+    """Development only: writes each email as a file (mode 0600) instead of sending it.
+
+    Chosen with ``BOT_SMTP_HOST=maildir`` (the default in development), so that the demo's
+    account linking works without a mail server: the code is read from ``var/mail/``. Never
+    used in production (settings refuse it there).
+    """
+
+    def __init__(self, folder: Path, sender: str) -> None:
+        """Write messages into ``folder`` (created on first use)."""
+        self._folder = folder
+        self._sender = sender
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Store the message as ``<time>-<random>.eml``."""
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self._sender, to, subject
+        message.set_content(body)
+        try:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            path = self._folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}.eml"
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+                handle.write(bytes(message))
+        except OSError as exc:
+            raise MailError(f"cannot write to the mail folder: {type(exc).__name__}") from exc

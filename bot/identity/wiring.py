@@ -9,9 +9,9 @@ from sqlalchemy.engine import Engine
 
 from bot.db.models import Customer
 from bot.identity.linking import LinkingService
-from bot.identity.mailer import SmtpMailer
+from bot.identity.mailer import MaildirMailer, Mailer, SmtpMailer
 from bot.identity.texts import load_link_texts
-from bot.settings import Settings
+from bot.settings import MAILDIR_HOST, Settings
 
 
 def email_lookup(engine: Engine) -> Callable[[str], str | None]:
@@ -37,14 +37,18 @@ def build_linking(settings: Settings, engine: Engine) -> LinkingService:
         TextsError: ``data/texts.yml`` lacks a valid ``identity:`` mapping.
         ValueError: the identity secret is empty.
     """
-    mailer = SmtpMailer(
-        settings.smtp_host,
-        settings.smtp_port,
-        settings.smtp_sender,
-        user=settings.smtp_user,
-        password=settings.smtp_password,
-        starttls=settings.smtp_starttls,
-    )
+    mailer: Mailer
+    if settings.smtp_host == MAILDIR_HOST:
+        mailer = MaildirMailer(settings.var_dir / "mail", settings.smtp_sender)
+    else:
+        mailer = SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_sender,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
     return LinkingService(
         engine,
         settings.identity_secret,

@@ -8,7 +8,7 @@ import socket
 import sys
 from types import FrameType
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import MAILDIR_HOST, Settings, SettingsError, load_settings
 
 
 def _port_free(port: int) -> bool:
@@ -104,6 +104,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if "BOT_AGENT_TOKEN" in settings.generated_tokens:
             print(f"  Agent token:     {settings.agent_token}", flush=True)
         print(f"  Logs:            {settings.var_dir / 'logs'}", flush=True)
+        if settings.smtp_host == MAILDIR_HOST:
+            print(f"  Linking codes:   {settings.var_dir / 'mail'} (development mail folder)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         dead_process = supervisor.run_until_stopped()
         if dead_process is not None:

@@ -137,7 +137,7 @@ async def test_warranty_and_bill(stack: RunningStack, session: aiohttp.ClientSes
 
 @pytest.mark.browser
 def test_verified_customer_in_the_widget(stack: RunningStack) -> None:
-    """A shop page embeds the widget with a token it signed; the customer asks about an order."""
+    """A shop page embeds the widget with a token it signed; the customer asks about order, bill, warranty."""
     require(
         Path("/usr/bin/chromium").exists(), "Chromium not installed at /usr/bin/chromium (apt-get install chromium)"
     )
@@ -169,6 +169,11 @@ def test_verified_customer_in_the_widget(stack: RunningStack) -> None:
             subscription = next(s for s in DATA.subscriptions if s.customer_id == ALICE.id)
             bill = page.locator('.nc-msg[data-sender="bot"] .nc-text', has_text=f"{subscription.price_cents / 100:.2f}")
             expect(bill.first).to_be_visible(timeout=30_000)
+            page.fill("#nimbus-chat-input", "are my devices still under warranty?")
+            page.click("#nimbus-chat-send")
+            serial = next(d.serial for d in DATA.devices if d.customer_id == ALICE.id)
+            warranty = page.locator('.nc-msg[data-sender="bot"] .nc-text', has_text=serial)
+            expect(warranty.first).to_be_visible(timeout=30_000)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "widget-verified-customer.png"))
         finally:

@@ -6,7 +6,6 @@ project reuses its model and a changed one trains exactly once.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -14,9 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.locks import exclusive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,17 +63,6 @@ def model_path(root: Path, models_dir: Path) -> Path:
     return models_dir / f"{MODEL_PREFIX}{fingerprint(root)}.tar.gz"
 
 
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_model(root: Path, models_dir: Path, *, force: bool = False) -> ModelResult:
     """Return the model for the current data, training it first if it does not exist.
 
@@ -83,7 +72,7 @@ def ensure_model(root: Path, models_dir: Path, *, force: bool = False) -> ModelR
         TrainingError: ``rasa train`` exited with an error.
     """
     target = model_path(root, models_dir)
-    with _exclusive(models_dir / ".train.lock"):
+    with exclusive(models_dir / ".train.lock"):
         if target.exists() and not force:
             return ModelResult(target, False, 0.0)
         started = time.monotonic()

@@ -9,6 +9,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 from bot.settings import PROJECT_ROOT
 from tests.helpers import free_port
@@ -105,3 +108,32 @@ def start_stack(
         time.sleep(0.5)
     stack.stop()
     raise RuntimeError(f"bot not ready in time:\n{stack.output()}\n{stack.logs()}")
+
+
+async def say(
+    session: aiohttp.ClientSession, stack: RunningStack, conversation: str, text: str, token: str | None = None
+) -> dict[str, Any]:
+    """Send one customer message over the direct API (with a customer token if given); return the body."""
+    body: dict[str, Any] = {"conversation_id": conversation, "text": text}
+    if token is not None:
+        body["customer_token"] = token
+    async with session.post(
+        f"{stack.gateway_url}/api/v1/messages", json=body, headers={"Authorization": f"Bearer {stack.api_token}"}
+    ) as response:
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+
+def reply_texts(reply: dict[str, Any]) -> list[str]:
+    """The texts of a direct-API answer's replies."""
+    return [r["text"] for r in reply["replies"] if r.get("text")]
+
+
+def joined(reply: dict[str, Any]) -> str:
+    """The texts of a direct-API answer, one per line."""
+    return "\n".join(reply_texts(reply))
+
+
+def buttons(reply: dict[str, Any]) -> dict[str, str]:
+    """Button title -> payload over all replies of a direct-API answer."""
+    return {b["title"]: b["payload"] for r in reply["replies"] for b in r.get("buttons") or []}

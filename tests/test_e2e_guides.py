@@ -26,7 +26,7 @@ from bot.diagnostics.engine import option_payload
 from bot.diagnostics.matching import match_option
 from bot.settings import PROJECT_ROOT, load_settings
 from tests.services import require
-from tests.stack import RunningStack
+from tests.stack import RunningStack, buttons, reply_texts, say
 
 pytestmark = pytest.mark.e2e
 
@@ -80,21 +80,7 @@ class Chat:
         self.session, self.stack, self.id = session, stack, conversation_id
 
     async def say(self, text: str) -> dict[str, Any]:
-        async with self.session.post(
-            f"{self.stack.gateway_url}/api/v1/messages",
-            json={"conversation_id": self.id, "text": text},
-            headers={"Authorization": f"Bearer {self.stack.api_token}"},
-        ) as response:
-            assert response.status == 200, await response.text()
-            return dict(await response.json())
-
-
-def texts(reply: dict[str, Any]) -> list[str]:
-    return [r["text"] for r in reply["replies"] if r.get("text")]
-
-
-def buttons(reply: dict[str, Any]) -> dict[str, str]:
-    return {b["title"]: b["payload"] for r in reply["replies"] for b in r.get("buttons") or []}
+        return await say(self.session, self.stack, self.id, text)
 
 
 def step_text(tree: DiagnosticTree, node_id: str) -> str:
@@ -102,7 +88,9 @@ def step_text(tree: DiagnosticTree, node_id: str) -> str:
 
 
 def assert_shows(reply: dict[str, Any], tree: DiagnosticTree, node_id: str) -> None:
-    assert step_text(tree, node_id) in texts(reply), f"expected step {tree.id}/{node_id}, got {texts(reply)}"
+    assert step_text(tree, node_id) in reply_texts(reply), (
+        f"expected step {tree.id}/{node_id}, got {reply_texts(reply)}"
+    )
     options = tree.node(node_id).options
     assert list(buttons(reply))[: len(options)] == [o.title for o in options], buttons(reply)
 
@@ -137,12 +125,12 @@ async def test_guide_resolved_with_buttons(guide_id: str, stack: RunningStack, s
         assert_shows(reply, tree, node_id)
         reply = await chat.say(option_payload(index + 1))
     resolved = tree.node(tree.node(path[-1][0]).options[path[-1][1]].next)
-    shown = texts(reply)
+    shown = reply_texts(reply)
     assert shown[0] == (resolved.text.strip() or shown[0]), shown
     assert any("anything else" in text.lower() for text in shown), shown
     assert reply["handoff"] is None
     goodbye = await chat.say("no, that's all thanks")
-    assert texts(goodbye) and not any(step_text(tree, n) in texts(goodbye) for n, _ in path)
+    assert reply_texts(goodbye) and not any(step_text(tree, n) in reply_texts(goodbye) for n, _ in path)
 
 
 @pytest.mark.parametrize("guide_id", sorted(GUIDES))
@@ -167,7 +155,7 @@ async def test_guide_runs_out_into_a_handoff_in_free_text(
     assert packet["guide"] == guide_id
     # The guide has ended: a stale button now gets a clear answer, not a step.
     stale = await chat.say(option_payload(1))
-    assert not any(step_text(tree, node_id) in texts(stale) for node_id, _ in path), texts(stale)
+    assert not any(step_text(tree, node_id) in reply_texts(stale) for node_id, _ in path), reply_texts(stale)
 
 
 @pytest.mark.parametrize("guide_id", sorted(GUIDES))
@@ -182,12 +170,12 @@ async def test_leave_with_a_question_and_come_back(
     assert_shows(reply, tree, second)
 
     hours = await chat.say("by the way, what time do you open on saturday?")
-    assert any(re.search(r"\d{1,2}:\d{2}", text) for text in texts(hours)), texts(hours)
-    assert step_text(tree, second) not in texts(hours)
+    assert any(re.search(r"\d{1,2}:\d{2}", text) for text in reply_texts(hours)), reply_texts(hours)
+    assert step_text(tree, second) not in reply_texts(hours)
 
     back = await chat.say("ok, back to my problem")
     assert_shows(back, tree, second)
-    assert tree.title in " ".join(texts(back))
+    assert tree.title in " ".join(reply_texts(back))
 
 
 @pytest.mark.parametrize("guide_id", sorted(GUIDES))
@@ -201,7 +189,7 @@ async def test_forget_it_then_back_by_button(
     paused = await chat.say("forget it")
     back_button = next((p for t, p in buttons(paused).items() if t.startswith("Back to")), None)
     assert back_button is not None, paused
-    assert step_text(tree, tree.start) not in texts(paused)
+    assert step_text(tree, tree.start) not in reply_texts(paused)
     back = await chat.say(back_button)
     assert_shows(back, tree, tree.start)
 
@@ -213,9 +201,9 @@ async def test_free_text_answers_in_the_customers_words(stack: RunningStack, ses
     assert_shows(await chat.say("it's the velo ax3000 router"), tree, "status_led")
     assert_shows(await chat.say("yes it's blinking orange"), tree, "internet_down")
     after = await chat.say("done that")
-    assert step_text(tree, "internet_down") not in texts(after)
+    assert step_text(tree, "internet_down") not in reply_texts(after)
     not_understood = await chat.say("purple elephants")
-    assert any("didn't catch" in text for text in texts(not_understood)), texts(not_understood)
+    assert any("didn't catch" in text for text in reply_texts(not_understood)), reply_texts(not_understood)
     again = await chat.say("what's that supposed to mean")
     assert "Talk to a person" in buttons(again), buttons(again)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.stack import RunningStack
+from tests.stack import RunningStack, buttons, joined, say
 
 pytestmark = pytest.mark.e2e
 
@@ -18,24 +17,6 @@ pytestmark = pytest.mark.e2e
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
-
-
-async def say(session: aiohttp.ClientSession, stack: RunningStack, conversation: str, text: str) -> dict[str, Any]:
-    async with session.post(
-        f"{stack.gateway_url}/api/v1/messages",
-        json={"conversation_id": conversation, "text": text},
-        headers={"Authorization": f"Bearer {stack.api_token}"},
-    ) as response:
-        assert response.status == 200, await response.text()
-        return dict(await response.json())
-
-
-def joined(reply: dict[str, Any]) -> str:
-    return "\n".join(r["text"] for r in reply["replies"] if r.get("text"))
-
-
-def buttons(reply: dict[str, Any]) -> dict[str, str]:
-    return {b["title"]: b["payload"] for r in reply["replies"] for b in r.get("buttons") or []}
 
 
 async def test_spacy_pipeline_extracts_products_in_the_nlu(stack: RunningStack, session: aiohttp.ClientSession) -> None:

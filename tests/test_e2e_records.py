@@ -30,7 +30,7 @@ from bot.settings import PROJECT_ROOT, load_settings
 from tests.helpers import free_port
 from tests.mail import MailSink
 from tests.services import require
-from tests.stack import E2E_IDENTITY_SECRET, RunningStack, start_stack
+from tests.stack import E2E_IDENTITY_SECRET, RunningStack, joined, say, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -68,23 +68,6 @@ def unsigned_token(customer_id: str) -> str:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
-
-
-async def say(
-    session: aiohttp.ClientSession, stack: RunningStack, conversation: str, text: str, token: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"conversation_id": conversation, "text": text}
-    if token is not None:
-        body["customer_token"] = token
-    async with session.post(
-        f"{stack.gateway_url}/api/v1/messages", json=body, headers={"Authorization": f"Bearer {stack.api_token}"}
-    ) as response:
-        assert response.status == 200, await response.text()
-        return dict(await response.json())
-
-
-def joined(reply: dict[str, Any]) -> str:
-    return "\n".join(r["text"] for r in reply["replies"] if r.get("text"))
 
 
 def asks_to_verify(reply: dict[str, Any]) -> bool:

@@ -16,21 +16,11 @@ import pytest
 
 from bot.settings import PROJECT_ROOT
 from tests.services import require
-from tests.stack import RunningStack
+from tests.stack import RunningStack, say
 
 pytestmark = pytest.mark.e2e
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
-
-
-async def _say(session: aiohttp.ClientSession, stack: RunningStack, conversation: str, text: str) -> dict:
-    async with session.post(
-        f"{stack.gateway_url}/api/v1/messages",
-        json={"conversation_id": conversation, "text": text},
-        headers={"Authorization": f"Bearer {stack.api_token}"},
-    ) as response:
-        assert response.status == 200, await response.text()
-        return dict(await response.json())
 
 
 async def test_ready_and_reports_start_up(stack: RunningStack) -> None:
@@ -46,16 +36,16 @@ async def test_ready_and_reports_start_up(stack: RunningStack) -> None:
 
 async def test_direct_api_conversation(stack: RunningStack) -> None:
     async with aiohttp.ClientSession() as session:
-        greeting = await _say(session, stack, "e2e-direct-1", "hello there")
+        greeting = await say(session, stack, "e2e-direct-1", "hello there")
         assert greeting["handoff"] is None
         assert greeting["replies"] and greeting["replies"][0]["text"]
         payloads = [b["payload"] for r in greeting["replies"] for b in r["buttons"]]
         assert "/request_human" in payloads
 
-        hours = await _say(session, stack, "e2e-direct-1", "what are your opening hours?")
+        hours = await say(session, stack, "e2e-direct-1", "what are your opening hours?")
         assert any(re.search(r"\d", r["text"]) for r in hours["replies"]), hours
 
-        human = await _say(session, stack, "e2e-direct-1", "I want to talk to a real person please")
+        human = await say(session, stack, "e2e-direct-1", "I want to talk to a real person please")
         assert human["handoff"] is not None and human["handoff"]["status"] == "open", human  # via the action server
         assert human["replies"]
 

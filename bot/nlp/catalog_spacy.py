@@ -19,20 +19,19 @@ Typical use (what ``python -m bot nlp`` does)::
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.catalog.normalize import CATEGORY_TERMS, GENERIC_WORDS, compact, content_tokens, model_core, normalize
 from bot.db.demo_catalog import PRODUCTS_FILE, load_products
 from bot.db.demo_types import ProductRecord
+from bot.locks import exclusive
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -171,16 +170,6 @@ def _stamp(out_dir: Path) -> str | None:
         return None
 
 
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _replace_dir(built: Path, out_dir: Path) -> None:
     """Move ``built`` to ``out_dir``; an existing ``out_dir`` is renamed away first, then removed."""
     old: Path | None = None
@@ -214,7 +203,7 @@ def ensure_pipeline(data_dir: Path, out_dir: Path, *, force: bool = False) -> tu
     if not force and _stamp(out_dir) == wanted:
         return out_dir, False
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out_dir.parent / f".{out_dir.name}.lock"):
+    with exclusive(out_dir.parent / f".{out_dir.name}.lock"):
         wanted = catalog_fingerprint(products_file)
         if not force and _stamp(out_dir) == wanted:
             return out_dir, False

@@ -98,6 +98,14 @@ class ConversationService:
                 _LOGGER.info("turn.duplicate conversation=%s cursor=%d", message.conversation_id, stored.cursor)
                 return TurnResult(stored, (), True, await self._store.active_handoff(message.conversation_id))
             self._hub.publish(stored)
+            open_handoff = await self._store.active_handoff(message.conversation_id)
+            if open_handoff is not None:
+                # A person has (or is about to take) the conversation: the bot stays silent and
+                # the agent sees the message (stored and published above).
+                _LOGGER.info(
+                    "turn.relayed_to_agent conversation=%s handoff=%d", message.conversation_id, open_handoff.id
+                )
+                return TurnResult(stored, (), False, open_handoff)
             # The only source of identity for the actions (never slots or message text).
             metadata = {
                 "channel": message.channel,
@@ -124,6 +132,23 @@ class ConversationService:
                 replies.append(await self._append_bot(message.conversation_id, reply.text, reply.buttons))
             handoff = await self._store.active_handoff(message.conversation_id)
             return TurnResult(stored, replies, False, handoff)
+
+    async def bot_turn(self, conversation_id: str, intent: str) -> list[StoredMessage]:
+        """Let the bot speak without a customer message (after a handoff ends); store and publish it."""
+        async with self._lock(conversation_id):
+            try:
+                bot_replies = await self._dialogue.trigger_intent(conversation_id, intent)
+            except DialogueUnavailable as exc:
+                _LOGGER.warning("turn.trigger_failed conversation=%s reason=%s", conversation_id, exc)
+                return []
+            return [await self._append_bot(conversation_id, r.text, r.buttons) for r in bot_replies]
+
+    async def agent_message(self, conversation_id: str, text: str) -> StoredMessage:
+        """Store an agent's reply in the conversation and deliver it on the customer's channel."""
+        async with self._lock(conversation_id):
+            stored, _ = await self._store.append(conversation_id, Sender.AGENT, text)
+            self._hub.publish(stored)
+            return stored
 
     async def _append_bot(self, conversation_id: str, text: str, buttons: Sequence = ()) -> StoredMessage:
         stored, _ = await self._store.append(conversation_id, Sender.BOT, text, buttons=buttons)

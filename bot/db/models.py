@@ -284,6 +284,8 @@ class Handoff(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     claimed_at = Column(DateTime)
     resolved_at = Column(DateTime)
+    csat = Column(Integer)  # 1-5, asked when the agent resolves
+    csat_at = Column(DateTime)
 
 
 class RecordAccess(Base):

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -80,6 +81,27 @@ class RasaClient:
             _LOGGER.warning("dialogue.unreachable error=%s", type(exc).__name__)
             raise DialogueUnavailable("dialogue server unreachable") from exc
         return replies_from_rasa(payload)
+
+    async def trigger_intent(self, sender_id: str, intent: str) -> list[BotReply]:
+        """Make the bot act as if the customer had expressed ``intent`` (e.g. an agent handed back).
+
+        Raises:
+            DialogueUnavailable: Rasa is down, timed out or answered with an error.
+        """
+        url = f"{self._base_url}/conversations/{quote(sender_id, safe='')}/trigger_intent"
+        try:
+            async with self._session.post(
+                url, json={"name": intent, "entities": {}}, params={"token": self._token}, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    _LOGGER.warning("dialogue.trigger_error status=%d", response.status)
+                    raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
+                payload = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            _LOGGER.warning("dialogue.unreachable error=%s", type(exc).__name__)
+            raise DialogueUnavailable("dialogue server unreachable") from exc
+        messages = payload.get("messages") if isinstance(payload, dict) else None
+        return replies_from_rasa(messages or [])
 
     async def is_ready(self) -> bool:
         """Whether the Rasa server answers and has a model loaded."""

@@ -16,9 +16,10 @@ from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
 from bot.dialogue.rasa_client import RasaClient
-from bot.gateway import api, health
+from bot.gateway import agent_api, api, health
 from bot.gateway.errors import error_middleware
-from bot.gateway.keys import CONVERSATIONS, DIALOGUE, ENGINE, HTTP, HUB, SETTINGS, STORE, TEXTS
+from bot.gateway.keys import CONVERSATIONS, DESK, DIALOGUE, ENGINE, HTTP, HUB, SETTINGS, STORE, TEXTS
+from bot.handoff.desk import HandoffDesk
 from bot.settings import Settings
 from bot.texts import load_texts
 
@@ -39,6 +40,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[DIALOGUE] = RasaClient(
         session=session, base_url=settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_s
     )
+    app[DESK] = HandoffDesk(engine)
     app[CONVERSATIONS] = ConversationService(
         store=app[STORE],
         hub=app[HUB],
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(agent_api.routes)
     app.add_routes(web_channel.routes)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, append_version=False)

@@ -10,6 +10,7 @@ from bot.conversations.hub import ConversationHub
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.dialogue.rasa_client import RasaClient
+from bot.handoff.desk import HandoffDesk
 from bot.settings import Settings
 from bot.texts import Texts
 
@@ -21,3 +22,4 @@ STORE = web.AppKey("store", ConversationStore)
 HUB = web.AppKey("hub", ConversationHub)
 DIALOGUE = web.AppKey("dialogue", RasaClient)
 CONVERSATIONS = web.AppKey("conversations", ConversationService)
+DESK = web.AppKey("desk", HandoffDesk)

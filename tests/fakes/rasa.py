@@ -17,6 +17,7 @@ class FakeRasa:
     token: str
     received: list[dict[str, Any]] = field(default_factory=list)
     tokens_seen: list[str | None] = field(default_factory=list)
+    triggered: list[tuple[str, str]] = field(default_factory=list)
     fail_with: int | None = None
     delay_s: float = 0.0
     model_loaded: bool = True
@@ -53,7 +54,17 @@ class FakeRasa:
                 return web.json_response({"status": "failure"}, status=401)
             return web.json_response({"model_file": "models/fake.tar.gz" if self.model_loaded else None})
 
+        async def trigger_intent(request: web.Request) -> web.Response:
+            if request.query.get("token") != self.token:
+                return web.json_response({"status": "failure"}, status=401)
+            conversation = request.match_info["conversation_id"]
+            intent = (await request.json())["name"]
+            self.triggered.append((conversation, intent))
+            message = {"recipient_id": conversation, "text": f"triggered {intent}"}
+            return web.json_response({"tracker": {"sender_id": conversation}, "messages": [message]})
+
         app.router.add_post("/webhooks/rest/webhook", webhook)
+        app.router.add_post("/conversations/{conversation_id}/trigger_intent", trigger_intent)
         app.router.add_get("/status", status)
         return app
 

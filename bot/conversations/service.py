@@ -13,6 +13,7 @@ from bot.conversations.identity import ANONYMOUS, IdentityResolver
 from bot.conversations.store import ConversationInfo, ConversationStore, HandoffRef, StoredMessage
 from bot.db.models import Sender
 from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
+from bot.handoff.events import HandoffEvents
 from bot.texts import Texts
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,9 +53,11 @@ class ConversationService:
         dialogue: RasaClient,
         texts: Texts,
         identity: IdentityResolver | None = None,
+        handoff_events: HandoffEvents | None = None,
     ) -> None:
         """Compose the service from its collaborators (no ``identity``: every message is anonymous)."""
         self._identity = identity
+        self.handoff_events = handoff_events or HandoffEvents()
         self._store = store
         self._hub = hub
         self._dialogue = dialogue
@@ -102,6 +105,7 @@ class ConversationService:
             if open_handoff is not None:
                 # A person has (or is about to take) the conversation: the bot stays silent and
                 # the agent sees the message (stored and published above).
+                await self.handoff_events.customer(open_handoff.id, stored)
                 _LOGGER.info(
                     "turn.relayed_to_agent conversation=%s handoff=%d", message.conversation_id, open_handoff.id
                 )
@@ -131,6 +135,9 @@ class ConversationService:
             for reply in bot_replies:
                 replies.append(await self._append_bot(message.conversation_id, reply.text, reply.buttons))
             handoff = await self._store.active_handoff(message.conversation_id)
+            if handoff is not None:
+                # Requested by the action server during this turn (none was open before it).
+                await self.handoff_events.opened(handoff.id, message.conversation_id)
             return TurnResult(stored, replies, False, handoff)
 
     async def bot_turn(self, conversation_id: str, intent: str) -> list[StoredMessage]:
@@ -143,12 +150,13 @@ class ConversationService:
                 return []
             return [await self._append_bot(conversation_id, r.text, r.buttons) for r in bot_replies]
 
-    async def agent_message(self, conversation_id: str, text: str) -> StoredMessage:
+    async def agent_message(self, handoff_id: int, agent_id: str, conversation_id: str, text: str) -> StoredMessage:
         """Store an agent's reply in the conversation and deliver it on the customer's channel."""
         async with self._lock(conversation_id):
             stored, _ = await self._store.append(conversation_id, Sender.AGENT, text)
             self._hub.publish(stored)
-            return stored
+        await self.handoff_events.agent(handoff_id, agent_id, stored)
+        return stored
 
     async def _append_bot(self, conversation_id: str, text: str, buttons: Sequence = ()) -> StoredMessage:
         stored, _ = await self._store.append(conversation_id, Sender.BOT, text, buttons=buttons)

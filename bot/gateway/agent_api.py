@@ -105,11 +105,11 @@ async def post_agent_message(request: web.Request) -> web.Response:
         raise ApiError(409, "not_yours", "Only the agent who claimed the handoff can reply.")
     view = await desk.get(handoff_id)
     assert view is not None
-    stored = await request.app[CONVERSATIONS].agent_message(view.conversation_id, text)
+    stored = await request.app[CONVERSATIONS].agent_message(handoff_id, agent_id, view.conversation_id, text)
     return web.json_response(stored.to_json(), status=201)
 
 
-async def _close(request: web.Request, intent: str) -> web.Response:
+async def _close(request: web.Request, intent: str, how: str) -> web.Response:
     _, agent_id = await _agent_body(request)
     handoff_id = _handoff_id(request)
     desk = request.app[DESK]
@@ -118,17 +118,19 @@ async def _close(request: web.Request, intent: str) -> web.Response:
         raise ApiError(*_CLOSE_ERRORS[outcome])
     view = await desk.get(handoff_id)
     assert view is not None
-    replies = await request.app[CONVERSATIONS].bot_turn(view.conversation_id, intent)
+    conversations = request.app[CONVERSATIONS]
+    await conversations.handoff_events.closed(handoff_id, agent_id, how)
+    replies = await conversations.bot_turn(view.conversation_id, intent)
     return web.json_response({"id": handoff_id, "status": "resolved", "bot_replies": [r.to_json() for r in replies]})
 
 
 @routes.post("/api/v1/handoffs/{handoff_id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
     """Close the handoff; the bot takes the conversation back and asks for a CSAT score."""
-    return await _close(request, RESOLVED_INTENT)
+    return await _close(request, RESOLVED_INTENT, "resolved")
 
 
 @routes.post("/api/v1/handoffs/{handoff_id}/hand-back")
 async def hand_back(request: web.Request) -> web.Response:
     """Close the handoff mid-troubleshooting; the bot resumes the guide where it stopped."""
-    return await _close(request, HANDED_BACK_INTENT)
+    return await _close(request, HANDED_BACK_INTENT, "handed_back")

@@ -1,0 +1,1 @@
+"""Agent desks: the places agents work handoffs from (Slack today; any ``HandoffListener``)."""

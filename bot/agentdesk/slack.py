@@ -1,0 +1,358 @@
+"""The Slack agent desk: handoffs posted to an agents' channel, claimed, answered and resolved there.
+
+Every handoff gets a root message (summary + "Claim" / "Resolve" buttons) in the agents'
+channel; the customer's messages go into its thread, and the claiming agent's thread replies
+go to the customer on their own channel. Slack reaches the desk through the gateway's
+``POST /slack/events`` (signed; slack-bolt verifies it) or through Socket Mode.
+
+Work is acknowledged to Slack at once and done in background jobs, one chain per handoff, so a
+handoff's messages keep their order and a slow Slack or Rasa never delays an acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from bot.agentdesk.blocks import (
+    CLAIM_ACTION,
+    RESOLVE_ACTION,
+    HandoffCard,
+    escape_mrkdwn,
+    plain_from_slack,
+    root_message,
+)
+from bot.agentdesk.jobs import HandoffJobs
+from bot.agentdesk.texts import SlackDeskTexts
+from bot.agentdesk.threads import SlackThread, SlackThreads
+from bot.conversations.service import ConversationService
+from bot.conversations.store import StoredMessage
+from bot.db.engine import session_factory
+from bot.db.models import Agent, Conversation
+from bot.gateway.validation import clean_text
+from bot.handoff.desk import HandoffDesk
+from bot.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Set while the desk relays a Slack reply, so its own ``agent_message`` echo is skipped.
+_FROM_SLACK: contextvars.ContextVar[bool] = contextvars.ContextVar("from_slack", default=False)
+#: How many Slack event ids are remembered to drop redeliveries (Slack retries within minutes).
+_SEEN_EVENTS = 2000
+#: What the bot is told when an agent resolves a handoff (the same intent as the agent API's).
+RESOLVED_INTENT = "handoff_resolved"
+_CLOSED_STATES = {"resolved": "state_resolved", "handed_back": "state_handed_back", "expired": "state_expired"}
+
+
+@dataclass(frozen=True)
+class SlackAgent:
+    """An active agent known by their Slack member id."""
+
+    id: str
+    name: str
+
+
+class SlackDesk:
+    """A :class:`~bot.handoff.events.HandoffListener` that runs the agent desk in a Slack channel."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        desk: HandoffDesk,
+        conversations: ConversationService,
+        engine: Engine,
+        session: aiohttp.ClientSession | None = None,
+        texts: SlackDeskTexts | None = None,
+    ) -> None:
+        """Compose the desk (no network until :meth:`start`)."""
+        self._settings = settings
+        self._desk = desk
+        self._conversations = conversations
+        self._sessions = session_factory(engine)
+        self._texts = texts or SlackDeskTexts()
+        self._threads = SlackThreads(settings.var_dir / "slack_threads.json")
+        self._jobs = HandoffJobs()
+        self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._socket: AsyncSocketModeHandler | None = None
+        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session)
+        verify = bool(settings.slack_signing_secret)
+        self._bolt = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret if verify else None,
+            request_verification_enabled=verify,
+            process_before_response=True,  # listeners only enqueue: the answer is still immediate
+            logger=logging.getLogger("bot.agentdesk.bolt"),
+        )
+        self._bolt.action(CLAIM_ACTION)(self._on_claim)
+        self._bolt.action(RESOLVE_ACTION)(self._on_resolve)
+        self._bolt.event("message")(self._on_message)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the thread mapping; connect Socket Mode when an app token is set."""
+        await asyncio.to_thread(self._threads.load)
+        if self._settings.slack_app_token:
+            self._socket = AsyncSocketModeHandler(self._bolt, self._settings.slack_app_token, web_client=self.client)
+            await self._socket.connect_async()
+            _LOGGER.info("slack_desk.socket_mode_connected")
+        _LOGGER.info("slack_desk.started channel=%s", self._settings.slack_agents_channel)
+
+    async def close(self) -> None:
+        """Disconnect Socket Mode, cancel pending jobs and wait for them."""
+        if self._socket is not None:
+            await self._socket.close_async()
+        await self._jobs.close()
+
+    async def drain(self) -> None:
+        """Wait until every queued job is done (for tests and orderly shutdowns)."""
+        await self._jobs.drain()
+
+    async def dispatch_http(self, request: web.Request) -> web.Response:
+        """Handle ``POST /slack/events`` (Events API and interactivity); 401 when unsigned or stale."""
+        response = await self._bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    # -- HandoffListener -------------------------------------------------------------------
+
+    async def handoff_opened(self, handoff_id: int, conversation_id: str) -> None:
+        """Post the handoff to the agents' channel (once: a handoff already posted is left alone)."""
+        self._jobs.submit(handoff_id, lambda: self._post_root(handoff_id), "opened")
+
+    async def handoff_escalated(self, handoff_id: int, conversation_id: str) -> None:
+        """Nudge the channel: a note in the thread, also shown in the channel itself."""
+        note = self._texts.escalated
+        self._jobs.submit(handoff_id, lambda: self._post_in_thread(handoff_id, note, broadcast=True), "escalated")
+
+    async def customer_message(self, handoff_id: int, message: StoredMessage) -> None:
+        """Copy the customer's message into the handoff's thread."""
+        text = self._texts.customer_wrote.format(text=escape_mrkdwn(message.text))
+        self._jobs.submit(handoff_id, lambda: self._post_in_thread(handoff_id, text), "customer")
+
+    async def agent_message(self, handoff_id: int, agent_id: str, message: StoredMessage) -> None:
+        """Echo a reply sent from another front end; replies made in Slack are already in the thread."""
+        if _FROM_SLACK.get():
+            return
+
+        async def job() -> None:
+            name = await asyncio.to_thread(self._agent_name, agent_id)
+            text = self._texts.agent_wrote.format(name=escape_mrkdwn(name), text=escape_mrkdwn(message.text))
+            await self._post_in_thread(handoff_id, text)
+
+        self._jobs.submit(handoff_id, job, "agent")
+
+    async def handoff_closed(self, handoff_id: int, agent_id: str, how: str) -> None:
+        """Show the outcome on the root message and remove its buttons."""
+
+        async def job() -> None:
+            name = await asyncio.to_thread(self._agent_name, agent_id)
+            template = getattr(self._texts, _CLOSED_STATES.get(how, "state_resolved"))
+            await self._update_root(handoff_id, template.format(name=name), claimable=False, resolvable=False)
+
+        self._jobs.submit(handoff_id, job, "closed")
+
+    # -- Slack -> desk ---------------------------------------------------------------------
+
+    async def _on_claim(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        action = _block_action(body)
+        if action is not None:
+            self._jobs.submit(action[0], lambda: self._claim(*action), "claim")
+
+    async def _on_resolve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        action = _block_action(body)
+        if action is not None:
+            self._jobs.submit(action[0], lambda: self._resolve(*action), "resolve")
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return  # edits, joins, files, bots (including this desk's own posts)
+        channel, thread_ts = str(event.get("channel", "")), event.get("thread_ts")
+        if not isinstance(thread_ts, str) or thread_ts == event.get("ts"):
+            return  # not a thread reply
+        handoff_id = self._threads.handoff_for(channel, thread_ts)
+        if handoff_id is None:
+            return
+        event_id = str(body.get("event_id") or event.get("client_msg_id") or event.get("ts"))
+        if event_id in self._seen_events:
+            _LOGGER.info("slack_desk.duplicate_event event=%s", event_id)
+            return
+        self._seen_events[event_id] = None
+        while len(self._seen_events) > _SEEN_EVENTS:
+            self._seen_events.popitem(last=False)
+        user, text = str(event["user"]), str(event.get("text", ""))
+        self._jobs.submit(handoff_id, lambda: self._relay(handoff_id, user, channel, thread_ts, text), "reply")
+
+    async def _claim(self, handoff_id: int, user: str, channel: str) -> None:
+        agent = await asyncio.to_thread(self._agent_for, user)
+        if agent is None:
+            await self._ephemeral(channel, user, self._texts.not_an_agent)
+            return
+        outcome = await self._desk.claim(handoff_id, agent.id)
+        if outcome == "claimed":
+            state = self._texts.state_claimed.format(name=agent.name)
+            await self._update_root(handoff_id, state, claimable=False, resolvable=True)
+            return
+        answers = {
+            "already_yours": self._texts.already_yours,
+            "taken": self._texts.already_claimed,
+            "resolved": self._texts.handoff_closed,
+            "not_found": self._texts.handoff_missing,
+            "unknown_agent": self._texts.not_an_agent,
+        }
+        await self._ephemeral(channel, user, answers[outcome])
+
+    async def _resolve(self, handoff_id: int, user: str, channel: str) -> None:
+        agent = await asyncio.to_thread(self._agent_for, user)
+        if agent is None:
+            await self._ephemeral(channel, user, self._texts.not_an_agent)
+            return
+        outcome = await self._desk.resolve(handoff_id, agent.id)
+        if outcome != "resolved":
+            answers = {
+                "not_yours": self._texts.not_yours,
+                "not_claimed": self._texts.resolve_needs_claim,
+                "already_resolved": self._texts.handoff_closed,
+                "not_found": self._texts.handoff_missing,
+            }
+            await self._ephemeral(channel, user, answers[outcome])
+            return
+        view = await self._desk.get(handoff_id)
+        if view is None:
+            return
+        # The same close path as the agent API: listeners (this desk too) hear it, the bot resumes.
+        await self._conversations.handoff_events.closed(handoff_id, agent.id, "resolved")
+        await self._conversations.bot_turn(view.conversation_id, RESOLVED_INTENT)
+
+    async def _relay(self, handoff_id: int, user: str, channel: str, thread_ts: str, raw: str) -> None:
+        agent = await asyncio.to_thread(self._agent_for, user)
+        if agent is None:
+            await self._ephemeral(channel, user, self._texts.not_an_agent, thread_ts)
+            return
+        status, holder = await self._desk.holder(handoff_id)
+        if status != "claimed" or holder != agent.id:
+            closed = status == "resolved"
+            answer = self._texts.handoff_closed if closed else self._texts.claim_first
+            await self._ephemeral(channel, user, answer if status else self._texts.handoff_missing, thread_ts)
+            return
+        text = clean_text(plain_from_slack(raw))
+        if not text:
+            return
+        if len(text) > self._settings.max_message_chars:
+            await self._ephemeral(channel, user, self._texts.reply_too_long, thread_ts)
+            return
+        view = await self._desk.get(handoff_id)
+        if view is None:
+            return
+        token = _FROM_SLACK.set(True)
+        try:
+            await self._conversations.agent_message(handoff_id, agent.id, view.conversation_id, text)
+        finally:
+            _FROM_SLACK.reset(token)
+        _LOGGER.info("slack_desk.reply_relayed handoff=%d agent=%s", handoff_id, agent.id)
+
+    # -- desk -> Slack ---------------------------------------------------------------------
+
+    async def _post_root(self, handoff_id: int) -> None:
+        if self._threads.get(handoff_id) is not None:
+            return
+        card = await self._card(handoff_id)
+        if card is None:
+            return
+        text, blocks = root_message(card, self._texts, state=self._texts.state_open, claimable=True, resolvable=True)
+        response = await self.client.chat_postMessage(
+            channel=self._settings.slack_agents_channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        await self._threads.add(handoff_id, SlackThread(str(response["channel"]), str(response["ts"])))
+        _LOGGER.info("slack_desk.posted handoff=%d", handoff_id)
+
+    async def _post_in_thread(self, handoff_id: int, text: str, *, broadcast: bool = False) -> None:
+        thread = self._threads.get(handoff_id)
+        if thread is None:
+            _LOGGER.warning("slack_desk.no_thread handoff=%d", handoff_id)
+            return
+        await self.client.chat_postMessage(
+            channel=thread.channel,
+            thread_ts=thread.ts,
+            text=text,
+            reply_broadcast=broadcast,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    async def _update_root(self, handoff_id: int, state: str, *, claimable: bool, resolvable: bool) -> None:
+        thread = self._threads.get(handoff_id)
+        card = await self._card(handoff_id)
+        if thread is None or card is None:
+            _LOGGER.warning("slack_desk.no_thread handoff=%d", handoff_id)
+            return
+        text, blocks = root_message(card, self._texts, state=state, claimable=claimable, resolvable=resolvable)
+        await self.client.chat_update(channel=thread.channel, ts=thread.ts, text=text, blocks=blocks)
+
+    async def _ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+    # -- lookups (SQL in a thread) ---------------------------------------------------------
+
+    async def _card(self, handoff_id: int) -> HandoffCard | None:
+        view = await self._desk.get(handoff_id)
+        if view is None:
+            return None
+        channel, customer = await asyncio.to_thread(self._conversation_facts, view.conversation_id)
+        summary = view.packet.get("summary")
+        return HandoffCard(
+            handoff_id=view.id,
+            reason=view.reason,
+            customer_id=customer,
+            channel=channel,
+            summary=summary if isinstance(summary, str) else None,
+        )
+
+    def _conversation_facts(self, conversation_id: str) -> tuple[str, str | None]:
+        with self._sessions() as session:
+            row = session.get(Conversation, conversation_id)
+            return (row.channel, row.customer_id) if row is not None else ("unknown", None)
+
+    def _agent_for(self, slack_user_id: str) -> SlackAgent | None:
+        with self._sessions() as session:
+            row = (
+                session.execute(select(Agent).where(Agent.slack_user_id == slack_user_id, Agent.active.is_(True)))
+                .scalars()
+                .first()
+            )
+            return SlackAgent(row.id, row.name) if row is not None else None
+
+    def _agent_name(self, agent_id: str) -> str:
+        with self._sessions() as session:
+            row = session.get(Agent, agent_id)
+            return str(row.name) if row is not None else agent_id
+
+
+def _block_action(body: dict[str, Any]) -> tuple[int, str, str] | None:
+    """(handoff id, Slack user, channel) of a button press, ``None`` when malformed."""
+    try:
+        value = str(body["actions"][0]["value"])
+        return int(value), str(body["user"]["id"]), str(body["channel"]["id"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        _LOGGER.warning("slack_desk.bad_action")
+        return None

@@ -9,6 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.handoff import hand_over
 from bot.diagnostics import flow
 
 
@@ -16,13 +17,14 @@ def _intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
-def _paused(tracker: Tracker) -> list[dict[str, Any]]:
+def paused_guides(tracker: Tracker) -> list[dict[str, Any]]:
+    """The guides the customer left (slot ``diag_paused``), most recent first."""
     value = tracker.get_slot("diag_paused")
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.FlowTurn) -> list[dict[str, Any]]:
-    """Send the turn's messages, request its handoff, and return its slot events."""
+async def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.FlowTurn) -> list[dict[str, Any]]:
+    """Send the turn's messages, request its handoff (with the full packet), and return its slot events."""
     for say in turn.messages:
         buttons = [{"title": title, "payload": payload} for title, payload in say.buttons]
         if say.response:
@@ -30,10 +32,7 @@ def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.FlowTurn
         else:
             dispatcher.utter_message(text=say.text, buttons=buttons or None)
     if turn.handoff is not None:
-        channel = tracker.get_latest_input_channel() or "unknown"
-        services.handoff_requests().request(
-            tracker.sender_id, turn.handoff.reason, turn.handoff.packet, channel=channel
-        )
+        await hand_over(tracker, turn.handoff.reason, troubleshooting=dict(turn.handoff.packet))
     events: list[dict[str, Any]] = [SlotSet("diag_active", turn.active), SlotSet("diag_paused", turn.paused)]
     if turn.followup:
         events.append(FollowupAction(turn.followup))
@@ -51,8 +50,8 @@ class ActionDiagnosticStart(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Show the first (or the left-off) step."""
-        turn = flow.start(services.guides(), _intent(tracker), tracker.get_slot("diag_active"), _paused(tracker))
-        return emit(dispatcher, tracker, turn)
+        turn = flow.start(services.guides(), _intent(tracker), tracker.get_slot("diag_active"), paused_guides(tracker))
+        return await emit(dispatcher, tracker, turn)
 
 
 class ActionDiagnosticStep(Action):
@@ -67,8 +66,8 @@ class ActionDiagnosticStep(Action):
     ) -> list[dict[str, Any]]:
         """Advance, end, or re-ask the step."""
         text = tracker.latest_message.get("text") or ""
-        turn = flow.answer(services.guides(), text, tracker.get_slot("diag_active"), _paused(tracker))
-        return emit(dispatcher, tracker, turn)
+        turn = flow.answer(services.guides(), text, tracker.get_slot("diag_active"), paused_guides(tracker))
+        return await emit(dispatcher, tracker, turn)
 
 
 class ActionDiagnosticResume(Action):
@@ -84,8 +83,8 @@ class ActionDiagnosticResume(Action):
         """Show the step the customer left at."""
         guide = next(tracker.get_latest_entity_values("guide"), None)
         text = tracker.latest_message.get("text") or ""
-        turn = flow.resume(services.guides(), guide, tracker.get_slot("diag_active"), _paused(tracker), text)
-        return emit(dispatcher, tracker, turn)
+        turn = flow.resume(services.guides(), guide, tracker.get_slot("diag_active"), paused_guides(tracker), text)
+        return await emit(dispatcher, tracker, turn)
 
 
 class ActionDiagnosticStop(Action):
@@ -99,5 +98,5 @@ class ActionDiagnosticStop(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Pause and say how to come back."""
-        turn = flow.pause(services.guides(), tracker.get_slot("diag_active"), _paused(tracker))
-        return emit(dispatcher, tracker, turn)
+        turn = flow.pause(services.guides(), tracker.get_slot("diag_active"), paused_guides(tracker))
+        return await emit(dispatcher, tracker, turn)

@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.context import channel_identity, verified_customer
+from actions.handoff import announce, hand_over
 from bot.account import replies
 from bot.account.replies import Utterance
 from bot.records import AuditedRecords, RecordsUnavailable
@@ -98,8 +99,11 @@ class ActionOrderStatus(RecordsAction):
         if tries == ORDER_ABORTED:
             return reset  # the form already said the records system is down
         if tries >= MAX_ORDER_TRIES:
+            # Three wrong numbers: a person takes over (reason form_failed), with the tries in the transcript.
+            handoff_events = await hand_over(tracker, "form_failed")
             dispatcher.utter_message(response="utter_order_tries_exhausted")
-            return reset
+            await announce(dispatcher, tracker)
+            return [*handoff_events, *reset]
         number = find_order_number(str(tracker.get_slot("order_number") or ""))
         if number is None:
             number = next((find_order_number(str(v)) for v in tracker.get_latest_entity_values("order_number")), None)
@@ -124,7 +128,7 @@ class ValidateOrderForm(FormValidationAction):
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Accept a known number; count wrong ones; stop after three (then a person is offered)."""
+        """Accept a known number; count wrong ones; stop after three (then a person takes over)."""
         if value is None:
             return {}
         if _bot_spoke_this_turn(tracker):

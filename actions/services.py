@@ -9,6 +9,8 @@ from sqlalchemy.engine import Engine
 from bot.catalog.answers import ProductAnswers
 from bot.db.engine import create_db_engine
 from bot.diagnostics import DiagnosticTree, load_guides
+from bot.handoff.config import HandoffConfig, load_handoff_config
+from bot.handoff.hours import BusinessHours, load_hours
 from bot.handoff.requests import HandoffRequests
 from bot.identity.linking import LinkingService
 from bot.identity.wiring import build_linking
@@ -50,3 +52,15 @@ def records() -> RecordsBackend:
 def linking() -> LinkingService:
     """Account linking by emailed one-time codes."""
     return build_linking(load_settings(), engine())
+
+
+@functools.lru_cache(maxsize=1)
+def handoff_config() -> HandoffConfig:
+    """Handoff triggers from ``data/handoff.yml`` (validated by ``bot validate``)."""
+    return load_handoff_config(load_settings().data_dir / "handoff.yml")
+
+
+@functools.lru_cache(maxsize=1)
+def business_hours() -> BusinessHours:
+    """The support team's hours (``data/business_hours.yml``)."""
+    return load_hours(load_settings().data_dir / "business_hours.yml")

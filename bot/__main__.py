@@ -167,13 +167,17 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.catalog.texts import load_catalog_texts
     from bot.db.seed import load_demo_data
     from bot.diagnostics import validate_guides
+    from bot.handoff.config import load_handoff_config
+    from bot.handoff.hours import load_hours
     from bot.identity.texts import load_link_texts
     from bot.texts import load_texts
 
     load_texts(settings.data_dir / "texts.yml")
+    load_hours(settings.data_dir / "business_hours.yml")
     load_catalog_texts(settings.data_dir / "texts.yml")
     load_link_texts(settings.data_dir / "texts.yml")
     load_demo_data(settings.data_dir)
+    load_handoff_config(settings.data_dir / "handoff.yml")
     problems = validate_guides(settings.data_dir / "diagnostics")
     if not problems:
         from bot.diagnostics import load_guides

@@ -22,6 +22,8 @@ RECORDS_BACKENDS = ("sql", "http")
 MAILDIR_HOST = "maildir"
 #: Per-request timeout ceiling of the HTTP records backend (the issue's contract: at most 3 s).
 MAX_RECORDS_TIMEOUT_S = 3.0
+#: Slack's Web API (tests point ``BOT_SLACK_API_URL`` at a local fake).
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
 class SettingsError(ValueError):
@@ -61,6 +63,11 @@ class Settings:
     records_url: str = ""
     records_token: str = ""
     records_timeout_s: float = 2.5
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_agents_channel: str = ""
+    slack_api_url: str = DEFAULT_SLACK_API_URL
     generated_tokens: tuple[str, ...] = field(default=())
 
     @property
@@ -80,6 +87,13 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "localhost" if self.gateway_host in ("127.0.0.1", "0.0.0.0", "::") else self.gateway_host
         return f"http://{host}:{self.gateway_port}"
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Whether the Slack agent desk runs (bot token, agents' channel, and a way to receive events)."""
+        return bool(
+            self.slack_bot_token and self.slack_agents_channel and (self.slack_signing_secret or self.slack_app_token)
+        )
 
     @property
     def is_production(self) -> bool:
@@ -121,6 +135,11 @@ class Settings:
             "BOT_RECORDS_URL": self.records_url,
             "BOT_RECORDS_TOKEN": self.records_token,
             "BOT_RECORDS_TIMEOUT": str(self.records_timeout_s),
+            "BOT_SLACK_BOT_TOKEN": self.slack_bot_token,
+            "BOT_SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "BOT_SLACK_APP_TOKEN": self.slack_app_token,
+            "BOT_SLACK_AGENTS_CHANNEL": self.slack_agents_channel,
+            "BOT_SLACK_API_URL": self.slack_api_url,
         }
 
 
@@ -208,6 +227,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     records_timeout_s = _float(env, "BOT_RECORDS_TIMEOUT", 2.5)
     if not 0 < records_timeout_s <= MAX_RECORDS_TIMEOUT_S:
         raise SettingsError(f"BOT_RECORDS_TIMEOUT must be above 0 and at most {MAX_RECORDS_TIMEOUT_S} s")
+    slack_bot_token = env.get("BOT_SLACK_BOT_TOKEN", "").strip()
+    slack_signing_secret = env.get("BOT_SLACK_SIGNING_SECRET", "").strip()
+    slack_app_token = env.get("BOT_SLACK_APP_TOKEN", "").strip()
+    slack_agents_channel = env.get("BOT_SLACK_AGENTS_CHANNEL", "").strip()
+    if slack_bot_token and not slack_agents_channel:
+        raise SettingsError("BOT_SLACK_AGENTS_CHANNEL must be set when BOT_SLACK_BOT_TOKEN is set")
+    if slack_bot_token and not (slack_signing_secret or slack_app_token):
+        raise SettingsError("BOT_SLACK_SIGNING_SECRET or BOT_SLACK_APP_TOKEN must be set with BOT_SLACK_BOT_TOKEN")
     settings = Settings(
         environment=environment,
         gateway_host=env.get("BOT_GATEWAY_HOST", "127.0.0.1").strip() or "127.0.0.1",
@@ -237,6 +264,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         records_url=records_url,
         records_token=env.get("BOT_RECORDS_TOKEN", "").strip(),
         records_timeout_s=records_timeout_s,
+        slack_bot_token=slack_bot_token,
+        slack_signing_secret=slack_signing_secret,
+        slack_app_token=slack_app_token,
+        slack_agents_channel=slack_agents_channel,
+        slack_api_url=env.get("BOT_SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL,
         generated_tokens=tuple(missing),
     )
     return settings

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-REQUIRED_KEYS = ("dialogue_unavailable", "message_too_long", "rate_limited", "bad_frame")
+REQUIRED_KEYS = ("dialogue_unavailable", "message_too_long", "rate_limited", "bad_frame", "handoff_closed_silent")
 
 
 class TextsError(ValueError):
@@ -23,6 +23,7 @@ class Texts:
     message_too_long: str
     rate_limited: str
     bad_frame: str
+    handoff_closed_silent: str
 
 
 def read_section(path: Path, section: str) -> dict[str, Any]:

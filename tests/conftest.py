@@ -12,9 +12,10 @@ from bot.gateway.app import create_app
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.training import ensure_model
 from tests.fakes.rasa import FakeRasa, start_fake_rasa
+from tests.fakes.slack import FakeSlack
 from tests.helpers import free_port
 from tests.mail import MailSink, smtp_server
-from tests.stack import RunningStack, start_stack
+from tests.stack import E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread, start_stack
 
 pytest_plugins = ["tests.db_fixtures"]
 
@@ -76,12 +77,32 @@ def mailbox() -> Iterator[MailSink]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, mailbox: MailSink) -> Iterator[RunningStack]:
-    """The real bot (Rasa, action server, gateway) as ``make run`` starts it, once per test run."""
+def slack_api() -> Iterator[tuple[FakeSlack, str]]:
+    """A fake Slack Web API (in its own thread) that the stack's agent desk talks to."""
+    fake = FakeSlack()
+    with serve_in_thread(fake.app()) as port:
+        yield fake, f"http://127.0.0.1:{port}/api/"
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, mailbox: MailSink, slack_api: tuple[FakeSlack, str]
+) -> Iterator[RunningStack]:
+    """The real bot (Rasa, action server, gateway) as ``make run`` starts it, once per test run.
+
+    Linking codes go to a local SMTP server; the Slack agent desk talks to a fake Slack API.
+    """
     models_dir = PROJECT_ROOT / "models"
     ensure_model(PROJECT_ROOT, models_dir)  # a no-op when `make test` already trained
-    smtp = {"BOT_SMTP_HOST": "127.0.0.1", "BOT_SMTP_PORT": str(mailbox.port)}
-    running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir, extra_env=smtp)
+    env = {
+        "BOT_SMTP_HOST": "127.0.0.1",
+        "BOT_SMTP_PORT": str(mailbox.port),
+        "BOT_SLACK_BOT_TOKEN": "xoxb-e2e-token",
+        "BOT_SLACK_SIGNING_SECRET": E2E_SLACK_SIGNING_SECRET,
+        "BOT_SLACK_AGENTS_CHANNEL": "#support-agents",
+        "BOT_SLACK_API_URL": slack_api[1],
+    }
+    running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir, extra_env=env)
     try:
         yield running
     finally:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from bot.settings import PROJECT_ROOT
 from tests.helpers import free_port
@@ -56,6 +62,26 @@ class RunningStack:
 
 
 E2E_IDENTITY_SECRET = "e2e-identity-secret-for-signing-customer-tokens"
+E2E_SLACK_SIGNING_SECRET = "e2e-slack-signing-secret"
+
+
+@contextmanager
+def serve_in_thread(app: web.Application) -> Iterator[int]:
+    """Serve an aiohttp app on 127.0.0.1 and a free port from its own thread; yield the port."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        with contextlib.suppress(Exception):  # a handler still sleeping must not fail the teardown
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
 
 
 def start_stack(

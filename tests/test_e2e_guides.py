@@ -151,8 +151,9 @@ async def test_guide_runs_out_into_a_handoff_in_free_text(
     packet = _handoff_packet(stack, conversation)
     assert packet["reason"] == "diagnostics_exhausted"
     expected = [{"step": node_id, "answer": tree.node(node_id).options[index].title} for node_id, index in path]
-    assert packet["path"] == expected, (typed, packet)
-    assert packet["guide"] == guide_id
+    assert packet["troubleshooting"]["path"] == expected, (typed, packet)
+    assert packet["troubleshooting"]["guide"] == guide_id
+    assert packet["summary"].startswith("The troubleshooting guide ran out of steps"), packet["summary"]
     # The guide has ended: a stale button now gets a clear answer, not a step.
     stale = await chat.say(option_payload(1))
     assert not any(step_text(tree, node_id) in reply_texts(stale) for node_id, _ in path), reply_texts(stale)

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import json
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,10 +26,9 @@ from bot.db.seed import load_demo_data
 from bot.identity.tokens import mint_customer_token
 from bot.records.reference_api import create_records_app
 from bot.settings import PROJECT_ROOT, load_settings
-from tests.helpers import free_port
 from tests.mail import MailSink
 from tests.services import require
-from tests.stack import E2E_IDENTITY_SECRET, RunningStack, joined, say, start_stack
+from tests.stack import E2E_IDENTITY_SECRET, RunningStack, joined, say, serve_in_thread, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -93,7 +91,7 @@ async def test_order_form_collects_the_number(stack: RunningStack, session: aioh
     assert str(ALICE_ORDER.tracking_number) in joined(answered), answered
 
 
-async def test_three_wrong_numbers_offer_a_person(stack: RunningStack, session: aiohttp.ClientSession) -> None:
+async def test_three_wrong_numbers_hand_over_to_a_person(stack: RunningStack, session: aiohttp.ClientSession) -> None:
     token = token_for(ALICE.id)
     await say(session, stack, "rec-tries", "track my order please", token)
     first = await say(session, stack, "rec-tries", NONEXISTENT_ORDER, token)
@@ -101,8 +99,7 @@ async def test_three_wrong_numbers_offer_a_person(stack: RunningStack, session: 
     second = await say(session, stack, "rec-tries", "12345", token)
     assert "6 digits" in joined(second), second
     third = await say(session, stack, "rec-tries", NONEXISTENT_ORDER, token)
-    payloads = [b["payload"] for r in third["replies"] for b in r["buttons"]]
-    assert "/request_human" in payloads, third
+    assert third["handoff"] is not None and "person" in joined(third), third
 
 
 async def test_warranty_and_bill(stack: RunningStack, session: aiohttp.ClientSession) -> None:
@@ -291,18 +288,10 @@ def records_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Faul
     engine = create_db_engine(url)
     seed_database(engine, DATA)
     api = FaultyRecordsApi(engine, "records-token")
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(api.app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     try:
-        yield api, port, var_dir
+        with serve_in_thread(api.app) as port:
+            yield api, port, var_dir
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
         engine.dispose()
 
 

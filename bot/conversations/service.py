@@ -158,6 +158,13 @@ class ConversationService:
         await self.handoff_events.agent(handoff_id, agent_id, stored)
         return stored
 
+    async def system_message(self, conversation_id: str, text: str) -> StoredMessage:
+        """Store and deliver a notice from the support system (e.g. a handoff closed)."""
+        async with self._lock(conversation_id):
+            stored, _ = await self._store.append(conversation_id, Sender.SYSTEM, text)
+            self._hub.publish(stored)
+            return stored
+
     async def _append_bot(self, conversation_id: str, text: str, buttons: Sequence = ()) -> StoredMessage:
         stored, _ = await self._store.append(conversation_id, Sender.BOT, text, buttons=buttons)
         self._hub.publish(stored)

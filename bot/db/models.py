@@ -284,6 +284,7 @@ class Handoff(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     claimed_at = Column(DateTime)
     resolved_at = Column(DateTime)
+    escalated_at = Column(DateTime)  # when agents were re-notified with priority
     csat = Column(Integer)  # 1-5, asked when the agent resolves
     csat_at = Column(DateTime)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.agentdesk.slack import SlackDesk
 from bot.channels import web as web_channel
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import IdentityResolver
@@ -18,8 +19,21 @@ from bot.db.engine import create_db_engine
 from bot.dialogue.rasa_client import RasaClient
 from bot.gateway import agent_api, api, health
 from bot.gateway.errors import error_middleware
-from bot.gateway.keys import CONVERSATIONS, DESK, DIALOGUE, ENGINE, HTTP, HUB, SETTINGS, STORE, TEXTS
+from bot.gateway.keys import (
+    CONVERSATIONS,
+    DESK,
+    DIALOGUE,
+    ENGINE,
+    HTTP,
+    HUB,
+    SETTINGS,
+    SLACK_DESK,
+    STORE,
+    TEXTS,
+)
 from bot.handoff.desk import HandoffDesk
+from bot.handoff.hours import load_hours
+from bot.handoff.timers import HandoffTimers
 from bot.settings import Settings
 from bot.texts import load_texts
 
@@ -48,15 +62,41 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         texts=app[TEXTS],
         identity=IdentityResolver(engine, settings.identity_secret),
     )
+    timers = HandoffTimers(
+        engine,
+        load_hours(settings.data_dir / "business_hours.yml"),
+        app[CONVERSATIONS],
+        app[TEXTS].handoff_closed_silent,
+    )
+    slack_desk: SlackDesk | None = None
+    if settings.slack_enabled:
+        slack_desk = SlackDesk(
+            settings, desk=app[DESK], conversations=app[CONVERSATIONS], engine=engine, session=session
+        )
+        app[SLACK_DESK] = slack_desk
+        app[CONVERSATIONS].handoff_events.subscribe(slack_desk)
+        await slack_desk.start()
     _LOGGER.info("gateway.started port=%d", settings.gateway_port)
-    yield
+    async with timers.running():
+        yield
+    if slack_desk is not None:
+        await slack_desk.close()
     await session.close()
     engine.dispose()
     _LOGGER.info("gateway.stopped")
 
 
+async def _slack_events(request: web.Request) -> web.Response:
+    """Slack's Events API and interactivity requests (signature checked by slack-bolt)."""
+    return await request.app[SLACK_DESK].dispatch_http(request)
+
+
 async def _index(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html")
+
+
+async def _console(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "console.html")
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -73,6 +113,9 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(agent_api.routes)
     app.add_routes(web_channel.routes)
+    if settings.slack_enabled and settings.slack_signing_secret:
+        app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/", _index)
+    app.router.add_get("/console", _console)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, append_version=False)
     return app

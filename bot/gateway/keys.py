@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from bot.agentdesk.slack import SlackDesk
 from bot.conversations.hub import ConversationHub
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
@@ -23,3 +24,4 @@ HUB = web.AppKey("hub", ConversationHub)
 DIALOGUE = web.AppKey("dialogue", RasaClient)
 CONVERSATIONS = web.AppKey("conversations", ConversationService)
 DESK = web.AppKey("desk", HandoffDesk)
+SLACK_DESK = web.AppKey("slack_desk", SlackDesk)

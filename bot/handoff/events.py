@@ -19,7 +19,11 @@ class HandoffListener(Protocol):
     """An agent front end that wants to hear about handoffs. Every method must not raise."""
 
     async def handoff_opened(self, handoff_id: int, conversation_id: str) -> None:
-        """A handoff was just requested (or escalated: called again with the same id)."""
+        """A handoff was just requested.
+
+        A listener may also define ``async handoff_escalated(handoff_id, conversation_id)``:
+        the handoff waited too long unclaimed (re-notify with priority).
+        """
 
     async def customer_message(self, handoff_id: int, message: StoredMessage) -> None:
         """The customer wrote while the handoff is open."""
@@ -49,6 +53,17 @@ class HandoffEvents:
                 await listener.handoff_opened(handoff_id, conversation_id)
             except Exception:
                 _LOGGER.exception("handoff.listener_failed event=opened id=%d", handoff_id)
+
+    async def escalated(self, handoff_id: int, conversation_id: str) -> None:
+        """Tell the listeners that have ``handoff_escalated`` that a handoff waits too long."""
+        for listener in self._listeners:
+            method = getattr(listener, "handoff_escalated", None)
+            if method is None:
+                continue
+            try:
+                await method(handoff_id, conversation_id)
+            except Exception:
+                _LOGGER.exception("handoff.listener_failed event=escalated id=%d", handoff_id)
 
     async def customer(self, handoff_id: int, message: StoredMessage) -> None:
         """Tell every listener the customer wrote."""

@@ -13,11 +13,13 @@ from sqlalchemy.engine import Engine
 
 from bot.conversations.store import HandoffRef
 from bot.db.engine import session_factory
-from bot.db.models import Conversation, Handoff, HandoffStatus
+from bot.db.models import Conversation, Handoff, HandoffStatus, utcnow
 
 _LOGGER = logging.getLogger(__name__)
 
 REASONS = ("customer_request", "frustration", "low_confidence", "diagnostics_exhausted", "form_failed")
+#: Customer satisfaction scores a customer can give after a resolved handoff.
+CSAT_SCORES = range(1, 6)
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,44 @@ class HandoffRequests:
                 .order_by(Handoff.created_at)
             ).scalars()
             return [OpenHandoff(h.id, h.status.value, h.reason, h.created_at) for h in rows]
+
+    def record_csat(self, conversation_id: str, score: int) -> bool:
+        """Store the customer's satisfaction score on the conversation's latest resolved handoff.
+
+        Returns:
+            Whether a resolved handoff was found (and scored; a later score replaces an earlier one).
+
+        Raises:
+            ValueError: ``score`` is not 1 to 5.
+        """
+        if score not in CSAT_SCORES:
+            raise ValueError(f"CSAT score must be 1 to 5, not {score!r}")
+        with self._sessions.begin() as session:
+            handoff = (
+                session.execute(
+                    select(Handoff)
+                    .where(Handoff.conversation_id == conversation_id, Handoff.status == HandoffStatus.RESOLVED)
+                    .order_by(Handoff.resolved_at.desc(), Handoff.id.desc())
+                    .limit(1)
+                )
+                .scalars()
+                .first()
+            )
+            if handoff is None:
+                return False
+            handoff.csat = score
+            handoff.csat_at = utcnow()
+            handoff_id = handoff.id
+        _LOGGER.info("handoff.csat id=%d score=%d", handoff_id, score)
+        return True
+
+    def open_handoff_id(self, conversation_id: str) -> int | None:
+        """The conversation's unresolved handoff, if any."""
+        with self._sessions() as session:
+            found = session.execute(
+                select(Handoff.id)
+                .where(Handoff.conversation_id == conversation_id, Handoff.status != HandoffStatus.RESOLVED)
+                .order_by(Handoff.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return int(found) if found is not None else None

@@ -1,0 +1,50 @@
+"""Action: a message the NLU did not understand ("did you mean ...?", then a person)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.handoff import announce, frustration_signal, hand_over
+from bot.handoff.clarify import HUMAN_INTENT, clarify_options, low_confidence_streak
+
+
+class ActionClarify(Action):
+    """Answers ``nlu_fallback``: offers the two likeliest topics, or hands over when it keeps failing.
+
+    How many misunderstood messages in a row lead to a handoff is
+    ``low_confidence_handoff_after`` in ``data/handoff.yml``; the button titles are its
+    ``clarify_titles``.
+    """
+
+    def name(self) -> str:
+        """Name used in domain.yml."""
+        return "action_clarify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Hand over (frustrated, or not understood too often), else ask with buttons."""
+        config = services.handoff_config()
+        signal = frustration_signal(tracker)
+        if signal is not None:
+            events = await hand_over(tracker, "frustration", extra={"frustration_signal": signal})
+            dispatcher.utter_message(response="utter_frustrated_empathy")
+            await announce(dispatcher, tracker)
+            return events
+        if low_confidence_streak(tracker.events) >= config.low_confidence_handoff_after:
+            events = await hand_over(tracker, "low_confidence")
+            dispatcher.utter_message(response="utter_not_understood_handoff")
+            return events
+        options = clarify_options(tracker.latest_message, config.clarify_titles)
+        if not options:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        options.append((config.clarify_titles[HUMAN_INTENT], f"/{HUMAN_INTENT}"))
+        dispatcher.utter_message(
+            response="utter_clarify", buttons=[{"title": title, "payload": payload} for title, payload in options]
+        )
+        return []

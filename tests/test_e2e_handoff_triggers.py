@@ -95,3 +95,32 @@ async def _tracker(session: aiohttp.ClientSession, stack: RunningStack, conversa
     async with session.get(url, params={"token": stack.rasa_token}) as response:
         assert response.status == 200, await response.text()
         return dict(await response.json())
+
+
+async def test_agent_hands_back_mid_guide_and_the_bot_resumes_the_step(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    from bot.diagnostics.engine import option_payload
+    from tests.test_e2e_guides import GUIDES, step_text
+
+    conversation = "trig-hand-back"
+    wifi = GUIDES["wifi_drops"]
+    await say(session, stack, conversation, OPENERS["wifi_drops"])
+    await say(session, stack, conversation, option_payload(1))  # a router -> the status LED step
+    opened = await say(session, stack, conversation, "can I talk to a real person")
+    handoff_id = opened["handoff"]["id"]
+    agent = {"Authorization": f"Bearer {stack.agent_token}"}
+    base = f"{stack.gateway_url}/api/v1/handoffs/{handoff_id}"
+    async with session.post(f"{base}/claim", json={"agent_id": "AG-02"}, headers=agent) as response:
+        assert response.status == 200, await response.text()
+    async with session.post(
+        f"{base}/messages", json={"agent_id": "AG-02", "text": "Let's finish the checks."}, headers=agent
+    ) as response:
+        assert response.status == 201
+    async with session.post(f"{base}/hand-back", json={"agent_id": "AG-02"}, headers=agent) as response:
+        assert response.status == 200, await response.text()
+        closed = await response.json()
+    assert any(step_text(wifi, "status_led") in reply["text"] for reply in closed["bot_replies"]), closed
+    answer = await say(session, stack, conversation, "blinking orange")
+    assert answer["handoff"] is None
+    assert step_text(wifi, "internet_down") in joined(answer), answer

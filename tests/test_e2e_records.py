@@ -333,6 +333,7 @@ async def test_records_over_http_then_down_then_slow(
     slow = await say(session, running, "http-3", "what's my next bill?", token)
     elapsed = time.monotonic() - started
     assert "can't check your records right now" in joined(slow), slow
+    print(f"slow records API: the bot answered in {elapsed:.2f} s")  # shown with pytest -s / -rP
     assert elapsed < 4.0, f"answered after {elapsed:.2f} s"
 
     api.mode = "normal"

@@ -1,7 +1,13 @@
-"""A fake Slack Web API for desk tests: a real aiohttp app on a free port that records every call."""
+"""A fake Slack Web API for desk tests: a real aiohttp app on a free port that records every call.
+
+It also plays Slack's Socket Mode server: ``apps.connections.open`` hands out ``ws://<host>/socket``
+on the same app, which greets each client with ``hello``; tests push envelopes down the socket with
+:meth:`FakeSlack.push_envelope` and the client's acknowledgements are recorded in ``acks``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -11,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 BOT_USER_ID = "U0BOTUSER"
@@ -36,7 +42,14 @@ class FakeSlack:
 
     calls: list[SlackCall] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    #: Socket Mode: every JSON frame a client sent, and those that acknowledge an envelope.
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    acks: list[dict[str, Any]] = field(default_factory=list)
+    #: Socket Mode: how many connections were ever accepted, and the open ones.
+    connections: int = 0
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _envelopes: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def called(self, method: str) -> list[dict[str, Any]]:
         """The arguments of every call to ``method``, in order."""
@@ -45,7 +58,71 @@ class FakeSlack:
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
 
-    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    def ack_for(self, envelope_id: str) -> dict[str, Any] | None:
+        """The frame that acknowledged ``envelope_id``, ``None`` while unacknowledged."""
+        return next((ack for ack in self.acks if ack["envelope_id"] == envelope_id), None)
+
+    async def wait_connected(self, timeout: float = 5.0) -> web.WebSocketResponse:
+        """The newest open Socket Mode connection (waits for one)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.sockets:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("no Socket Mode client connected")
+            await asyncio.sleep(0.01)
+        return self.sockets[-1]
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The client's acknowledgement of ``envelope_id`` (waits for it)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (ack := self.ack_for(envelope_id)) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"envelope {envelope_id} was not acknowledged")
+            await asyncio.sleep(0.01)
+        return ack
+
+    async def push_envelope(self, envelope: dict[str, Any], *, wait_ack: bool = True) -> dict[str, Any]:
+        """Send a Socket Mode envelope (``type`` and ``payload``; an ``envelope_id`` is added when missing).
+
+        Returns the client's acknowledgement, or the envelope as sent when ``wait_ack`` is false.
+        Call it on the loop that serves this fake.
+        """
+        sent = {"envelope_id": f"env-{next(self._envelopes):06d}", "accepts_response_payload": False, **envelope}
+        socket = await self.wait_connected()
+        await socket.send_json(sent)
+        return await self.wait_for_ack(sent["envelope_id"]) if wait_ack else sent
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)  # answers the client's "sdk-ping-pong" pings
+        await socket.prepare(request)
+        self.connections += 1
+        self.sockets.append(socket)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.sockets),
+                "debug_info": {"host": "fake-slack", "build_number": 1, "approximate_connection_time": 18060},
+                "connection_info": {"app_id": "A0DESK"},
+            }
+        )
+        try:
+            async for frame in socket:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(frame.data)
+                self.frames.append(data)
+                if isinstance(data, dict) and "envelope_id" in data:
+                    self.acks.append(data)
+        finally:
+            self.sockets.remove(socket)
+        return socket
+
+    async def _close_sockets(self, _app: web.Application) -> None:
+        for socket in list(self.sockets):
+            await socket.close(code=1001, message=b"server shutdown")
+
+    def _answer(self, method: str, args: dict[str, Any], host: str = "") -> dict[str, Any] | None:
+        if method == "apps.connections.open":
+            return {"url": f"ws://{host}/socket"}
         if method == "auth.test":
             return {
                 "url": "https://nimbus.slack.com/",
@@ -69,7 +146,7 @@ class FakeSlack:
         return None
 
     def app(self) -> web.Application:
-        """The aiohttp application serving ``/api/<method>``."""
+        """The aiohttp application serving ``/api/<method>`` and the Socket Mode endpoint ``/socket``."""
         app = web.Application()
 
         async def api(request: web.Request) -> web.Response:
@@ -83,13 +160,15 @@ class FakeSlack:
                         args[key] = json.loads(args[key])
             auth = request.headers.get("Authorization", "")
             self.calls.append(SlackCall(method, args, auth.removeprefix("Bearer ") or None))
-            answer = self._answer(method, args)
+            answer = self._answer(method, args, request.host)
             if answer is None:
                 self.unknown.append(method)
                 return web.json_response({"ok": False, "error": "unknown_method"})
             return web.json_response({"ok": True, **answer})
 
         app.router.add_post("/api/{method}", api)
+        app.router.add_get("/socket", self._socket)
+        app.on_shutdown.append(self._close_sockets)
         return app
 
 

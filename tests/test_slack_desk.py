@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from aiohttp import ClientResponse
@@ -27,7 +26,7 @@ from bot.gateway.keys import CONVERSATIONS, DESK, SLACK_DESK
 from bot.handoff.requests import HandoffRequests
 from bot.settings import Settings
 from tests.fakes.rasa import FakeRasa
-from tests.fakes.slack import CHANNEL_ID, TEAM_ID, FakeSlack, start_fake_slack
+from tests.fakes.slack import CHANNEL_ID, FakeSlack, button_press, start_fake_slack, thread_reply
 
 SECRET = "slack-signing-secret-for-tests"
 CUSTOMER = {"Authorization": "Bearer api-token-for-tests"}
@@ -137,28 +136,7 @@ async def post_signed(
 async def press(state: Desk, action_id: str, user: str, **signing: Any) -> ClientResponse:
     """A signed block_actions request: ``user`` pressed a button of the handoff's root message."""
     root_ts, _ = root_of(state.slack)
-    payload = {
-        "type": "block_actions",
-        "team": {"id": TEAM_ID, "domain": "nimbus"},
-        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
-        "api_app_id": "A0DESK",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": root_ts, "channel_id": CHANNEL_ID, "is_ephemeral": False},
-        "trigger_id": "123.456.abc",
-        "channel": {"id": CHANNEL_ID, "name": "support-agents"},
-        "message": {"type": "message", "ts": root_ts, "text": "New handoff"},
-        "response_url": "https://hooks.slack.invalid/actions/T0/1/x",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": f"handoff-{state.handoff}",
-                "value": str(state.handoff),
-                "action_ts": "1700000001.000001",
-            }
-        ],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
+    body = button_press(action_id, user, state.handoff, root_ts)
     resp = await post_signed(state.client, body, "application/x-www-form-urlencoded", **signing)
     await state.desk.drain()
     return resp
@@ -167,27 +145,7 @@ async def press(state: Desk, action_id: str, user: str, **signing: Any) -> Clien
 def message_event(state: Desk, user: str, text: str, *, event_id: str | None = None) -> str:
     root_ts, _ = root_of(state.slack)
     ts = f"1700000500.{next(_message_ts):06d}"
-    return json.dumps(
-        {
-            "token": "legacy-verification-token",
-            "team_id": TEAM_ID,
-            "api_app_id": "A0DESK",
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{next(_event_ids):08d}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": TEAM_ID, "user_id": "U0BOTUSER", "is_bot": True}],
-            "event": {
-                "type": "message",
-                "channel": CHANNEL_ID,
-                "channel_type": "channel",
-                "user": user,
-                "text": text,
-                "ts": ts,
-                "thread_ts": root_ts,
-                "event_ts": ts,
-            },
-        }
-    )
+    return thread_reply(user, text, root_ts, event_id or f"Ev{next(_event_ids):08d}", ts)
 
 
 async def reply(state: Desk, user: str, text: str, **kwargs: Any) -> ClientResponse:

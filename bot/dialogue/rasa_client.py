@@ -61,26 +61,32 @@ class RasaClient:
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
+    async def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+        """POST JSON to the Rasa server; return the decoded answer.
+
+        Raises:
+            DialogueUnavailable: Rasa is down, timed out or answered with an error.
+        """
+        try:
+            async with self._session.post(
+                f"{self._base_url}{path}", json=dict(body), params={"token": self._token}, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    _LOGGER.warning("dialogue.error status=%d", response.status)
+                    raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            _LOGGER.warning("dialogue.unreachable error=%s", type(exc).__name__)
+            raise DialogueUnavailable("dialogue server unreachable") from exc
+
     async def send(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[BotReply]:
         """Send one customer message and return the bot's replies.
 
         Raises:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
-        url = f"{self._base_url}/webhooks/rest/webhook"
         body = {"sender": sender_id, "message": text, "metadata": dict(metadata)}
-        try:
-            async with self._session.post(
-                url, json=body, params={"token": self._token}, timeout=self._timeout
-            ) as response:
-                if response.status != 200:
-                    _LOGGER.warning("dialogue.error status=%d", response.status)
-                    raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
-                payload = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            _LOGGER.warning("dialogue.unreachable error=%s", type(exc).__name__)
-            raise DialogueUnavailable("dialogue server unreachable") from exc
-        return replies_from_rasa(payload)
+        return replies_from_rasa(await self._post("/webhooks/rest/webhook", body))
 
     async def trigger_intent(self, sender_id: str, intent: str) -> list[BotReply]:
         """Make the bot act as if the customer had expressed ``intent`` (e.g. an agent handed back).
@@ -88,18 +94,8 @@ class RasaClient:
         Raises:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
-        url = f"{self._base_url}/conversations/{quote(sender_id, safe='')}/trigger_intent"
-        try:
-            async with self._session.post(
-                url, json={"name": intent, "entities": {}}, params={"token": self._token}, timeout=self._timeout
-            ) as response:
-                if response.status != 200:
-                    _LOGGER.warning("dialogue.trigger_error status=%d", response.status)
-                    raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
-                payload = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            _LOGGER.warning("dialogue.unreachable error=%s", type(exc).__name__)
-            raise DialogueUnavailable("dialogue server unreachable") from exc
+        path = f"/conversations/{quote(sender_id, safe='')}/trigger_intent"
+        payload = await self._post(path, {"name": intent, "entities": {}})
         messages = payload.get("messages") if isinstance(payload, dict) else None
         return replies_from_rasa(messages or [])
 

@@ -217,6 +217,19 @@ async def test_claim_then_a_second_agent_and_a_stranger_are_told_why_not(desk: D
     assert (await desk.client.server.app[DESK].get(desk.handoff)).agent_id == "AG-01"  # type: ignore[union-attr]
 
 
+async def test_a_claim_in_the_console_or_agent_api_shows_in_slack(desk: Desk) -> None:
+    resp = await desk.client.post(
+        f"/api/v1/handoffs/{desk.handoff}/claim",
+        json={"agent_id": "AG-02"},
+        headers={"Authorization": "Bearer agent-token-for-tests"},
+    )
+    assert resp.status == 200
+    await desk.desk.drain()
+    [update] = desk.slack.called("chat.update")
+    assert "Claimed by Tomás" in json.dumps(update["blocks"], ensure_ascii=False)
+    assert buttons(update["blocks"]) == ["handoff_resolve"]
+
+
 async def test_relay_both_ways_in_order_then_resolve(desk: Desk) -> None:
     await press(desk, "handoff_claim", "U0AGENT01")
     root_ts, _ = root_of(desk.slack)

@@ -139,6 +139,16 @@ class SlackDesk:
         note = self._texts.escalated
         self._jobs.submit(handoff_id, lambda: self._post_in_thread(handoff_id, note, broadcast=True), "escalated")
 
+    async def handoff_claimed(self, handoff_id: int, agent_id: str) -> None:
+        """A claim made in the console or the agent API: show it on the root message."""
+
+        async def job() -> None:
+            name = await asyncio.to_thread(self._agent_name, agent_id)
+            state = self._texts.state_claimed.format(name=name)
+            await self._update_root(handoff_id, state, claimable=False, resolvable=True)
+
+        self._jobs.submit(handoff_id, job, "claimed")
+
     async def customer_message(self, handoff_id: int, message: StoredMessage) -> None:
         """Copy the customer's message into the handoff's thread."""
         text = self._texts.customer_wrote.format(text=escape_mrkdwn(message.text))

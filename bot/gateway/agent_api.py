@@ -83,6 +83,8 @@ async def claim(request: web.Request) -> web.Response:
     outcome = await request.app[DESK].claim(handoff_id, agent_id)
     if outcome in _CLAIM_ERRORS:
         raise ApiError(*_CLAIM_ERRORS[outcome])
+    if outcome == "claimed":
+        await request.app[CONVERSATIONS].handoff_events.claimed(handoff_id, agent_id)
     return web.json_response({"id": handoff_id, "status": "claimed", "agent_id": agent_id})
 
 

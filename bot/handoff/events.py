@@ -22,7 +22,9 @@ class HandoffListener(Protocol):
         """A handoff was just requested.
 
         A listener may also define ``async handoff_escalated(handoff_id, conversation_id)``:
-        the handoff waited too long unclaimed (re-notify with priority).
+        the handoff waited too long unclaimed (re-notify with priority), and
+        ``async handoff_claimed(handoff_id, agent_id)``: an agent claimed it through the agent
+        API or the console.
         """
 
     async def customer_message(self, handoff_id: int, message: StoredMessage) -> None:
@@ -64,6 +66,17 @@ class HandoffEvents:
                 await method(handoff_id, conversation_id)
             except Exception:
                 _LOGGER.exception("handoff.listener_failed event=escalated id=%d", handoff_id)
+
+    async def claimed(self, handoff_id: int, agent_id: str) -> None:
+        """Tell the listeners that have ``handoff_claimed`` that an agent took a handoff elsewhere."""
+        for listener in self._listeners:
+            method = getattr(listener, "handoff_claimed", None)
+            if method is None:
+                continue
+            try:
+                await method(handoff_id, agent_id)
+            except Exception:
+                _LOGGER.exception("handoff.listener_failed event=claimed id=%d", handoff_id)
 
     async def customer(self, handoff_id: int, message: StoredMessage) -> None:
         """Tell every listener the customer wrote."""

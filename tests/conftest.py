@@ -12,7 +12,7 @@ from bot.gateway.app import create_app
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.training import ensure_model
 from tests.fakes.rasa import FakeRasa, start_fake_rasa
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, start_fake_slack
 from tests.helpers import free_port
 from tests.mail import MailSink, smtp_server
 from tests.stack import E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread, start_stack
@@ -109,3 +109,14 @@ def stack(
         code = running.stop()
         assert code == 0, f"supervisor exit {code}:\n{running.output()}"
         assert "Stopped." in running.output()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[tuple[FakeSlack, str]]:
+    """A fake Slack Web API for one test (its base URL); an unexpected API method fails the test."""
+    fake, server = await start_fake_slack()
+    try:
+        yield fake, str(server.make_url("/api/"))
+    finally:
+        await server.close()
+    assert fake.unknown == [], f"unexpected Slack API calls: {fake.unknown}"

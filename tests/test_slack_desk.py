@@ -26,7 +26,7 @@ from bot.gateway.keys import CONVERSATIONS, DESK, SLACK_DESK
 from bot.handoff.requests import HandoffRequests
 from bot.settings import Settings
 from tests.fakes.rasa import FakeRasa
-from tests.fakes.slack import CHANNEL_ID, FakeSlack, button_press, start_fake_slack, thread_reply
+from tests.fakes.slack import CHANNEL_ID, FakeSlack, button_press, thread_reply
 
 SECRET = "slack-signing-secret-for-tests"
 CUSTOMER = {"Authorization": "Bearer api-token-for-tests"}
@@ -55,16 +55,6 @@ async def start_gateway(settings: Settings) -> TestClient:
     client = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=0))
     await client.start_server()
     return client
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[tuple[FakeSlack, str]]:
-    fake, server = await start_fake_slack()
-    try:
-        yield fake, str(server.make_url("/api/"))
-    finally:
-        await server.close()
-    assert fake.unknown == [], f"unexpected Slack API calls: {fake.unknown}"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from bot.gateway.keys import CONVERSATIONS, DESK, SLACK_DESK
 from bot.handoff.requests import HandoffRequests
 from bot.settings import Settings
 from tests.fakes.rasa import FakeRasa
-from tests.fakes.slack import FakeSlack, button_press, root_ts_of, start_fake_slack, thread_reply
+from tests.fakes.slack import FakeSlack, button_press, root_ts_of, thread_reply
 
 CUSTOMER = {"Authorization": "Bearer api-token-for-tests"}
 APP_TOKEN = "xapp-test"
@@ -38,16 +38,6 @@ class SocketDesk:
     @property
     def desk(self) -> SlackDesk:
         return self.client.server.app[SLACK_DESK]
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[tuple[FakeSlack, str]]:
-    fake, server = await start_fake_slack()
-    try:
-        yield fake, str(server.make_url("/api/"))
-    finally:
-        await server.close()
-    assert fake.unknown == [], f"unexpected Slack API calls: {fake.unknown}"
 
 
 @pytest.fixture

@@ -165,6 +165,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     """Check the business data files (catalog, records, texts) without touching the database."""
     from bot.catalog.texts import load_catalog_texts
+    from bot.channels.texts import load_channel_texts
     from bot.db.seed import load_demo_data
     from bot.diagnostics import validate_guides
     from bot.handoff.config import load_handoff_config
@@ -176,6 +177,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     load_hours(settings.data_dir / "business_hours.yml")
     load_catalog_texts(settings.data_dir / "texts.yml")
     load_link_texts(settings.data_dir / "texts.yml")
+    load_channel_texts(settings.data_dir / "texts.yml")
     load_demo_data(settings.data_dir)
     load_handoff_config(settings.data_dir / "handoff.yml")
     problems = validate_guides(settings.data_dir / "diagnostics")

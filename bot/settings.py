@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +26,8 @@ MAILDIR_HOST = "maildir"
 MAX_RECORDS_TIMEOUT_S = 3.0
 #: Slack's Web API (tests point ``BOT_SLACK_API_URL`` at a local fake).
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class SettingsError(ValueError):
@@ -68,6 +72,13 @@ class Settings:
     slack_app_token: str = ""
     slack_agents_channel: str = ""
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_customers: bool = True
+    telegram_bot_token: str = ""
+    telegram_mode: str = "webhook"
+    telegram_webhook_secret: str = ""
+    telegram_webhook_url: str = ""
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    replica_id: str = ""
     generated_tokens: tuple[str, ...] = field(default=())
 
     @property
@@ -94,6 +105,16 @@ class Settings:
         return bool(
             self.slack_bot_token and self.slack_agents_channel and (self.slack_signing_secret or self.slack_app_token)
         )
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Whether Telegram customers are served (a bot token is set)."""
+        return bool(self.telegram_bot_token)
+
+    @property
+    def owner_id(self) -> str:
+        """The gateway replica's name in inbox and outbox leases (stable across its restarts)."""
+        return self.replica_id or f"{socket.gethostname()}:{self.gateway_port}"
 
     @property
     def is_production(self) -> bool:
@@ -140,6 +161,13 @@ class Settings:
             "BOT_SLACK_APP_TOKEN": self.slack_app_token,
             "BOT_SLACK_AGENTS_CHANNEL": self.slack_agents_channel,
             "BOT_SLACK_API_URL": self.slack_api_url,
+            "BOT_SLACK_CUSTOMERS": "1" if self.slack_customers else "0",
+            "BOT_TELEGRAM_BOT_TOKEN": self.telegram_bot_token,
+            "BOT_TELEGRAM_MODE": self.telegram_mode,
+            "BOT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
+            "BOT_TELEGRAM_WEBHOOK_URL": self.telegram_webhook_url,
+            "BOT_TELEGRAM_API_URL": self.telegram_api_url,
+            "BOT_REPLICA_ID": self.replica_id,
         }
 
 
@@ -235,6 +263,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("BOT_SLACK_AGENTS_CHANNEL must be set when BOT_SLACK_BOT_TOKEN is set")
     if slack_bot_token and not (slack_signing_secret or slack_app_token):
         raise SettingsError("BOT_SLACK_SIGNING_SECRET or BOT_SLACK_APP_TOKEN must be set with BOT_SLACK_BOT_TOKEN")
+    telegram_bot_token = env.get("BOT_TELEGRAM_BOT_TOKEN", "").strip()
+    telegram_mode = env.get("BOT_TELEGRAM_MODE", "webhook").strip().lower() or "webhook"
+    if telegram_mode not in ("webhook", "polling"):
+        raise SettingsError(f"BOT_TELEGRAM_MODE must be webhook or polling, got {telegram_mode!r}")
+    telegram_webhook_secret = env.get("BOT_TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if telegram_webhook_secret and not _TELEGRAM_SECRET.fullmatch(telegram_webhook_secret):
+        raise SettingsError("BOT_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    if telegram_bot_token and telegram_mode == "webhook" and not telegram_webhook_secret:
+        raise SettingsError("BOT_TELEGRAM_WEBHOOK_SECRET must be set when BOT_TELEGRAM_MODE=webhook")
     settings = Settings(
         environment=environment,
         gateway_host=env.get("BOT_GATEWAY_HOST", "127.0.0.1").strip() or "127.0.0.1",
@@ -269,6 +306,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         slack_app_token=slack_app_token,
         slack_agents_channel=slack_agents_channel,
         slack_api_url=env.get("BOT_SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL,
+        slack_customers=env.get("BOT_SLACK_CUSTOMERS", "1").strip().lower() not in ("0", "false", "no", "off"),
+        telegram_bot_token=telegram_bot_token,
+        telegram_mode=telegram_mode,
+        telegram_webhook_secret=telegram_webhook_secret,
+        telegram_webhook_url=env.get("BOT_TELEGRAM_WEBHOOK_URL", "").strip(),
+        telegram_api_url=env.get("BOT_TELEGRAM_API_URL", "").strip() or DEFAULT_TELEGRAM_API_URL,
+        replica_id=env.get("BOT_REPLICA_ID", "").strip(),
         generated_tokens=tuple(missing),
     )
     return settings

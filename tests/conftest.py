@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,6 +21,69 @@ from tests.mail import MailSink, smtp_server
 from tests.stack import E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread, start_stack
 
 pytest_plugins = ["tests.db_fixtures"]
+
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+class NetworkGuard:
+    """Refuses socket connections to anything but loopback (and AF_UNIX), remembering each attempt.
+
+    ``install`` patches ``socket.socket.connect``/``connect_ex`` (asyncio, aiohttp, httpx, redis... all
+    end up there); C clients such as libpq and subprocesses are not affected. Host names other than
+    ``localhost`` are refused without resolving them.
+    """
+
+    def __init__(self) -> None:
+        self.blocked: list[str] = []
+
+    @staticmethod
+    def is_local(family: int, address: Any) -> bool:
+        """Whether connecting a ``family`` socket to ``address`` stays on this machine."""
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            return True  # AF_UNIX, netlink...
+        host = str(address[0] if isinstance(address, tuple) else address).split("%", 1)[0]
+        if host.lower() in _LOCAL_NAMES:
+            return True
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False  # a host name: would need a DNS lookup and is not local anyway
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return ip.is_loopback or ip.is_unspecified  # 0.0.0.0 / :: reach this machine
+
+    def check(self, sock: socket.socket, address: Any) -> None:
+        """Raise ``OSError`` (and record it) unless ``address`` is local."""
+        if not self.is_local(sock.family, address):
+            description = f"{address!r} ({socket.AddressFamily(sock.family).name})"
+            self.blocked.append(description)
+            raise OSError(f"blocked outbound connection to {description}")
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Guard every socket until ``monkeypatch`` is undone."""
+        connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+        guard = self
+
+        def guarded_connect(sock: socket.socket, address: Any) -> None:
+            guard.check(sock, address)
+            return connect(sock, address)
+
+        def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+            guard.check(sock, address)
+            return connect_ex(sock, address)
+
+        monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+        monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
+    """Every test: a connection to a non-loopback address raises and fails the test at teardown."""
+    guard = NetworkGuard()
+    guard.install(monkeypatch)
+    yield guard
+    if guard.blocked:
+        pytest.fail(f"the test tried to reach the network: {guard.blocked}", pytrace=False)
 
 
 @pytest.fixture

@@ -160,6 +160,8 @@ def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engine, tmp
         "conversations": 2,
         "messages": 4,
         "handoffs": 1,
+        "channel_inbox": 0,
+        "channel_outbox": 0,
         "channel_identities": 1,
         "link_codes": 1,
         "link_failures": 1,

@@ -62,7 +62,8 @@ async def socket_desk(fake_rasa: tuple[FakeRasa, Settings], slack: tuple[FakeSla
     client = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=0))
     await client.start_server()
     state = SocketDesk(client, fake_slack, engine)
-    socket_client = state.desk._socket.client if state.desk._socket is not None else None
+    socket = state.desk.slack._socket
+    socket_client = socket.client if socket is not None else None
     try:
         ref, _ = HandoffRequests(engine).request("c-sm", "customer_request", {"summary": "no signal"}, "direct")
         state.handoff = ref.id

@@ -19,12 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -39,6 +34,7 @@ from bot.agentdesk.blocks import (
 from bot.agentdesk.jobs import HandoffJobs
 from bot.agentdesk.texts import SlackDeskTexts
 from bot.agentdesk.threads import SlackThread, SlackThreads
+from bot.channels.slack_app import SlackApp
 from bot.conversations.service import ConversationService
 from bot.conversations.store import StoredMessage
 from bot.db.engine import session_factory
@@ -78,8 +74,9 @@ class SlackDesk:
         engine: Engine,
         session: aiohttp.ClientSession | None = None,
         texts: SlackDeskTexts | None = None,
+        slack: SlackApp | None = None,
     ) -> None:
-        """Compose the desk (no network until :meth:`start`)."""
+        """Compose the desk on the gateway's Slack app (its own when ``slack`` is None; no network until started)."""
         self._settings = settings
         self._desk = desk
         self._conversations = conversations
@@ -88,45 +85,35 @@ class SlackDesk:
         self._threads = SlackThreads(settings.var_dir / "slack_threads.json")
         self._jobs = HandoffJobs()
         self._seen_events: OrderedDict[str, None] = OrderedDict()
-        self._socket: AsyncSocketModeHandler | None = None
-        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session)
-        verify = bool(settings.slack_signing_secret)
-        self._bolt = AsyncApp(
-            client=self.client,
-            signing_secret=settings.slack_signing_secret if verify else None,
-            request_verification_enabled=verify,
-            process_before_response=True,  # listeners only enqueue: the answer is still immediate
-            logger=logging.getLogger("bot.agentdesk.bolt"),
-        )
-        self._bolt.action(CLAIM_ACTION)(self._on_claim)
-        self._bolt.action(RESOLVE_ACTION)(self._on_resolve)
-        self._bolt.event("message")(self._on_message)
+        self._owns_slack = slack is None
+        self.slack = slack or SlackApp(settings, session)
+        self.client = self.slack.client
+        self.slack.bolt.action(CLAIM_ACTION)(self._on_claim)
+        self.slack.bolt.action(RESOLVE_ACTION)(self._on_resolve)
+        self.slack.on_message(self._on_message)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the thread mapping; connect Socket Mode when an app token is set."""
+        """Load the thread mapping (and connect the Slack app when the desk owns it)."""
         await asyncio.to_thread(self._threads.load)
-        if self._settings.slack_app_token:
-            self._socket = AsyncSocketModeHandler(self._bolt, self._settings.slack_app_token, web_client=self.client)
-            await self._socket.connect_async()
-            _LOGGER.info("slack_desk.socket_mode_connected")
+        if self._owns_slack:
+            await self.slack.start()
         _LOGGER.info("slack_desk.started channel=%s", self._settings.slack_agents_channel)
 
     async def close(self) -> None:
-        """Disconnect Socket Mode, cancel pending jobs and wait for them."""
-        if self._socket is not None:
-            await self._socket.close_async()
+        """Cancel pending jobs and wait for them (and disconnect the Slack app when the desk owns it)."""
+        if self._owns_slack:
+            await self.slack.close()
         await self._jobs.close()
 
     async def drain(self) -> None:
         """Wait until every queued job is done (for tests and orderly shutdowns)."""
         await self._jobs.drain()
 
-    async def dispatch_http(self, request: web.Request) -> web.Response:
-        """Handle ``POST /slack/events`` (Events API and interactivity); 401 when unsigned or stale."""
-        response = await self._bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+    def is_desk_channel(self, channel: str) -> bool:
+        """Whether ``channel`` is the agents' channel (by name or by the id Slack answered with)."""
+        return channel in (self._settings.slack_agents_channel, *self._threads.channels())
 
     # -- HandoffListener -------------------------------------------------------------------
 
@@ -190,24 +177,26 @@ class SlackDesk:
         if action is not None:
             self._jobs.submit(action[0], lambda: self._resolve(*action), "resolve")
 
-    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
-            return  # edits, joins, files, bots (including this desk's own posts)
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> bool:
+        """Take the agents' replies in handoff threads (``True``); leave every other message."""
         channel, thread_ts = str(event.get("channel", "")), event.get("thread_ts")
+        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return self.is_desk_channel(channel)  # edits, joins, files, bots (including this desk's own posts)
         if not isinstance(thread_ts, str) or thread_ts == event.get("ts"):
-            return  # not a thread reply
+            return self.is_desk_channel(channel)  # not a thread reply
         handoff_id = self._threads.handoff_for(channel, thread_ts)
         if handoff_id is None:
-            return
+            return self.is_desk_channel(channel)
         event_id = str(body.get("event_id") or event.get("client_msg_id") or event.get("ts"))
         if event_id in self._seen_events:
             _LOGGER.info("slack_desk.duplicate_event event=%s", event_id)
-            return
+            return True
         self._seen_events[event_id] = None
         while len(self._seen_events) > _SEEN_EVENTS:
             self._seen_events.popitem(last=False)
         user, text = str(event["user"]), str(event.get("text", ""))
         self._jobs.submit(handoff_id, lambda: self._relay(handoff_id, user, channel, thread_ts, text), "reply")
+        return True
 
     async def _claim(self, handoff_id: int, user: str, channel: str) -> None:
         agent = await asyncio.to_thread(self._agent_for, user)

@@ -63,6 +63,10 @@ class SlackThreads:
         """The thread of a handoff, if one was posted."""
         return self._by_handoff.get(handoff_id)
 
+    def channels(self) -> set[str]:
+        """The channel ids the desk has posted in (the agents' channel, as Slack names it)."""
+        return {thread.channel for thread in self._by_handoff.values()}
+
     def handoff_for(self, channel: str, ts: str) -> int | None:
         """The handoff whose root message is ``ts`` in ``channel``."""
         return self._by_ts.get((channel, ts))

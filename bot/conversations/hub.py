@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 from bot.conversations.store import StoredMessage
 
@@ -18,6 +19,11 @@ class ConversationHub:
         """Create an empty hub; a subscriber more than ``max_queue`` messages behind is dropped."""
         self._subscribers: dict[str, set[asyncio.Queue[StoredMessage | None]]] = defaultdict(set)
         self._max_queue = max_queue
+        self._listeners: list[Callable[[StoredMessage], None]] = []
+
+    def on_publish(self, listener: Callable[[StoredMessage], None]) -> None:
+        """Call ``listener`` (synchronously, it must not block) for every published message."""
+        self._listeners.append(listener)
 
     def subscribe(self, conversation_id: str) -> asyncio.Queue[StoredMessage | None]:
         """Return a queue that receives the conversation's new messages."""
@@ -36,6 +42,8 @@ class ConversationHub:
 
     def publish(self, message: StoredMessage) -> None:
         """Hand ``message`` to every subscriber of its conversation, without waiting."""
+        for listener in self._listeners:
+            listener(message)
         for queue in list(self._subscribers.get(message.conversation_id, ())):
             try:
                 queue.put_nowait(message)

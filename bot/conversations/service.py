@@ -7,10 +7,18 @@ import logging
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import ANONYMOUS, IdentityResolver
-from bot.conversations.store import ConversationInfo, ConversationStore, HandoffRef, StoredMessage
+from bot.conversations.store import (
+    Button,
+    ConversationInfo,
+    ConversationStore,
+    HandoffRef,
+    InboxMark,
+    StoredMessage,
+)
 from bot.db.models import Sender
 from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
 from bot.handoff.events import HandoffEvents
@@ -30,6 +38,15 @@ class CustomerMessage:
     client_id: str | None = None
     customer_token: str | None = None
     channel_user: str | None = None  # the sender on the channel (defaults to the conversation id)
+    address: dict[str, Any] | None = None  # a push channel's chat: replies go through the outbox
+
+
+@dataclass(frozen=True)
+class InboxTurn:
+    """The stored platform event a customer message came from, and how far it got."""
+
+    item_id: int
+    state: str  # "pending" or "stored"
 
 
 @dataclass(frozen=True)
@@ -75,11 +92,15 @@ class ConversationService:
         """Return the conversation, creating it on ``channel`` if it is new."""
         return await self._store.ensure(conversation_id, channel, customer_id)
 
-    async def handle(self, message: CustomerMessage) -> TurnResult:
+    async def handle(self, message: CustomerMessage, inbox: InboxTurn | None = None) -> TurnResult:
         """Store ``message``, get the bot's replies and store them; never raises for Rasa outages.
 
         The customer's message is stored before the dialogue model is asked, so nothing the
         customer sent is lost when Rasa is down; they get a polite "try again" reply instead.
+
+        ``inbox`` comes with a push channel's stored event: its state moves with the messages
+        (in the same transactions), and an event whose customer message was stored before a
+        crash is finished without asking the dialogue model twice (see :meth:`_recover`).
         """
         lock = self._lock(message.conversation_id)
         channel_user = message.channel_user or message.conversation_id
@@ -87,25 +108,44 @@ class ConversationService:
         if self._identity is not None:
             identity = await self._identity.resolve(message.channel, channel_user, message.customer_token)
         async with lock:
-            await self._store.ensure(message.conversation_id, message.channel, identity.customer_id)
+            await self._store.ensure(message.conversation_id, message.channel, identity.customer_id, message.address)
             if identity.customer_id is not None:
                 await self._store.attach_customer(message.conversation_id, identity.customer_id)
-            stored, is_new = await self._store.append(
-                message.conversation_id,
-                Sender.CUSTOMER,
-                message.text,
-                payload=message.payload,
-                client_id=message.client_id,
+            recovering = inbox is not None and inbox.state == "stored" and message.client_id is not None
+            earlier = (
+                await self._store.find_client_id(message.conversation_id, message.client_id)
+                if recovering and message.client_id is not None
+                else None
             )
+            if earlier is not None and inbox is not None:
+                stored, is_new = earlier, True
+                _LOGGER.info("turn.recovering conversation=%s item=%d", message.conversation_id, inbox.item_id)
+            else:
+                recovering = False
+                stored, is_new = await self._store.append(
+                    message.conversation_id,
+                    Sender.CUSTOMER,
+                    message.text,
+                    payload=message.payload,
+                    client_id=message.client_id,
+                    inbox=InboxMark(inbox.item_id, "stored") if inbox is not None else None,
+                )
+                if is_new:
+                    self._hub.publish(stored)
+            done = InboxMark(inbox.item_id, "done") if inbox is not None else None
             if not is_new:
                 _LOGGER.info("turn.duplicate conversation=%s cursor=%d", message.conversation_id, stored.cursor)
+                if inbox is not None:
+                    ignored = InboxMark(inbox.item_id, "ignored")  # another event carried the same message
+                    await self._store.append_replies(message.conversation_id, (), inbox=ignored)
                 return TurnResult(stored, (), True, await self._store.active_handoff(message.conversation_id))
-            self._hub.publish(stored)
             open_handoff = await self._store.active_handoff(message.conversation_id)
             if open_handoff is not None:
                 # A person has (or is about to take) the conversation: the bot stays silent and
                 # the agent sees the message (stored and published above).
                 await self.handoff_events.customer(open_handoff.id, stored)
+                if done is not None:
+                    await self._store.append_replies(message.conversation_id, (), inbox=done)
                 _LOGGER.info(
                     "turn.relayed_to_agent conversation=%s handoff=%d", message.conversation_id, open_handoff.id
                 )
@@ -118,10 +158,16 @@ class ConversationService:
                 "customer_id": identity.customer_id,
                 "verified_by": identity.verified_by,
             }
+            if message.client_id is not None:
+                metadata["turn"] = message.client_id
             try:
-                bot_replies = await self._dialogue.send(
-                    message.conversation_id, message.payload or message.text, metadata
-                )
+                bot_replies = None
+                if recovering and message.client_id is not None:
+                    bot_replies = await self._dialogue.replies_of_turn(message.conversation_id, message.client_id)
+                if bot_replies is None:
+                    bot_replies = await self._dialogue.send(
+                        message.conversation_id, message.payload or message.text, metadata
+                    )
                 if not bot_replies:
                     # Every turn of the model answers; silence means an action failed (e.g. the
                     # action server is down), and the customer must not be left waiting.
@@ -129,16 +175,27 @@ class ConversationService:
                 _LOGGER.info("turn.answered conversation=%s replies=%d", message.conversation_id, len(bot_replies))
             except DialogueUnavailable as exc:
                 _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", message.conversation_id, exc)
-                replies = [await self._append_bot(message.conversation_id, self._texts.dialogue_unavailable)]
+                replies = await self._store_replies(
+                    message.conversation_id, [(self._texts.dialogue_unavailable, ())], done
+                )
                 return TurnResult(stored, replies, False, await self._store.active_handoff(message.conversation_id))
-            replies = []
-            for reply in bot_replies:
-                replies.append(await self._append_bot(message.conversation_id, reply.text, reply.buttons))
+            replies = await self._store_replies(
+                message.conversation_id, [(reply.text, reply.buttons) for reply in bot_replies], done
+            )
             handoff = await self._store.active_handoff(message.conversation_id)
             if handoff is not None:
                 # Requested by the action server during this turn (none was open before it).
                 await self.handoff_events.opened(handoff.id, message.conversation_id)
             return TurnResult(stored, replies, False, handoff)
+
+    async def _store_replies(
+        self, conversation_id: str, replies: Sequence[tuple[str, Sequence[Button]]], done: InboxMark | None
+    ) -> list[StoredMessage]:
+        """Store a turn's replies (with the inbox item's completion) at once, then publish them."""
+        stored = await self._store.append_replies(conversation_id, replies, inbox=done)
+        for message in stored:
+            self._hub.publish(message)
+        return stored
 
     async def bot_turn(self, conversation_id: str, intent: str) -> list[StoredMessage]:
         """Let the bot speak without a customer message (after a handoff ends); store and publish it."""

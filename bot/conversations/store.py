@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.channels.address import chat_key
 from bot.db.engine import session_factory
-from bot.db.models import Conversation, Handoff, HandoffStatus, Message, Sender, utcnow
+from bot.db.models import Conversation, Handoff, HandoffStatus, InboxItem, Message, OutboxItem, Sender, utcnow
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,20 @@ class StoredMessage:
 
 @dataclass(frozen=True)
 class ConversationInfo:
-    """A conversation's identity and where it lives."""
+    """A conversation's identity and where it lives (``address``: where a push channel delivers)."""
 
     id: str
     channel: str
     customer_id: str | None
+    address: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InboxMark:
+    """Move an inbox item to ``state`` in the same transaction as the messages stored with it."""
+
+    item_id: int
+    state: str
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,8 @@ class HandoffRef:
     status: str
 
 
-def _to_stored(row: Message) -> StoredMessage:
+def stored_message(row: Message) -> StoredMessage:
+    """A message row as the public :class:`StoredMessage`."""
     buttons = tuple(
         Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
         for b in (row.buttons or [])
@@ -100,19 +111,32 @@ class ConversationStore:
             row = session.get(Conversation, conversation_id)
             if row is None:
                 return None
-            return ConversationInfo(id=row.id, channel=row.channel, customer_id=row.customer_id)
+            address = row.address if isinstance(row.address, dict) else None
+            return ConversationInfo(id=row.id, channel=row.channel, customer_id=row.customer_id, address=address)
 
-    async def ensure(self, conversation_id: str, channel: str, customer_id: str | None = None) -> ConversationInfo:
-        """Return the conversation, creating it on ``channel`` when it is new."""
-        return await asyncio.to_thread(self._ensure, conversation_id, channel, customer_id)
+    async def ensure(
+        self,
+        conversation_id: str,
+        channel: str,
+        customer_id: str | None = None,
+        address: dict[str, Any] | None = None,
+    ) -> ConversationInfo:
+        """Return the conversation, creating it on ``channel`` when it is new.
 
-    def _ensure(self, conversation_id: str, channel: str, customer_id: str | None) -> ConversationInfo:
+        ``address`` (a push channel's chat, see :mod:`bot.channels.address`) makes every later
+        bot, agent and system message of the conversation go through the outbox.
+        """
+        return await asyncio.to_thread(self._ensure, conversation_id, channel, customer_id, address)
+
+    def _ensure(
+        self, conversation_id: str, channel: str, customer_id: str | None, address: dict[str, Any] | None
+    ) -> ConversationInfo:
         existing = self._get(conversation_id)
         if existing is not None:
             return existing
         try:
             with self._sessions.begin() as session:
-                session.add(Conversation(id=conversation_id, channel=channel, customer_id=customer_id))
+                session.add(Conversation(id=conversation_id, channel=channel, customer_id=customer_id, address=address))
         except IntegrityError:
             pass  # created concurrently by another request: read it back below
         info = self._get(conversation_id)
@@ -138,34 +162,57 @@ class ConversationStore:
         buttons: Sequence[Button] = (),
         payload: str | None = None,
         client_id: str | None = None,
+        inbox: InboxMark | None = None,
     ) -> tuple[StoredMessage, bool]:
         """Store a message; returns it and whether it is new.
 
         A customer message carrying a ``client_id`` already stored in this conversation is
-        not stored twice: the earlier copy is returned with ``False``.
+        not stored twice: the earlier copy is returned with ``False`` (and ``inbox`` is not
+        applied). A bot, agent or system message of a conversation with an address is queued
+        in the outbox in the same transaction.
         """
-        return await asyncio.to_thread(self._append, conversation_id, sender, text, tuple(buttons), payload, client_id)
+        return await asyncio.to_thread(
+            self._append, conversation_id, sender, text, tuple(buttons), payload, client_id, inbox
+        )
 
-    def _find_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
-        with self._sessions() as session:
-            row = session.execute(
-                select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
-            ).scalar_one_or_none()
-            return _to_stored(row) if row is not None else None
-
-    def _append(
+    async def append_replies(
         self,
+        conversation_id: str,
+        replies: Sequence[tuple[str, Sequence[Button]]],
+        sender: Sender = Sender.BOT,
+        inbox: InboxMark | None = None,
+    ) -> list[StoredMessage]:
+        """Store a turn's replies (text, buttons) and the inbox item's new state in one transaction."""
+        return await asyncio.to_thread(self._append_replies, conversation_id, list(replies), sender, inbox)
+
+    def _append_replies(
+        self,
+        conversation_id: str,
+        replies: list[tuple[str, Sequence[Button]]],
+        sender: Sender,
+        inbox: InboxMark | None,
+    ) -> list[StoredMessage]:
+        with self._sessions.begin() as session:
+            conversation = session.get(Conversation, conversation_id)
+            stored = [
+                self._add(session, conversation, conversation_id, sender, text, tuple(buttons), None, None)
+                for text, buttons in replies
+            ]
+            if inbox is not None:
+                _mark_inbox(session, inbox)
+            return stored
+
+    @staticmethod
+    def _add(
+        session: Any,
+        conversation: Conversation | None,
         conversation_id: str,
         sender: Sender,
         text: str,
         buttons: tuple[Button, ...],
         payload: str | None,
         client_id: str | None,
-    ) -> tuple[StoredMessage, bool]:
-        if client_id is not None:
-            earlier = self._find_client_id(conversation_id, client_id)
-            if earlier is not None:
-                return earlier, False
+    ) -> StoredMessage:
         row = Message(
             conversation_id=conversation_id,
             sender=sender,
@@ -175,14 +222,54 @@ class ConversationStore:
             client_id=client_id,
             created_at=utcnow(),
         )
+        session.add(row)
+        if conversation is not None:
+            conversation.updated_at = row.created_at
+        session.flush()
+        address = conversation.address if conversation is not None else None
+        if isinstance(address, dict) and sender != Sender.CUSTOMER:
+            session.add(
+                OutboxItem(
+                    platform=str(address.get("platform", "")),
+                    chat_key=chat_key(address),
+                    conversation_id=conversation_id,
+                    message_id=row.id,
+                    address=address,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=row.created_at,
+                    created_at=row.created_at,
+                )
+            )
+        return stored_message(row)
+
+    def _find_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+            ).scalar_one_or_none()
+            return stored_message(row) if row is not None else None
+
+    def _append(
+        self,
+        conversation_id: str,
+        sender: Sender,
+        text: str,
+        buttons: tuple[Button, ...],
+        payload: str | None,
+        client_id: str | None,
+        inbox: InboxMark | None = None,
+    ) -> tuple[StoredMessage, bool]:
+        if client_id is not None:
+            earlier = self._find_client_id(conversation_id, client_id)
+            if earlier is not None:
+                return earlier, False
         try:
             with self._sessions.begin() as session:
-                session.add(row)
                 conversation = session.get(Conversation, conversation_id)
-                if conversation is not None:
-                    conversation.updated_at = row.created_at
-                session.flush()
-                stored = _to_stored(row)
+                stored = self._add(session, conversation, conversation_id, sender, text, buttons, payload, client_id)
+                if inbox is not None:
+                    _mark_inbox(session, inbox)
         except IntegrityError:
             if client_id is None:
                 raise
@@ -191,6 +278,19 @@ class ConversationStore:
                 raise
             return earlier, False
         return stored, True
+
+    async def find_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
+        """The conversation's customer message with this ``client_id``, if stored."""
+        return await asyncio.to_thread(self._find_client_id, conversation_id, client_id)
+
+    async def message(self, cursor: int) -> StoredMessage | None:
+        """One message by its cursor."""
+        return await asyncio.to_thread(self._message, cursor)
+
+    def _message(self, cursor: int) -> StoredMessage | None:
+        with self._sessions() as session:
+            row = session.get(Message, cursor)
+            return stored_message(row) if row is not None else None
 
     async def messages_after(self, conversation_id: str, after: int | None, limit: int = 500) -> list[StoredMessage]:
         """Messages with a cursor greater than ``after``, oldest first, at most ``limit``."""
@@ -204,7 +304,7 @@ class ConversationStore:
                 .order_by(Message.id)
                 .limit(limit)
             ).scalars()
-            return [_to_stored(row) for row in rows]
+            return [stored_message(row) for row in rows]
 
     async def active_handoff(self, conversation_id: str) -> HandoffRef | None:
         """The conversation's newest handoff that is not resolved, if any."""
@@ -222,3 +322,13 @@ class ConversationStore:
                 return None
             status = row.status.value if isinstance(row.status, HandoffStatus) else str(row.status)
             return HandoffRef(id=row.id, status=status)
+
+
+def _mark_inbox(session: Any, mark: InboxMark) -> None:
+    item = session.get(InboxItem, mark.item_id)
+    if item is not None:
+        item.state = mark.state
+        if mark.state in ("done", "ignored"):
+            item.done_at = utcnow()
+            item.lease_owner = None
+            item.lease_until = None

@@ -241,6 +241,8 @@ class Conversation(Base):
     customer_id = Column(String(32), ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
+    # Where replies go on a push channel (Telegram chat, Slack channel/thread); NULL for web/direct.
+    address = Column(JSON)
 
     # The database deletes the messages (ON DELETE CASCADE); loaded ones are deleted by the session.
     messages = relationship(
@@ -332,3 +334,75 @@ class LinkFailure(Base):
     at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_link_failures_identity", "channel", "external_id", "at"),)
+
+
+class InboxItem(Base):
+    """A platform event (Telegram update, Slack event) stored before it is acknowledged.
+
+    ``(platform, external_id)`` is unique, so a redelivery is recognised and dropped. Items of
+    one conversation are processed one at a time in ``id`` order; ``state`` moves
+    ``pending`` -> ``stored`` (the customer's message is in ``messages``) -> ``done``, or
+    ``ignored`` / ``failed``. A worker holds an item by a lease that a dead worker's
+    successor takes over once it runs out (or at once, for the same ``lease_owner``).
+    """
+
+    __tablename__ = "channel_inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_inbox_platform_external"),
+        Index("ix_inbox_state_conversation", "state", "conversation_id", "id"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    platform = Column(String(20), nullable=False)
+    external_id = Column(String(200), nullable=False)
+    conversation_id = Column(String(128), nullable=False)
+    body = Column(JSON, nullable=False, default=dict)
+    state = Column(String(20), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime)
+    lease_owner = Column(String(80))
+    lease_until = Column(DateTime)
+    error = Column(String(200))
+    received_at = Column(DateTime, nullable=False, default=utcnow)
+    done_at = Column(DateTime)
+
+
+class OutboxItem(Base):
+    """A message to deliver on a platform, written in the same transaction as the message itself.
+
+    One row per conversation message (``message_id`` unique): sending is retried until it
+    succeeds, and the items of one ``chat_key`` leave in ``id`` order at the platform's pace.
+    ``state``: ``pending`` -> ``sending`` (leased) -> ``sent``, or ``failed`` (given up).
+    """
+
+    __tablename__ = "channel_outbox"
+    __table_args__ = (Index("ix_outbox_state_chat", "state", "chat_key", "id"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    platform = Column(String(20), nullable=False)
+    chat_key = Column(String(200), nullable=False)
+    conversation_id = Column(String(128), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    message_id = Column(Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False, unique=True)
+    address = Column(JSON, nullable=False, default=dict)
+    state = Column(String(20), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow)
+    lease_owner = Column(String(80))
+    lease_until = Column(DateTime)
+    sent_at = Column(DateTime)
+    platform_ref = Column(String(100))
+    error = Column(String(200))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class DeepLink(Base):
+    """A one-time account-linking token for a Telegram ``/start`` deep link (stored hashed)."""
+
+    __tablename__ = "deep_links"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    token_hash = Column(String(128), nullable=False, unique=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)

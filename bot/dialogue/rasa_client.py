@@ -51,6 +51,32 @@ def replies_from_rasa(body: Any) -> list[BotReply]:
     return replies
 
 
+def replies_after_turn(events: Any, turn: str) -> list[BotReply] | None:
+    """The bot utterances that followed the user message tagged ``turn`` (pure; ``None``: not found)."""
+    if not isinstance(events, list):
+        return None
+    start = None
+    for index, event in enumerate(events):
+        if not isinstance(event, dict) or event.get("event") != "user":
+            continue
+        metadata = event.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("turn") == turn:
+            start = index
+    if start is None:
+        return None
+    uttered: list[dict[str, Any]] = []
+    for event in events[start + 1 :]:
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            data = event.get("data")
+            data = data if isinstance(data, dict) else {}
+            uttered.append({"text": event.get("text"), "buttons": data.get("buttons"), "image": data.get("image")})
+    return replies_from_rasa(uttered)
+
+
 class RasaClient:
     """Talks to ``rasa run --enable-api`` on an internal address with its auth token."""
 
@@ -98,6 +124,30 @@ class RasaClient:
         payload = await self._post(path, {"name": intent, "entities": {}})
         messages = payload.get("messages") if isinstance(payload, dict) else None
         return replies_from_rasa(messages or [])
+
+    async def replies_of_turn(self, sender_id: str, turn: str) -> list[BotReply] | None:
+        """The replies the model already gave to the message sent with metadata ``turn``.
+
+        ``None`` when the conversation's tracker holds no such message (it never reached the
+        model, or the model dropped it): the caller then sends it. Used after a crash, so a
+        message is not processed twice.
+
+        Raises:
+            DialogueUnavailable: Rasa is down, timed out or answered with an error.
+        """
+        path = f"/conversations/{quote(sender_id, safe='')}/tracker"
+        try:
+            async with self._session.get(
+                f"{self._base_url}{path}",
+                params={"token": self._token, "include_events": "ALL"},
+                timeout=self._timeout,
+            ) as response:
+                if response.status != 200:
+                    raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
+                tracker = await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise DialogueUnavailable("dialogue server unreachable") from exc
+        return replies_after_turn(tracker.get("events") if isinstance(tracker, dict) else None, turn)
 
     async def is_ready(self) -> bool:
         """Whether the Rasa server answers and has a model loaded."""

@@ -7,6 +7,10 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bot.agentdesk.slack import SlackDesk
+from bot.channels.inbox import Inbox
+from bot.channels.outbox import Outbox
+from bot.channels.slack_app import SlackApp
+from bot.channels.telegram import TelegramChannel
 from bot.conversations.hub import ConversationHub
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
@@ -25,3 +29,7 @@ DIALOGUE = web.AppKey("dialogue", RasaClient)
 CONVERSATIONS = web.AppKey("conversations", ConversationService)
 DESK = web.AppKey("desk", HandoffDesk)
 SLACK_DESK = web.AppKey("slack_desk", SlackDesk)
+SLACK = web.AppKey("slack", SlackApp)
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
+INBOX = web.AppKey("inbox", Inbox)
+OUTBOX = web.AppKey("outbox", Outbox)

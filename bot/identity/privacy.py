@@ -37,14 +37,17 @@ from bot.db.models import (
     ChannelIdentity,
     Conversation,
     Customer,
+    DeepLink,
     Device,
     Handoff,
+    InboxItem,
     Invoice,
     LinkCode,
     LinkFailure,
     Message,
     Order,
     OrderItem,
+    OutboxItem,
     RecordAccess,
     Subscription,
 )
@@ -138,7 +141,7 @@ def erase_customer(engine: Engine, customer_id: str, tracker_db_url: str | None)
         tracker_db_url: Rasa's tracker store database; None to leave the tracker alone.
 
     Returns:
-        Rows deleted per kind: ``conversations``, ``messages``, ``handoffs``,
+        Rows deleted per kind: ``conversations``, ``messages``, ``handoffs``, ``channel_inbox``, ``channel_outbox``,
         ``channel_identities``, ``link_codes``, ``link_failures``, ``tracker_events``.
 
     Raises:
@@ -158,6 +161,14 @@ def erase_customer(engine: Engine, customer_id: str, tracker_db_url: str | None)
             )
         ).all()
         counts["handoffs"] = _delete(connection, delete(Handoff).where(Handoff.conversation_id.in_(conversation_ids)))
+        # Platform events and deliveries hold message texts too.
+        counts["channel_inbox"] = _delete(
+            connection, delete(InboxItem).where(InboxItem.conversation_id.in_(conversation_ids))
+        )
+        counts["channel_outbox"] = _delete(
+            connection, delete(OutboxItem).where(OutboxItem.conversation_id.in_(conversation_ids))
+        )
+        _delete(connection, delete(DeepLink).where(DeepLink.customer_id == customer_id))
         counts["messages"] = _delete(connection, delete(Message).where(Message.conversation_id.in_(conversation_ids)))
         counts["conversations"] = _delete(connection, delete(Conversation).where(Conversation.id.in_(conversation_ids)))
         link_codes = _delete(connection, delete(LinkCode).where(LinkCode.customer_id == customer_id))

@@ -21,6 +21,8 @@ class FakeRasa:
     fail_with: int | None = None
     delay_s: float = 0.0
     model_loaded: bool = True
+    #: The tracker events per conversation: each message (with its metadata) and the bot's replies.
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def reply_for(self, message: str) -> list[dict[str, Any]]:
         """Canned dialogue: a greeting with buttons, an echo otherwise."""
@@ -47,6 +49,11 @@ class FakeRasa:
             if self.fail_with:
                 return web.Response(status=self.fail_with, text="boom")
             replies = [{"recipient_id": body["sender"], **r} for r in self.reply_for(body["message"])]
+            log = self.events.setdefault(body["sender"], [])
+            log.append({"event": "user", "text": body["message"], "metadata": body.get("metadata") or {}})
+            for reply in replies:
+                data = {"buttons": reply["buttons"]} if reply.get("buttons") else {}
+                log.append({"event": "bot", "text": reply.get("text"), "data": data})
             return web.json_response(replies)
 
         async def status(request: web.Request) -> web.Response:
@@ -63,7 +70,14 @@ class FakeRasa:
             message = {"recipient_id": conversation, "text": f"triggered {intent}"}
             return web.json_response({"tracker": {"sender_id": conversation}, "messages": [message]})
 
+        async def tracker(request: web.Request) -> web.Response:
+            if request.query.get("token") != self.token:
+                return web.json_response({"status": "failure"}, status=401)
+            conversation = request.match_info["conversation_id"]
+            return web.json_response({"sender_id": conversation, "events": self.events.get(conversation, [])})
+
         app.router.add_post("/webhooks/rest/webhook", webhook)
+        app.router.add_get("/conversations/{conversation_id}/tracker", tracker)
         app.router.add_post("/conversations/{conversation_id}/trigger_intent", trigger_intent)
         app.router.add_get("/status", status)
         return app

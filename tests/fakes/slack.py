@@ -3,6 +3,13 @@
 It also plays Slack's Socket Mode server: ``apps.connections.open`` hands out ``ws://<host>/socket``
 on the same app, which greets each client with ``hello``; tests push envelopes down the socket with
 :meth:`FakeSlack.push_envelope` and the client's acknowledgements are recorded in ``acks``.
+
+Faults are injected per method with :meth:`FakeSlack.fail_next`. The customer side (a DM, a mention, a
+channel message, a button press) is built with :func:`dm_event` and friends and POSTed, signed, to the
+bot's Events API / interactivity endpoint with :func:`deliver`.
+
+The fake may be served from another thread (``tests.stack.serve_in_thread``) while a test's loop reads
+``calls``: the handlers only append to lists, and the ``wait_*`` helpers poll.
 """
 
 from __future__ import annotations
@@ -12,11 +19,14 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
@@ -25,15 +35,37 @@ BOT_ID = "B0BOT"
 TEAM_ID = "T0NIMBUS"
 #: The id Slack gives the agents' channel (the settings may name it by id or by name).
 CHANNEL_ID = "C0AGENTS"
+APP_ID = "A0DESK"
+#: A channel given as an id (``C…``, ``D…``, ``G…``) is echoed back by ``chat.postMessage``; a name is not.
+_CHANNEL_ID_RE = re.compile(r"[CDG][A-Z0-9]+")
+FAULT_KINDS = ("429", "5xx", "timeout")
+FORM = "application/x-www-form-urlencoded"
+_POLL = 0.02
 
 
 @dataclass
 class SlackCall:
-    """One Web API call: the method and its arguments (JSON body or form fields)."""
+    """One Web API call: the method, its arguments (JSON body or form fields), when and how it was answered."""
 
     method: str
     args: dict[str, Any]
     token: str | None
+    #: ``time.monotonic()`` when the request was received.
+    at: float = 0.0
+    #: ``"ok"``, ``"429"``, ``"5xx"``, ``"timeout"`` (an injected fault) or ``"error"`` (unknown method).
+    outcome: str = "ok"
+
+
+@dataclass
+class _Fault:
+    kind: str
+    retry_after: int
+    delay: float
+
+
+def resolved_channel(channel: Any) -> str:
+    """The channel id ``chat.postMessage`` answers with: ids are echoed, names resolve to ``CHANNEL_ID``."""
+    return channel if isinstance(channel, str) and _CHANNEL_ID_RE.fullmatch(channel) else CHANNEL_ID
 
 
 @dataclass
@@ -50,10 +82,55 @@ class FakeSlack:
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _envelopes: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _faults: dict[str, list[_Fault]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def called(self, method: str) -> list[dict[str, Any]]:
         """The arguments of every call to ``method``, in order."""
         return [call.args for call in self.calls if call.method == method]
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """The arguments of every successful ``chat.postMessage``, in order.
+
+        With ``channel``, only those posted to it: by the channel as requested (``"#support-agents"``,
+        ``"D0CUSTDM"``) or as the fake resolved it (``CHANNEL_ID`` for a channel name).
+        """
+        return [
+            call.args
+            for call in list(self.calls)
+            if call.method == "chat.postMessage"
+            and call.outcome == "ok"
+            and (channel is None or channel in (call.args.get("channel"), resolved_channel(call.args.get("channel"))))
+        ]
+
+    async def wait_posted(self, channel: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """At least ``count`` successful ``chat.postMessage`` to ``channel`` (waits for them); all of them."""
+        deadline = time.monotonic() + timeout
+        while len(posted := self.posted(channel)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"expected {count} message(s) posted to {channel} within {timeout}s, got {len(posted)}: "
+                    f"{[p.get('text') for p in posted]}; all calls: "
+                    f"{[(c.method, c.outcome, c.args.get('channel')) for c in list(self.calls)]}"
+                )
+            await asyncio.sleep(_POLL)
+        return posted
+
+    def fail_next(self, method: str, kind: str, count: int = 1, *, retry_after: int = 1, delay: float = 2.0) -> None:
+        """Make the next ``count`` calls of ``method`` fail.
+
+        ``"429"``: HTTP 429, ``Retry-After: <retry_after>``, ``{"ok": false, "error": "ratelimited"}``;
+        ``"5xx"``: HTTP 503 with a text body; ``"timeout"``: the 503 only comes after ``delay`` seconds.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        with self._lock:
+            self._faults.setdefault(method, []).extend(_Fault(kind, retry_after, delay) for _ in range(count))
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        with self._lock:
+            pending = self._faults.get(method)
+            return pending.pop(0) if pending else None
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
@@ -138,7 +215,7 @@ class FakeSlack:
             message = {"type": "message", "text": args.get("text", ""), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
-            return {"channel": CHANNEL_ID, "ts": ts, "message": message}
+            return {"channel": resolved_channel(args.get("channel")), "ts": ts, "message": message}
         if method == "chat.update":
             return {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
         if method == "chat.postEphemeral":
@@ -150,6 +227,7 @@ class FakeSlack:
         app = web.Application()
 
         async def api(request: web.Request) -> web.Response:
+            received = time.monotonic()
             method = request.match_info["method"]
             if request.content_type == "application/json":
                 args = dict(await request.json())
@@ -158,10 +236,24 @@ class FakeSlack:
                 for key in ("blocks", "attachments"):
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
-            auth = request.headers.get("Authorization", "")
-            self.calls.append(SlackCall(method, args, auth.removeprefix("Bearer ") or None))
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ") or None
+            fault = self._take_fault(method)
+            if fault is not None:
+                self.calls.append(SlackCall(method, args, token, received, fault.kind))
+                if fault.kind == "429":
+                    return web.json_response(
+                        {"ok": False, "error": "ratelimited"},
+                        status=429,
+                        headers={"Retry-After": str(fault.retry_after)},
+                    )
+                if fault.kind == "timeout":
+                    await asyncio.sleep(fault.delay)
+                return web.Response(status=503, text="upstream error")
+            call = SlackCall(method, args, token, received)
+            self.calls.append(call)
             answer = self._answer(method, args, request.host)
             if answer is None:
+                call.outcome = "error"
                 self.unknown.append(method)
                 return web.json_response({"ok": False, "error": "unknown_method"})
             return web.json_response({"ok": True, **answer})
@@ -198,30 +290,166 @@ def root_ts_of(fake: FakeSlack, handoff_id: int) -> str | None:
     return None
 
 
-def button_press(action_id: str, user: str, handoff_id: int, root_ts: str) -> str:
-    """A form-encoded ``block_actions`` request: ``user`` pressed a button of the handoff's root message."""
+def _block_actions(
+    user: str,
+    *,
+    channel: str,
+    channel_name: str,
+    message_ts: str,
+    message_text: str,
+    trigger_id: str,
+    action: dict[str, Any],
+    thread_ts: str | None = None,
+) -> str:
+    """A form-encoded ``block_actions`` interactivity request (``payload=<json>``)."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message_ts,
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
+    message: dict[str, Any] = {"type": "message", "ts": message_ts, "text": message_text}
+    if thread_ts:
+        container["thread_ts"] = thread_ts
+        message["thread_ts"] = thread_ts
     payload = {
         "type": "block_actions",
         "team": {"id": TEAM_ID, "domain": "nimbus"},
         "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
-        "api_app_id": "A0DESK",
+        "api_app_id": APP_ID,
         "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": root_ts, "channel_id": CHANNEL_ID, "is_ephemeral": False},
-        "trigger_id": "123.456.abc",
-        "channel": {"id": CHANNEL_ID, "name": "support-agents"},
-        "message": {"type": "message", "ts": root_ts, "text": "New handoff"},
+        "container": container,
+        "trigger_id": trigger_id,
+        "channel": {"id": channel, "name": channel_name},
+        "message": message,
         "response_url": "https://hooks.slack.invalid/actions/T0/1/x",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": f"handoff-{handoff_id}",
-                "value": str(handoff_id),
-                "action_ts": "1700000001.000001",
-            }
-        ],
+        "actions": [action],
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def button_press(action_id: str, user: str, handoff_id: int, root_ts: str) -> str:
+    """A form-encoded ``block_actions`` request: ``user`` pressed a button of the handoff's root message."""
+    return _block_actions(
+        user,
+        channel=CHANNEL_ID,
+        channel_name="support-agents",
+        message_ts=root_ts,
+        message_text="New handoff",
+        trigger_id="123.456.abc",
+        action={
+            "type": "button",
+            "action_id": action_id,
+            "block_id": f"handoff-{handoff_id}",
+            "value": str(handoff_id),
+            "action_ts": "1700000001.000001",
+        },
+    )
+
+
+def customer_button_press(
+    user: str,
+    *,
+    channel: str,
+    message_ts: str,
+    action_id: str,
+    value: str,
+    trigger_id: str,
+    thread_ts: str | None = None,
+) -> str:
+    """A form-encoded ``block_actions`` request: customer ``user`` pressed a button of a bot message.
+
+    POST it with ``content_type=FORM`` (:func:`deliver` also recognises a ``payload=`` body by itself).
+    """
+    return _block_actions(
+        user,
+        channel=channel,
+        channel_name="directmessage" if channel.startswith("D") else channel.lower(),
+        message_ts=message_ts,
+        message_text="",
+        trigger_id=trigger_id,
+        thread_ts=thread_ts,
+        action={
+            "type": "button",
+            "action_id": action_id,
+            "block_id": f"{action_id}-block",
+            "value": value,
+            "action_ts": f"{int(time.time())}.000001",
+        },
+    )
+
+
+def _event_callback(event: dict[str, Any], event_id: str) -> str:
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+            "event": event,
+        }
+    )
+
+
+def _message_event(
+    kind: str, user: str, text: str, ts: str, channel: str, thread_ts: str | None, **extra: Any
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": kind, "channel": channel, **extra, "user": user, "text": text, "ts": ts}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    event.update({"team": TEAM_ID, "event_ts": ts})
+    return event
+
+
+def dm_event(user: str, text: str, *, event_id: str, ts: str, channel: str = "D0CUSTDM") -> str:
+    """An Events API ``message`` event: customer ``user`` wrote ``text`` in a DM with the bot."""
+    return _event_callback(_message_event("message", user, text, ts, channel, None, channel_type="im"), event_id)
+
+
+def mention_event(
+    user: str, text: str, *, event_id: str, ts: str, channel: str = "C0PUBLIC", thread_ts: str | None = None
+) -> str:
+    """An Events API ``app_mention`` event (``<@BOT_USER_ID>`` is prepended unless ``text`` mentions the bot)."""
+    mention = f"<@{BOT_USER_ID}>"
+    if mention not in text:
+        text = f"{mention} {text}"
+    return _event_callback(_message_event("app_mention", user, text, ts, channel, thread_ts), event_id)
+
+
+def channel_message_event(
+    user: str, text: str, *, event_id: str, ts: str, channel: str = "C0PUBLIC", thread_ts: str | None = None
+) -> str:
+    """An Events API ``message`` event: ``user`` wrote ``text`` in a public channel (optionally in a thread)."""
+    return _event_callback(
+        _message_event("message", user, text, ts, channel, thread_ts, channel_type="channel"), event_id
+    )
+
+
+async def deliver(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: str,
+    secret: str,
+    *,
+    content_type: str = "application/json",
+    retry_num: int | None = None,
+) -> int:
+    """POST a signed Events API / interactivity ``body`` to ``url`` like Slack does; the HTTP status.
+
+    A ``payload=`` body (from :func:`customer_button_press` or :func:`button_press`) is sent form-encoded
+    even with the default ``content_type``. ``retry_num`` adds Slack's retry headers (reason ``http_timeout``).
+    """
+    if content_type == "application/json" and body.startswith("payload="):
+        content_type = FORM
+    headers = signed_headers(body, secret, content_type)
+    if retry_num is not None:
+        headers.update({"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"})
+    async with session.post(url, data=body.encode(), headers=headers) as response:
+        await response.read()
+        return response.status
 
 
 def thread_reply(user: str, text: str, root_ts: str, event_id: str, ts: str) -> str:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {run,gateway,migrate,seed,nlp,train,validate,records-api,customers}``."""
+"""Command line: ``python -m bot {run,gateway,migrate,seed,nlp,train,validate,records-api,customers,telegram}``."""
 
 from __future__ import annotations
 
@@ -251,6 +251,53 @@ def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
+    """``telegram set-webhook [URL] | webhook-info | delete-webhook | deep-link CUSTOMER_ID``."""
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    from bot.channels import telegram
+
+    if args.action == "deep-link":
+        from bot.db.engine import create_db_engine
+        from bot.identity.deeplinks import DeepLinks, UnknownCustomer
+
+        _migrate(settings)
+        engine = create_db_engine(settings.database_url)
+        try:
+            minted = DeepLinks(engine, settings.identity_secret).mint(args.customer_id)
+        except UnknownCustomer:
+            print(f"error: no customer with id {args.customer_id!r}", file=sys.stderr)
+            return 1
+        finally:
+            engine.dispose()
+        print(f"start payload (valid 15 minutes, single use): {minted.token}")
+        print(f"link: https://t.me/<your bot's username>?start={minted.token}")
+        return 0
+    if not settings.telegram_enabled:
+        print("error: set BOT_TELEGRAM_BOT_TOKEN first", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "set-webhook":
+            url = args.url or settings.telegram_webhook_url or f"{settings.gateway_url}{telegram.WEBHOOK_PATH}"
+            if not url.startswith("https://"):
+                print(f"error: Telegram only calls https:// webhooks, got {url}", file=sys.stderr)
+                return 2
+            if not settings.telegram_webhook_secret:
+                print("error: set BOT_TELEGRAM_WEBHOOK_SECRET first", file=sys.stderr)
+                return 2
+            print(asyncio.run(telegram.set_webhook(settings, url)))
+        elif args.action == "webhook-info":
+            print(asyncio.run(telegram.webhook_info(settings)))
+        else:
+            print(asyncio.run(telegram.delete_webhook(settings)))
+    except TelegramError as exc:
+        print(f"error: Telegram answered: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "gateway": cmd_gateway,
@@ -261,6 +308,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "customers": cmd_customers,
     "records-api": cmd_records_api,
+    "telegram": cmd_telegram,
 }
 
 
@@ -290,6 +338,16 @@ def build_parser() -> argparse.ArgumentParser:
     records_api = sub.add_parser("records-api", help="serve the reference records REST API (BOT_RECORDS_TOKEN)")
     records_api.add_argument("--host", default="127.0.0.1", help="address to listen on")
     records_api.add_argument("--port", type=int, default=8090, help="port to listen on")
+    telegram = sub.add_parser("telegram", help="Telegram: set or inspect the webhook, mint a deep link")
+    telegram_actions = telegram.add_subparsers(dest="action", required=True)
+    set_webhook = telegram_actions.add_parser("set-webhook", help="point Telegram at this gateway's webhook")
+    set_webhook.add_argument(
+        "url", nargs="?", help="https URL of /telegram/webhook (default: BOT_TELEGRAM_WEBHOOK_URL or BOT_PUBLIC_URL)"
+    )
+    telegram_actions.add_parser("webhook-info", help="show what Telegram knows about the webhook")
+    telegram_actions.add_parser("delete-webhook", help="remove the webhook (to use long polling)")
+    deep_link = telegram_actions.add_parser("deep-link", help="mint a one-time account-linking /start payload")
+    deep_link.add_argument("customer_id", help="the customer's id, e.g. C1001")
     return parser
 
 

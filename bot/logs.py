@@ -12,3 +12,6 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
+    for noisy in ("httpx", "httpcore", "telegram", "slack_sdk", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -350,3 +350,55 @@ async def test_the_sender_maps_telegram_errors(settings: Settings) -> None:
         await bot.shutdown()
         await server.close()
     del PermanentFailure
+
+
+async def test_the_host_site_mints_deep_links_over_the_api(rig_lite: TelegramRig) -> None:
+    from bot.db.seed import seed_database
+    from bot.gateway.keys import ENGINE
+
+    seed_database(rig_lite.client.server.app[ENGINE], load_demo())
+    auth = {"Authorization": "Bearer api-token-for-tests"}
+    response = await rig_lite.client.post("/api/v1/deep-links", json={"customer_id": "C1001"}, headers=auth)
+    assert response.status == 201
+    minted = await response.json()
+    assert minted["telegram_url"] == f"https://t.me/nimbus_support_bot?start={minted['token']}"
+    assert len(minted["token"]) <= 64
+    unknown = await rig_lite.client.post("/api/v1/deep-links", json={"customer_id": "C9999"}, headers=auth)
+    assert unknown.status == 404 and (await unknown.json())["error"]["code"] == "unknown_customer"
+    unauthorized = await rig_lite.client.post("/api/v1/deep-links", json={"customer_id": "C1001"})
+    assert unauthorized.status == 401
+    # The minted link works once, from Telegram.
+    start = rig_lite.telegram.text_update(CHAT, f"/start {minted['token']}", user_id=31337)
+    assert await rig_lite.deliver(start) == 200
+    assert "now linked" in (await rig_lite.telegram.wait_sent(CHAT, 1))[0]["text"]
+
+
+def test_set_webhook_command(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.__main__ import main
+    from tests.stack import serve_in_thread
+
+    fake = FakeTelegram()
+    with serve_in_thread(fake.app()) as port:
+        for name, value in {
+            "BOT_VAR_DIR": str(tmp_path),
+            "BOT_TELEGRAM_BOT_TOKEN": TOKEN,
+            "BOT_TELEGRAM_API_URL": base_url(f"http://127.0.0.1:{port}"),
+            "BOT_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert main(["telegram", "set-webhook", "https://bot.example.com/telegram/webhook"]) == 0
+        assert fake.webhook is not None
+        assert fake.webhook["url"] == "https://bot.example.com/telegram/webhook"
+        assert fake.webhook["secret_token"] == WEBHOOK_SECRET
+        assert fake.webhook["allowed_updates"] == ["message", "callback_query"]
+        assert "webhook set for @nimbus_support_bot" in capsys.readouterr().out
+        assert main(["telegram", "set-webhook", "http://insecure.example.com/hook"]) == 2
+        assert "https://" in capsys.readouterr().err
+        assert main(["telegram", "webhook-info"]) == 0
+        assert "https://bot.example.com/telegram/webhook" in capsys.readouterr().out
+        assert main(["telegram", "delete-webhook"]) == 0
+        assert fake.webhook is None
+        assert TOKEN not in capsys.readouterr().out
+    assert fake.unknown == []

@@ -158,11 +158,19 @@ class TelegramChannel:
         self.sender = TelegramSender(self.bot)
         self._poller: asyncio.Task[None] | None = None
 
+    @property
+    def username(self) -> str | None:
+        """The bot's @username (known once ``getMe`` answered at start)."""
+        try:
+            return self.bot.username
+        except RuntimeError:
+            return None
+
     async def start(self) -> None:
         """Check the token (``getMe``); start long polling in polling mode."""
         try:
             await self.bot.initialize()
-            _LOGGER.info("telegram.started mode=%s bot=%s", self._settings.telegram_mode, self.bot.username)
+            _LOGGER.info("telegram.started mode=%s bot=%s", self._settings.telegram_mode, self.username)
         except TelegramError as exc:  # Telegram unreachable: the webhook and the outbox still work later
             _LOGGER.warning("telegram.get_me_failed error=%s", type(exc).__name__)
         if self._settings.telegram_mode == "polling":
@@ -313,3 +321,32 @@ class TelegramChannel:
         """A reply outside the dialogue (stored, so it goes through the outbox like any other)."""
         await self._store.ensure(event.conversation_id, PLATFORM, None, address)
         await self._conversations.system_message(event.conversation_id, text)
+
+
+async def set_webhook(settings: Settings, url: str) -> str:
+    """Point Telegram at ``url`` with the webhook secret; a one-line report (``python -m bot telegram``)."""
+    async with make_bot(settings) as bot:
+        await bot.set_webhook(
+            url=url,
+            secret_token=settings.telegram_webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+        info = await bot.get_webhook_info()
+        return f"webhook set for @{bot.username}: {info.url} (pending updates: {info.pending_update_count})"
+
+
+async def webhook_info(settings: Settings) -> str:
+    """What Telegram knows about the webhook."""
+    async with make_bot(settings) as bot:
+        info = await bot.get_webhook_info()
+        error = f", last error: {info.last_error_message}" if info.last_error_message else ""
+        where = info.url or "(none: long polling)"
+        return f"@{bot.username}: webhook {where}, pending {info.pending_update_count}{error}"
+
+
+async def delete_webhook(settings: Settings) -> str:
+    """Remove the webhook (for long polling in development)."""
+    async with make_bot(settings) as bot:
+        await bot.delete_webhook(drop_pending_updates=False)
+        return f"webhook deleted for @{bot.username}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hmac
 from typing import Any
 
@@ -9,8 +11,9 @@ from aiohttp import web
 
 from bot.conversations.service import CustomerMessage
 from bot.gateway.errors import ApiError
-from bot.gateway.keys import CONVERSATIONS, SETTINGS, STORE
+from bot.gateway.keys import CONVERSATIONS, ENGINE, SETTINGS, STORE, TELEGRAM
 from bot.gateway.validation import clean_text, is_conversation_id
+from bot.identity.deeplinks import DeepLinks, UnknownCustomer
 
 routes = web.RouteTableDef()
 
@@ -109,3 +112,29 @@ async def list_messages(request: web.Request) -> web.Response:
             "next_cursor": next_cursor,
         }
     )
+
+
+@routes.post("/api/v1/deep-links")
+async def post_deep_link(request: web.Request) -> web.Response:
+    """Mint a one-time Telegram deep link for a signed-in customer (the host site calls this)."""
+    settings = request.app[SETTINGS]
+    require_token(request, settings.api_token)
+    body = await read_json_object(request)
+    customer_id = body.get("customer_id")
+    if not isinstance(customer_id, str) or not 0 < len(customer_id) <= 32:
+        raise ApiError(400, "invalid_customer_id", "customer_id must be a customer's id.")
+    links = DeepLinks(request.app[ENGINE], settings.identity_secret)
+    try:
+        minted = await asyncio.to_thread(links.mint, customer_id)
+    except UnknownCustomer:
+        raise ApiError(404, "unknown_customer", "No customer with that id.") from None
+    answer: dict[str, Any] = {
+        "token": minted.token,
+        "expires_at": minted.expires_at.replace(tzinfo=dt.timezone.utc).isoformat(),
+        "telegram_url": None,
+    }
+    telegram = request.app.get(TELEGRAM)
+    username = telegram.username if telegram is not None else None
+    if username:
+        answer["telegram_url"] = f"https://t.me/{username}?start={minted.token}"
+    return web.json_response(answer, status=201)

@@ -8,7 +8,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: run test install lint typecheck validate nlp train test-unit clean
+.PHONY: run test install lint typecheck validate nlp train test-unit clean nlu-report
 
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
@@ -40,6 +40,9 @@ nlp: install ## rebuild the spaCy catalog pipeline (only when the catalog change
 
 train: install ## trains only when data or config changed
 	$(PY) -m bot train
+
+nlu-report: install nlp ## 5-fold cross-validation of the bot's intents -> docs/nlu-report.md (about 10 minutes)
+	$(PY) bench/nlu_report.py --folds 5
 
 clean:
 	rm -rf var models .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.db.migrate import upgrade
 from bot.gateway.app import create_app
-from bot.gateway.keys import INBOX, OUTBOX
+from bot.gateway.keys import INBOX
 from bot.settings import Settings
 from tests.fakes.rasa import FakeRasa, start_fake_rasa
 from tests.fakes.slack import (
@@ -28,6 +28,7 @@ from tests.fakes.slack import (
     mention_event,
     start_fake_slack,
 )
+from tests.helpers import queue_counts, queues_settled
 
 SIGNING_SECRET = "slack-signing-secret-for-customer-tests"
 DM = "D0CUSTDM"
@@ -51,20 +52,11 @@ class SlackRig:
 
     async def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """(inbox, outbox) rows per state."""
-        app = self.client.server.app
-        return await app[INBOX].counts(), await app[OUTBOX].counts()
+        return await queue_counts(self.client.server.app)
 
     async def settled(self, timeout: float = 30.0) -> tuple[dict[str, int], dict[str, int]]:
         """Wait until nothing is left to process or send; the final counts."""
-        deadline = time.monotonic() + timeout
-        while True:
-            inbox, outbox = await self.counts()
-            busy = {"pending", "stored", "sending"}
-            if not busy & set(inbox) and not busy & set(outbox):
-                return inbox, outbox
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not settled: inbox={inbox} outbox={outbox}")
-            await asyncio.sleep(0.05)
+        return await queues_settled(self.client.server.app, timeout)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ restart, another one when the lease has run out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import random
@@ -23,6 +22,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.channels.worker import RoundWorker
 from bot.db.engine import session_factory
 from bot.db.models import InboxItem, utcnow
 
@@ -196,48 +196,20 @@ class Inbox:
 Processor = Callable[[InboxEvent], Awaitable[None]]
 
 
-class InboxWorker:
+class InboxWorker(RoundWorker):
     """Processes stored events: conversations in parallel, each conversation's events in order."""
+
+    name = "inbox"
 
     def __init__(self, inbox: Inbox, processors: dict[str, Processor], poll_s: float = 0.5) -> None:
         """Process each platform's events with its processor; look for work every ``poll_s`` seconds."""
+        super().__init__(poll_s)
         self._inbox = inbox
         self._processors = processors
-        self._poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._busy: dict[str, asyncio.Task[None]] = {}
-        self._loop_task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
 
-    def wake(self) -> None:
-        """Look for work now (called after an event was accepted)."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Start processing in the background."""
-        if self._processors and self._loop_task is None:
-            self._loop_task = asyncio.create_task(self._run(), name="inbox-worker")
-
-    async def close(self) -> None:
-        """Stop; events being processed are cancelled and taken up again by the next start."""
-        tasks = [t for t in (self._loop_task, *self._busy.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._loop_task = None
-        self._busy.clear()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._round()
-            except Exception:
-                _LOGGER.exception("inbox.round_failed")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
-            self._wake.clear()
+    def _has_work(self) -> bool:
+        return bool(self._processors)
 
     async def _round(self) -> None:
         loop = asyncio.get_running_loop()

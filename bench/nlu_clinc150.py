@@ -50,7 +50,21 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_FILE = ROOT.parent / "shared" / "datasets" / "clinc150_oos_eval" / "data_full.json"
+
+
+def _data_file() -> Path:
+    """CLINC150 "full" in ``$BOT_DATASETS_DIR``, ``../shared/datasets`` beside the checkout or ``/work/shared``."""
+    relative = Path("clinc150_oos_eval") / "data_full.json"
+    candidates = [ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets")]
+    if os.environ.get("BOT_DATASETS_DIR"):
+        candidates.insert(0, Path(os.environ["BOT_DATASETS_DIR"]))
+    for folder in candidates:
+        if (folder / relative).exists():
+            return folder / relative
+    return candidates[0] / relative
+
+
+DATA_FILE = _data_file()
 PIPELINES_DIR = ROOT / "bench" / "pipelines"
 RESULTS_DIR = ROOT / "bench" / "results"
 OOS = "oos"

@@ -16,6 +16,7 @@ from bench.nlu_clinc150 import (
     OOS,
     Prediction,
     choose_threshold,
+    choose_threshold_within,
     decide,
     load_clinc,
     macro_f1,
@@ -117,6 +118,16 @@ def test_sweep_is_monotone_and_choose_threshold_maximises_the_sum() -> None:
     assert choose_threshold([Prediction("a", "a", 0.9)], [0.5, 0.1, 0.3]) == 0.1
     with pytest.raises(ValueError):
         choose_threshold(PREDICTIONS, [])
+
+
+def test_choose_threshold_within_gives_up_at_most_the_budget() -> None:
+    thresholds = [0.0, 0.35, 0.5, 0.65, 0.75, 0.95]
+    # top-1 is 3/4; in-scope accuracy: 0.0 -> .75, 0.35 -> .75, 0.5 -> .5, ... 0.95 -> 0
+    assert choose_threshold_within(PREDICTIONS, 0.0, thresholds) == 0.35  # the highest with no loss
+    assert choose_threshold_within(PREDICTIONS, 0.25, thresholds) == 0.75  # a quarter may go
+    assert choose_threshold_within(PREDICTIONS, 1.0, thresholds) == 0.95
+    with pytest.raises(ValueError):
+        choose_threshold_within(PREDICTIONS, 0.005, [])
 
 
 def test_percentile_nearest_rank() -> None:

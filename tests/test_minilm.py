@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rasa_components.minilm import EMBEDDING_DIM, MiniLMEncoder, get_encoder
+from rasa_components.minilm import EMBEDDING_DIM, LAYER_KEYS, MiniLMEncoder, get_encoder
 from tests.conftest import NetworkGuard
 
 #: all-MiniLM-L6-v2's first 8 dimensions for this sentence, computed with transformers 4.36.2
@@ -142,3 +142,94 @@ async def test_persists_and_loads_with_a_rasa_model(trained_model: Path, monkeyp
     assert router["intent_ranking"][0]["name"] == "reset_router"
     assert 0 < router["intent"]["confidence"] <= 1
     assert unrelated["intent"]["name"] == "nlu_fallback"
+
+
+def _examples() -> tuple[list[str], list[int]]:
+    texts, labels = [], []
+    for label, block in enumerate(NLU["nlu"]):
+        for line in block["examples"].splitlines():
+            texts.append(line.removeprefix("- "))
+            labels.append(label)
+    return texts, labels
+
+
+def test_fine_tuning_changes_only_the_top_blocks_and_is_deterministic(encoder: MiniLMEncoder) -> None:
+    texts, labels = _examples()
+    first = encoder.fine_tune(texts, labels, layers=1, epochs=2, batch_size=4, learning_rate=1e-4, seed=3)
+    second = encoder.fine_tune(texts, labels, layers=1, epochs=2, batch_size=4, learning_rate=1e-4, seed=3)
+    assert set(first.layers) == {encoder.layers - 1}
+    for key, array in first.layers[encoder.layers - 1].items():
+        np.testing.assert_array_equal(array, second.layers[encoder.layers - 1][key])
+    before = encoder.layer_weights(encoder.layers - 1)
+    assert not np.array_equal(before["fi"], first.layers[encoder.layers - 1]["fi"])
+    assert first.losses[-1] < first.losses[0]
+    assert first.head.shape == (EMBEDDING_DIM, 3)
+    # The shared encoder is untouched; a new one with the tuned block reproduces the training vectors.
+    np.testing.assert_allclose(encoder.encode([REFERENCE_TEXT])[0][:8], REFERENCE_HEAD, atol=2e-5)
+    tuned = MiniLMEncoder(layer_overrides=first.layers)
+    np.testing.assert_allclose(tuned.encode(texts), first.train_embeddings, atol=1e-4)
+    # Tuned towards the intents: examples sit closer to their own intent's centre than before.
+    def margin(vectors: np.ndarray) -> float:
+        y = np.array(labels)
+        centres = np.stack([vectors[y == c].mean(axis=0) for c in range(3)])
+        own = np.einsum("ij,ij->i", vectors, centres[y])
+        other = np.max(np.where(np.eye(3, dtype=bool)[y], -np.inf, vectors @ centres.T), axis=1)
+        return float(np.mean(own - other))
+
+    assert margin(first.train_embeddings) > margin(encoder.encode(texts))
+
+
+def test_fine_tuning_rejects_bad_arguments(encoder: MiniLMEncoder) -> None:
+    with pytest.raises(ValueError, match="layers"):
+        encoder.fine_tune(["a", "b"], [0, 1], layers=7)
+    with pytest.raises(ValueError, match="labels"):
+        encoder.fine_tune(["a", "b"], [0])
+    with pytest.raises(ValueError, match="fine-tuned weights"):
+        MiniLMEncoder(layer_overrides={5: {"qkv": np.zeros((384, 1152), np.float32)}})
+
+
+@pytest.fixture(scope="session")
+def fine_tuned_model(tmp_path_factory: pytest.TempPathFactory, encoder: MiniLMEncoder) -> Path:
+    """The tiny model again, with the top block fine-tuned during training."""
+    from rasa.model_training import train_nlu
+
+    root = tmp_path_factory.mktemp("minilm-tuned")
+    pipeline = yaml.safe_load(yaml.safe_dump(PIPELINE))
+    pipeline["pipeline"][2].update(fine_tune_layers=1, fine_tune_epochs=3, fine_tune_batch_size=4)
+    (root / "config.yml").write_text(yaml.safe_dump(pipeline))
+    (root / "nlu.yml").write_text(yaml.safe_dump(NLU))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RASA_TELEMETRY_ENABLED", "false")
+        guard = NetworkGuard()
+        guard.install(patch)
+        model = train_nlu(str(root / "config.yml"), str(root / "nlu.yml"), str(root / "models"))
+        assert not guard.blocked, guard.blocked
+    assert model is not None
+    return Path(model)
+
+
+async def test_fine_tuned_blocks_persist_and_load_with_the_model(
+    fine_tuned_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import tarfile
+
+    from rasa.core.agent import Agent
+
+    with tarfile.open(fine_tuned_model) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith("fine_tuned_layers.npz"))
+        stored = archive.extractfile(member)
+        assert stored is not None
+        with np.load(io.BytesIO(stored.read())) as arrays:
+            names = set(arrays.files)
+            tuned_fi = arrays["5.fi"]
+    assert names == {f"5.{key}" for key in LAYER_KEYS}  # only the top block, as plain arrays
+    assert not np.array_equal(tuned_fi, get_encoder().layer_weights(5)["fi"])
+    monkeypatch.setenv("RASA_TELEMETRY_ENABLED", "false")
+    agent = Agent.load(str(fine_tuned_model))
+    router = await agent.parse_message("can you help me reboot the router")
+    again = await Agent.load(str(fine_tuned_model)).parse_message("can you help me reboot the router")
+    assert router["intent"]["name"] == "reset_router"
+    assert router["intent"]["confidence"] == pytest.approx(again["intent"]["confidence"], abs=1e-6)
+    frozen = await Agent.load(str(fine_tuned_model)).parse_message("I got charged two times this month")
+    assert frozen["intent"]["name"] == "billing"

@@ -29,8 +29,8 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +237,6 @@ class MiniLMEncoder:
             out[chunk] = vectors
         return out
 
-
     def layer_weights(self, index: int) -> dict[str, np.ndarray]:
         """A copy of transformer block ``index``'s arrays (see :data:`LAYER_KEYS`)."""
         return {key: np.array(self._layers[index][key]) for key in LAYER_KEYS}
@@ -335,7 +334,7 @@ class MiniLMEncoder:
                 logits = scale * tf.matmul(embedded, tf.math.l2_normalize(head, axis=0))
                 loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
             grads = tape.gradient(loss, [*variables, head])
-            body_opt.apply_gradients(zip(grads[:-1], variables))
+            body_opt.apply_gradients(zip(grads[:-1], variables, strict=True))
             head_opt.apply_gradients([(grads[-1], head)])
             step.assign_add(1)
             return loss
@@ -349,8 +348,12 @@ class MiniLMEncoder:
             losses.append(float(np.mean(epoch_losses)))
             logger.debug(f"MiniLM fine-tuning: epoch {epoch + 1}/{epochs}, loss {losses[-1]:.4f}")
         new_layers = {frozen + i: {key: layer[key].numpy() for key in LAYER_KEYS} for i, layer in enumerate(top)}
-        return FineTuned(layers=new_layers, head=tf.math.l2_normalize(head, axis=0).numpy(), losses=losses,
-                         train_embeddings=embed_all())
+        return FineTuned(
+            layers=new_layers,
+            head=tf.math.l2_normalize(head, axis=0).numpy(),
+            losses=losses,
+            train_embeddings=embed_all(),
+        )
 
 
 @dataclass

@@ -168,6 +168,7 @@ def test_fine_tuning_changes_only_the_top_blocks_and_is_deterministic(encoder: M
     np.testing.assert_allclose(encoder.encode([REFERENCE_TEXT])[0][:8], REFERENCE_HEAD, atol=2e-5)
     tuned = MiniLMEncoder(layer_overrides=first.layers)
     np.testing.assert_allclose(tuned.encode(texts), first.train_embeddings, atol=1e-4)
+
     # Tuned towards the intents: examples sit closer to their own intent's centre than before.
     def margin(vectors: np.ndarray) -> float:
         y = np.array(labels)

@@ -334,7 +334,7 @@ class MiniLMEncoder:
                 logits = scale * tf.matmul(embedded, tf.math.l2_normalize(head, axis=0))
                 loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
             grads = tape.gradient(loss, [*variables, head])
-            body_opt.apply_gradients(zip(grads[:-1], variables, strict=True))
+            body_opt.apply_gradients([(grads[i], variables[i]) for i in range(len(variables))])
             head_opt.apply_gradients([(grads[-1], head)])
             step.assign_add(1)
             return loss

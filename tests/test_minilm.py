@@ -111,13 +111,11 @@ PIPELINE = {
 }
 
 
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory: pytest.TempPathFactory, encoder: MiniLMEncoder) -> Path:
-    """A tiny NLU model trained in-process (reuses the session's encoder), as Rasa persists it."""
+def _train_tiny_model(root: Path, pipeline: dict[str, object]) -> Path:
+    """Train ``pipeline`` on :data:`NLU` in-process, every non-loopback connection refused."""
     from rasa.model_training import train_nlu
 
-    root = tmp_path_factory.mktemp("minilm-model")
-    (root / "config.yml").write_text(yaml.safe_dump(PIPELINE))
+    (root / "config.yml").write_text(yaml.safe_dump(pipeline))
     (root / "nlu.yml").write_text(yaml.safe_dump(NLU))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RASA_TELEMETRY_ENABLED", "false")
@@ -127,6 +125,12 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, encoder: MiniLMEncod
         assert not guard.blocked, guard.blocked
     assert model is not None
     return Path(model)
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory, encoder: MiniLMEncoder) -> Path:
+    """A tiny NLU model trained in-process (reuses the session's encoder), as Rasa persists it."""
+    return _train_tiny_model(tmp_path_factory.mktemp("minilm-model"), PIPELINE)
 
 
 async def test_persists_and_loads_with_a_rasa_model(trained_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,21 +196,9 @@ def test_fine_tuning_rejects_bad_arguments(encoder: MiniLMEncoder) -> None:
 @pytest.fixture(scope="session")
 def fine_tuned_model(tmp_path_factory: pytest.TempPathFactory, encoder: MiniLMEncoder) -> Path:
     """The tiny model again, with the top block fine-tuned during training."""
-    from rasa.model_training import train_nlu
-
-    root = tmp_path_factory.mktemp("minilm-tuned")
     pipeline = yaml.safe_load(yaml.safe_dump(PIPELINE))
     pipeline["pipeline"][2].update(fine_tune_layers=1, fine_tune_epochs=3, fine_tune_batch_size=4)
-    (root / "config.yml").write_text(yaml.safe_dump(pipeline))
-    (root / "nlu.yml").write_text(yaml.safe_dump(NLU))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RASA_TELEMETRY_ENABLED", "false")
-        guard = NetworkGuard()
-        guard.install(patch)
-        model = train_nlu(str(root / "config.yml"), str(root / "nlu.yml"), str(root / "models"))
-        assert not guard.blocked, guard.blocked
-    assert model is not None
-    return Path(model)
+    return _train_tiny_model(tmp_path_factory.mktemp("minilm-tuned"), pipeline)
 
 
 async def test_fine_tuned_blocks_persist_and_load_with_the_model(

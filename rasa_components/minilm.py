@@ -17,8 +17,16 @@ feature. It adds no sequence features: DIETClassifier in Rasa 3.6 accepts senten
 dense features next to the sparse sequence features of ``CountVectorsFeaturizer``
 (``RasaFeatureCombiningLayer`` unifies the dimensions), and the embedding classifier in
 ``rasa_components/embedding_classifier.py`` only reads sentence features. The component has
-no trained state: Rasa persists its config with the model and ``load`` rebuilds the encoder
-from the installed package.
+no trained state by default: Rasa persists its config with the model and ``load`` rebuilds
+the encoder from the installed package.
+
+Fine-tuning (``fine_tune_layers: N``): during training the top ``N`` of the 6 transformer
+blocks are trained on the intent examples with a cosine-softmax head (cross-entropy, Adam,
+warm-up then linear decay; no dropout). The frozen lower blocks run once per example and
+their outputs are cached, so the cost is ``N`` blocks' forward and backward passes per epoch
+(CLINC150's 15,000 examples, 4 blocks, 3 epochs: ~4.5 min on 2 cores). The tuned blocks are
+persisted with the Rasa model as plain arrays (``fine_tuned_layers.npz``) and replace the
+pretrained ones when the model is loaded; the head is only a training device and is dropped.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ nlp: install ## rebuild the spaCy catalog pipeline (only when the catalog change
 train: install ## trains only when data or config changed
 	$(PY) -m bot train
 
-nlu-report: install nlp ## 5-fold cross-validation of the bot's intents -> docs/nlu-report.md (10-25 minutes on 2 cores)
+nlu-report: install nlp ## 5-fold cross-validation of the bot's intents -> docs/nlu-report.md (3-5 minutes on 2 cores)
 	$(PY) bench/nlu_report.py --folds 5
 
 bench-nlu: install nlp ## CLINC150 NLU benchmark, both modes (PIPELINE=stock|bot|<bench/pipelines name>; stock ~2 h)

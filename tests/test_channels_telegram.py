@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -174,7 +175,8 @@ async def test_a_burst_of_20_replies_to_one_chat_is_paced(rig_lite: TelegramRig)
     times = [c.at for c in rig_lite.telegram.calls if c.method == "sendMessage" and c.outcome == "ok"]
     gaps = [b - a for a, b in pairwise(times)]
     assert min(gaps) >= 0.95, gaps  # at most one message a second in a chat
-    assert times[-1] - times[1] < 19 * 1.0 + 3  # and not much slower than that
+    # ...and not stalled: paced at about 1/s (the bound leaves room for a loaded CI machine).
+    assert statistics.mean(gaps) < 1.5, gaps
 
 
 async def test_many_chats_share_the_30_per_second_limit(rig_lite: TelegramRig) -> None:

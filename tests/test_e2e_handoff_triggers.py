@@ -18,7 +18,7 @@ from tests.test_e2e_records import ALICE, NONEXISTENT_ORDER, token_for
 
 pytestmark = pytest.mark.e2e
 
-GIBBERISH = ("my neighbour's dog is loud", "I like turtles")  # both below the NLU threshold
+GIBBERISH = ("my neighbour's dog is loud", "the quarterly synergy report")  # both below the NLU threshold
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ import logging
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -408,6 +409,25 @@ def _fingerprint(layers: dict[int, dict[str, np.ndarray]]) -> str:
     return digest.hexdigest()
 
 
+def _read_layers(path: Path) -> dict[int, dict[str, np.ndarray]]:
+    """The fine-tuned blocks saved with a model.
+
+    A damaged file is an error, never a silent fallback to the pretrained weights (the
+    classifier was trained on the tuned features).
+    """
+    layers: dict[int, dict[str, np.ndarray]] = {}
+    try:
+        with np.load(path) as arrays:
+            for name in arrays.files:
+                block, key = name.split(".", 1)
+                layers.setdefault(int(block), {})[key] = arrays[name]
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise RuntimeError(
+            f"MiniLMFeaturizer: unreadable fine-tuned weights in the model ({error}); retrain it"
+        ) from error
+    return layers
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
 class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised) to ``TEXT``.
@@ -464,7 +484,8 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         super().__init__(execution_context.node_name, config)
         self._model_storage = model_storage
         self._resource = resource
-        self._fingerprint = _fingerprint(layers) if layers else None
+        # Only a training process has fresh embeddings to reuse; serving skips hashing the weights.
+        self._fingerprint = _fingerprint(layers) if layers and _FRESH else None
         if layers:
             self._encoder = MiniLMEncoder(self._config["model_dir"], self._config["max_length"], layer_overrides=layers)
         else:
@@ -528,10 +549,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
             with model_storage.read_from(resource) as directory:
                 path = directory / WEIGHTS_FILE
                 if path.exists():
-                    with np.load(path) as arrays:
-                        for name in arrays.files:
-                            block, key = name.split(".", 1)
-                            layers.setdefault(int(block), {})[key] = arrays[name]
+                    layers = _read_layers(path)
         except ValueError:  # nothing persisted: a frozen encoder
             pass
         return cls(config, execution_context, model_storage, resource, layers or None)
@@ -558,6 +576,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Featurize every training example's text, in length-sorted batches."""
         self._featurize(training_data.training_examples)
+        _FRESH.pop(self._fingerprint or "", None)  # used once; do not keep them in memory
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:

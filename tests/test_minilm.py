@@ -226,3 +226,12 @@ async def test_fine_tuned_blocks_persist_and_load_with_the_model(
     assert router["intent"]["confidence"] == pytest.approx(again["intent"]["confidence"], abs=1e-6)
     frozen = await Agent.load(str(fine_tuned_model)).parse_message("I got charged two times this month")
     assert frozen["intent"]["name"] == "billing"
+
+
+def test_damaged_fine_tuned_weights_are_a_clear_error(tmp_path: Path) -> None:
+    from rasa_components.minilm import _read_layers
+
+    damaged = tmp_path / "fine_tuned_layers.npz"
+    damaged.write_bytes(b"not an npz file")
+    with pytest.raises(RuntimeError, match="unreadable fine-tuned weights"):
+        _read_layers(damaged)

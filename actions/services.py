@@ -1,8 +1,16 @@
-"""Lazily built services for the action server (one of each per process, from settings)."""
+"""The action server's composition root: its services, built once and lazily from the settings.
+
+Rasa's action server creates every ``Action`` with no arguments, so the actions reach their
+collaborators through the functions below, which read the :class:`Services` in use: by
+default one built from the ``BOT_*`` environment on first use. Tests build their own on a
+temporary database and install it with :func:`use`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 
 from sqlalchemy.engine import Engine
 
@@ -15,52 +23,117 @@ from bot.handoff.requests import HandoffRequests
 from bot.identity.linking import LinkingService
 from bot.identity.wiring import build_linking
 from bot.records import RecordsBackend, build_records
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 
 
-@functools.lru_cache(maxsize=1)
+class Services:
+    """What the actions use, each part built from its settings section on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Build nothing yet: the first action that needs a part builds it."""
+        self.settings = settings
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The project database (one engine per process)."""
+        return create_db_engine(self.settings.database_url)
+
+    @functools.cached_property
+    def handoff_requests(self) -> HandoffRequests:
+        """Opening handoffs and storing CSAT scores."""
+        return HandoffRequests(self.engine)
+
+    @functools.cached_property
+    def guides(self) -> dict[str, DiagnosticTree]:
+        """The troubleshooting guides of ``data/diagnostics`` (validated by ``bot validate``)."""
+        return load_guides(self.settings.paths.data_dir / "diagnostics")
+
+    @functools.cached_property
+    def product_answers(self) -> ProductAnswers:
+        """Answers to product questions, from ``data/catalog`` and the texts in ``data/texts.yml``."""
+        return ProductAnswers.load(self.settings.paths.data_dir)
+
+    @functools.cached_property
+    def records(self) -> RecordsBackend:
+        """The customer-records backend the settings choose (SQL or the HTTP records API)."""
+        return build_records(self.settings.records, self.engine)
+
+    @functools.cached_property
+    def linking(self) -> LinkingService:
+        """Account linking by emailed one-time codes."""
+        return build_linking(self.engine, self.settings.identity, self.settings.smtp, self.settings.paths)
+
+    @functools.cached_property
+    def handoff_config(self) -> HandoffConfig:
+        """Handoff triggers from ``data/handoff.yml`` (validated by ``bot validate``)."""
+        return load_handoff_config(self.settings.paths.data_dir / "handoff.yml")
+
+    @functools.cached_property
+    def business_hours(self) -> BusinessHours:
+        """The support team's hours (``data/business_hours.yml``)."""
+        return load_hours(self.settings.paths.data_dir / "business_hours.yml")
+
+    def close(self) -> None:
+        """Release the database connections (if the engine was ever built)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+_in_use: list[Services] = []
+
+
+def current() -> Services:
+    """The services in use (built from the environment the first time)."""
+    if not _in_use:
+        _in_use.append(Services(load_settings()))
+    return _in_use[-1]
+
+
+@contextlib.contextmanager
+def use(services: Services) -> Iterator[Services]:
+    """Make the actions use ``services`` for the block (tests)."""
+    _in_use.append(services)
+    try:
+        yield services
+    finally:
+        _in_use.remove(services)
+
+
 def engine() -> Engine:
-    """The project database (one engine per process)."""
-    return create_db_engine(load_settings().database_url)
+    """The project database."""
+    return current().engine
 
 
-@functools.lru_cache(maxsize=1)
 def handoff_requests() -> HandoffRequests:
-    """The handoff service."""
-    return HandoffRequests(engine())
+    """Opening handoffs and storing CSAT scores."""
+    return current().handoff_requests
 
 
-@functools.lru_cache(maxsize=1)
 def guides() -> dict[str, DiagnosticTree]:
-    """The troubleshooting guides of ``data/diagnostics`` (validated by ``bot validate``)."""
-    return load_guides(load_settings().data_dir / "diagnostics")
+    """The troubleshooting guides."""
+    return current().guides
 
 
-@functools.lru_cache(maxsize=1)
 def product_answers() -> ProductAnswers:
-    """Answers to product questions, from ``data/catalog`` and the texts in ``data/texts.yml``."""
-    return ProductAnswers.load(load_settings().data_dir)
+    """Answers to product questions."""
+    return current().product_answers
 
 
-@functools.lru_cache(maxsize=1)
 def records() -> RecordsBackend:
-    """The customer-records backend the settings choose (SQL or the HTTP records API)."""
-    return build_records(load_settings(), engine())
+    """The customer-records backend."""
+    return current().records
 
 
-@functools.lru_cache(maxsize=1)
 def linking() -> LinkingService:
     """Account linking by emailed one-time codes."""
-    return build_linking(load_settings(), engine())
+    return current().linking
 
 
-@functools.lru_cache(maxsize=1)
 def handoff_config() -> HandoffConfig:
-    """Handoff triggers from ``data/handoff.yml`` (validated by ``bot validate``)."""
-    return load_handoff_config(load_settings().data_dir / "handoff.yml")
+    """Handoff triggers from ``data/handoff.yml``."""
+    return current().handoff_config
 
 
-@functools.lru_cache(maxsize=1)
 def business_hours() -> BusinessHours:
-    """The support team's hours (``data/business_hours.yml``)."""
-    return load_hours(load_settings().data_dir / "business_hours.yml")
+    """The support team's hours."""
+    return current().business_hours

@@ -8,7 +8,7 @@ import socket
 import sys
 from types import FrameType
 
-from bot.settings import MAILDIR_HOST, Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 
 def _port_free(port: int) -> bool:
@@ -31,7 +31,7 @@ def _seed(settings: Settings) -> str:
     from bot.db.engine import create_db_engine
     from bot.db.seed import load_demo_data, seed_database
 
-    data = load_demo_data(settings.data_dir)
+    data = load_demo_data(settings.paths.data_dir)
     engine = create_db_engine(settings.database_url)
     try:
         report = seed_database(engine, data)
@@ -43,7 +43,7 @@ def _seed(settings: Settings) -> str:
 def _ensure_nlp(settings: Settings, *, force: bool = False) -> str:
     from bot.nlp import DEFAULT_DIR, ensure_pipeline
 
-    path, rebuilt = ensure_pipeline(settings.data_dir, settings.project_root / DEFAULT_DIR, force=force)
+    path, rebuilt = ensure_pipeline(settings.paths.data_dir, settings.paths.project_root / DEFAULT_DIR, force=force)
     return f"{path} {'rebuilt' if rebuilt else 'up to date'}"
 
 
@@ -61,17 +61,18 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  demo data seeded: {_seed(settings)}", flush=True)
     print(f"  spaCy catalog pipeline: {_ensure_nlp(settings)}", flush=True)
     if args.no_train:
-        model = model_path(settings.project_root, settings.models_dir)
+        model = model_path(settings.paths.project_root, settings.paths.models_dir)
         if not model.exists():
             print(f"error: no model at {model}; run `python -m bot train`", file=sys.stderr)
             return 2
     else:
         print("  model: checking (trains only when data or config changed)…", flush=True)
-        result = ensure_model(settings.project_root, settings.models_dir)
+        result = ensure_model(settings.paths.project_root, settings.paths.models_dir)
         verb = f"trained in {result.seconds:.0f} s" if result.trained else "up to date"
         print(f"  model {result.path.name} {verb}", flush=True)
         model = result.path
-    busy = [p for p in (settings.gateway_port, settings.rasa_port, settings.action_port) if not _port_free(p)]
+    ports = (settings.gateway.port, settings.dialogue.rasa_port, settings.dialogue.action_port)
+    busy = [port for port in ports if not _port_free(port)]
     if busy:
         print(
             f"error: port(s) {', '.join(map(str, busy))} already in use; stop what uses them or set "
@@ -98,14 +99,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         memory = ", ".join(f"{m.name} {m.rss_mb() or 0:.0f} MiB" for m in supervisor.processes)
         print(f"\nReady. Resident memory: {memory}", flush=True)
-        print(f"  Web chat:        {settings.gateway_url}/", flush=True)
-        print(f"  Direct API:      POST {settings.gateway_url}/api/v1/messages", flush=True)
-        print(f"  API token:       {settings.api_token}", flush=True)
+        print(f"  Web chat:        {settings.gateway.url}/", flush=True)
+        print(f"  Direct API:      POST {settings.gateway.url}/api/v1/messages", flush=True)
+        print(f"  API token:       {settings.gateway.api_token}", flush=True)
         if "BOT_AGENT_TOKEN" in settings.generated_tokens:
-            print(f"  Agent token:     {settings.agent_token}", flush=True)
-        print(f"  Logs:            {settings.var_dir / 'logs'}", flush=True)
-        if settings.smtp_host == MAILDIR_HOST:
-            print(f"  Linking codes:   {settings.var_dir / 'mail'} (development mail folder)", flush=True)
+            print(f"  Agent token:     {settings.gateway.agent_token}", flush=True)
+        print(f"  Logs:            {settings.paths.var_dir / 'logs'}", flush=True)
+        if settings.smtp.uses_maildir:
+            print(f"  Linking codes:   {settings.paths.var_dir / 'mail'} (development mail folder)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         dead_process = supervisor.run_until_stopped()
         if dead_process is not None:
@@ -122,12 +123,12 @@ def cmd_gateway(settings: Settings, _args: argparse.Namespace) -> int:
     """Run only the gateway (the supervisor starts it this way)."""
     from aiohttp import web
 
+    from bot.core.logs import configure_logging
     from bot.gateway.app import create_app
-    from bot.logs import configure_logging
 
     configure_logging(settings.log_level)
     web.run_app(
-        create_app(settings), host=settings.gateway_host, port=settings.gateway_port, print=None, shutdown_timeout=10
+        create_app(settings), host=settings.gateway.host, port=settings.gateway.port, print=None, shutdown_timeout=10
     )
     return 0
 
@@ -157,7 +158,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from bot.training import ensure_model
 
     print(f"spaCy catalog pipeline: {_ensure_nlp(settings)}")
-    result = ensure_model(settings.project_root, settings.models_dir, force=args.force)
+    result = ensure_model(settings.paths.project_root, settings.paths.models_dir, force=args.force)
     print(f"{result.path} {f'trained in {result.seconds:.1f} s' if result.trained else 'up to date'}")
     return 0
 
@@ -173,20 +174,20 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.identity.texts import load_link_texts
     from bot.texts import load_texts
 
-    load_texts(settings.data_dir / "texts.yml")
-    load_hours(settings.data_dir / "business_hours.yml")
-    load_catalog_texts(settings.data_dir / "texts.yml")
-    load_link_texts(settings.data_dir / "texts.yml")
-    load_channel_texts(settings.data_dir / "texts.yml")
-    load_demo_data(settings.data_dir)
-    load_handoff_config(settings.data_dir / "handoff.yml")
-    problems = validate_guides(settings.data_dir / "diagnostics")
+    load_texts(settings.paths.data_dir / "texts.yml")
+    load_hours(settings.paths.data_dir / "business_hours.yml")
+    load_catalog_texts(settings.paths.data_dir / "texts.yml")
+    load_link_texts(settings.paths.data_dir / "texts.yml")
+    load_channel_texts(settings.paths.data_dir / "texts.yml")
+    load_demo_data(settings.paths.data_dir)
+    load_handoff_config(settings.paths.data_dir / "handoff.yml")
+    problems = validate_guides(settings.paths.data_dir / "diagnostics")
     if not problems:
         from bot.diagnostics import load_guides
         from bot.diagnostics.wiring import check_wiring
 
-        guides = load_guides(settings.data_dir / "diagnostics").values()
-        root = settings.project_root
+        guides = load_guides(settings.paths.data_dir / "diagnostics").values()
+        root = settings.paths.project_root
         problems = check_wiring(guides, root / "domain.yml", root / "data" / "rules.yml")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
@@ -200,17 +201,17 @@ def cmd_records_api(settings: Settings, args: argparse.Namespace) -> int:
     """Serve the reference records REST API (docs/records-api.md) from the project database."""
     from aiohttp import web
 
+    from bot.core.logs import configure_logging
     from bot.db.engine import create_db_engine
-    from bot.logs import configure_logging
     from bot.records.reference_api import create_records_app
 
-    if not settings.records_token:
+    if not settings.records.token:
         raise SettingsError("BOT_RECORDS_TOKEN must be set to run the records API")
     configure_logging(settings.log_level)
     engine = create_db_engine(settings.database_url)
     try:
         # No access log: request paths carry order numbers, serials and email addresses.
-        app = create_records_app(engine, settings.records_token)
+        app = create_records_app(engine, settings.records.token)
         web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, shutdown_timeout=10)
     finally:
         engine.dispose()
@@ -236,10 +237,10 @@ def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     engine = create_db_engine(settings.database_url)
     try:
         if args.action == "export":
-            export = export_customer(engine, args.customer_id, tracker_db_url(settings))
+            export = export_customer(engine, args.customer_id, tracker_db_url(settings.paths))
             print(json.dumps(export, indent=2, ensure_ascii=False, default=str))
         else:
-            counts = erase_customer(engine, args.customer_id, tracker_db_url(settings))
+            counts = erase_customer(engine, args.customer_id, tracker_db_url(settings.paths))
             print(f"erased customer {args.customer_id}'s bot data:")
             for kind, count in sorted(counts.items()):
                 print(f"  {kind}: {count}")
@@ -266,7 +267,7 @@ def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
         _migrate(settings)
         engine = create_db_engine(settings.database_url)
         try:
-            minted = DeepLinks(engine, settings.identity_secret).mint(args.customer_id)
+            minted = DeepLinks(engine, settings.identity.secret).mint(args.customer_id)
         except UnknownCustomer:
             print(f"error: no customer with id {args.customer_id!r}", file=sys.stderr)
             return 1
@@ -275,23 +276,23 @@ def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
         print(f"start payload (valid 15 minutes, single use): {minted.token}")
         print(f"link: https://t.me/<your bot's username>?start={minted.token}")
         return 0
-    if not settings.telegram_enabled:
+    if not settings.telegram.enabled:
         print("error: set BOT_TELEGRAM_BOT_TOKEN first", file=sys.stderr)
         return 2
     try:
         if args.action == "set-webhook":
-            url = args.url or settings.telegram_webhook_url or f"{settings.gateway_url}{telegram.WEBHOOK_PATH}"
+            url = args.url or settings.telegram.webhook_url or f"{settings.gateway.url}{telegram.WEBHOOK_PATH}"
             if not url.startswith("https://"):
                 print(f"error: Telegram only calls https:// webhooks, got {url}", file=sys.stderr)
                 return 2
-            if not settings.telegram_webhook_secret:
+            if not settings.telegram.webhook_secret:
                 print("error: set BOT_TELEGRAM_WEBHOOK_SECRET first", file=sys.stderr)
                 return 2
-            print(asyncio.run(telegram.set_webhook(settings, url)))
+            print(asyncio.run(telegram.set_webhook(settings.telegram, url)))
         elif args.action == "webhook-info":
-            print(asyncio.run(telegram.webhook_info(settings)))
+            print(asyncio.run(telegram.webhook_info(settings.telegram)))
         else:
-            print(asyncio.run(telegram.delete_webhook(settings)))
+            print(asyncio.run(telegram.delete_webhook(settings.telegram)))
     except TelegramError as exc:
         print(f"error: Telegram answered: {exc.message}", file=sys.stderr)
         return 1

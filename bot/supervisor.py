@@ -69,8 +69,8 @@ class Supervisor:
     def __init__(self, settings: Settings, model: Path, *, python: str = sys.executable) -> None:
         """Prepare (not start) the processes for ``settings`` serving ``model``."""
         self._settings = settings
-        root = settings.project_root
-        log_dir = settings.var_dir / "logs"
+        root = settings.paths.project_root
+        log_dir = settings.paths.var_dir / "logs"
         base_env = {
             **os.environ,
             **settings.child_environment(),
@@ -91,32 +91,32 @@ class Supervisor:
                     str(model),
                     "--enable-api",
                     "--auth-token",
-                    settings.rasa_token,
+                    settings.dialogue.token,
                     "--interface",
                     "127.0.0.1",
                     "--port",
-                    str(settings.rasa_port),
+                    str(settings.dialogue.rasa_port),
                     "--endpoints",
                     str(root / "endpoints.yml"),
                     "--credentials",
                     str(root / "credentials.yml"),
                 ],
                 env=base_env,
-                ready_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
+                ready_url=f"{settings.dialogue.rasa_url}/status?token={settings.dialogue.token}",
                 log_path=log_dir / "rasa.log",
             ),
             ManagedProcess(
                 name="actions",
-                argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+                argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.dialogue.action_port)],
                 env={**base_env, "SANIC_HOST": "127.0.0.1"},
-                ready_url=f"{settings.action_url}/health",
+                ready_url=f"{settings.dialogue.action_url}/health",
                 log_path=log_dir / "actions.log",
             ),
             ManagedProcess(
                 name="gateway",
                 argv=[python, "-m", "bot", "gateway"],
                 env=base_env,
-                ready_url=f"http://127.0.0.1:{settings.gateway_port}/healthz",
+                ready_url=f"http://127.0.0.1:{settings.gateway.port}/healthz",
                 log_path=log_dir / "gateway.log",
             ),
         ]
@@ -131,7 +131,7 @@ class Supervisor:
             managed.started_at = time.monotonic()
             managed.process = subprocess.Popen(
                 managed.argv,
-                cwd=self._settings.project_root,
+                cwd=self._settings.paths.project_root,
                 env=managed.env,
                 stdin=subprocess.DEVNULL,
                 stdout=handle,

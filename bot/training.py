@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.locks import exclusive
+from bot.core.locks import exclusive
 
 _LOGGER = logging.getLogger(__name__)
 

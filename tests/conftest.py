@@ -107,9 +107,9 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def fake_rasa(settings: Settings) -> AsyncIterator[tuple[FakeRasa, Settings]]:
     """A fake Rasa server, and settings that point the gateway at it."""
-    fake, server = await start_fake_rasa(settings.rasa_token)
+    fake, server = await start_fake_rasa(settings.dialogue.token)
     try:
-        yield fake, settings.with_overrides(rasa_port=server.port)
+        yield fake, settings.with_overrides(dialogue={"rasa_port": server.port})
     finally:
         await server.close()
 

@@ -62,15 +62,17 @@ class SlackRig:
 @pytest.fixture
 async def rig(settings: Settings, database_url: str) -> AsyncIterator[SlackRig]:
     """On SQLite and on PostgreSQL; any unexpected Slack API call fails the test."""
-    rasa, rasa_server = await start_fake_rasa(settings.rasa_token)
+    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token)
     slack, slack_server = await start_fake_slack()
     settings = settings.with_overrides(
         database_url=database_url,
-        rasa_port=rasa_server.port,
-        slack_bot_token="xoxb-customer-tests",
-        slack_signing_secret=SIGNING_SECRET,
-        slack_agents_channel="#support-agents",
-        slack_api_url=str(slack_server.make_url("/api/")),
+        dialogue={"rasa_port": rasa_server.port},
+        slack={
+            "bot_token": "xoxb-customer-tests",
+            "signing_secret": SIGNING_SECRET,
+            "agents_channel": "#support-agents",
+            "api_url": str(slack_server.make_url("/api/")),
+        },
     )
     upgrade(settings.database_url)
     client = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=0))
@@ -184,15 +186,17 @@ async def test_429s_are_honoured_and_replies_to_one_channel_are_paced(rig: Slack
 
 
 async def test_socket_mode_acknowledges_after_storing(settings: Settings) -> None:
-    rasa, rasa_server = await start_fake_rasa(settings.rasa_token)
+    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token)
     slack, slack_server = await start_fake_slack()
     tuned = settings.with_overrides(
-        rasa_port=rasa_server.port,
-        slack_bot_token="xoxb-customer-tests",
-        slack_app_token="xapp-customer-tests",
-        slack_signing_secret="",
-        slack_agents_channel="#support-agents",
-        slack_api_url=str(slack_server.make_url("/api/")),
+        dialogue={"rasa_port": rasa_server.port},
+        slack={
+            "bot_token": "xoxb-customer-tests",
+            "app_token": "xapp-customer-tests",
+            "signing_secret": "",
+            "agents_channel": "#support-agents",
+            "api_url": str(slack_server.make_url("/api/")),
+        },
     )
     upgrade(tuned.database_url)
     client = TestClient(TestServer(create_app(tuned), host="127.0.0.1", port=0))

@@ -6,7 +6,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import pairwise
 from typing import Any
@@ -60,19 +60,21 @@ async def poll_until(condition: Callable[[], bool], what: str, timeout: float = 
 async def start_rig(
     settings: Settings,
     prepare: Callable[[Settings, FakeTelegram], Awaitable[None]] | None = None,
+    telegram_overrides: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[TelegramRig]:
     """Fakes, a migrated database (``prepare`` may fill it), then the gateway."""
-    rasa, rasa_server = await start_fake_rasa(settings.rasa_token)
+    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token)
     telegram, telegram_server = await start_fake_telegram()
-    options: dict[str, Any] = {
-        "rasa_port": rasa_server.port,
-        "telegram_bot_token": TOKEN,
-        "telegram_api_url": base_url(str(telegram_server.make_url(""))),
-        "telegram_webhook_secret": WEBHOOK_SECRET,
-        **overrides,
+    telegram_settings: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "api_url": base_url(str(telegram_server.make_url(""))),
+        "webhook_secret": WEBHOOK_SECRET,
+        **(telegram_overrides or {}),
     }
-    settings = settings.with_overrides(**options)
+    settings = settings.with_overrides(
+        dialogue={"rasa_port": rasa_server.port}, telegram=telegram_settings, **overrides
+    )
     upgrade(settings.database_url)
     if prepare is not None:
         await prepare(settings, telegram)
@@ -226,7 +228,7 @@ async def test_start_greets_and_other_content_gets_a_polite_answer(rig_lite: Tel
     assert rig_lite.rasa.received[0]["message"] == "/greet"
     assert await rig_lite.deliver(rig_lite.telegram.other_update(CHAT, "sticker")) == 200
     assert "only read text" in (await rig_lite.telegram.wait_sent(CHAT, 2))[1]["text"]
-    too_long = "x" * (rig_lite.settings.max_message_chars + 1)
+    too_long = "x" * (rig_lite.settings.limits.max_message_chars + 1)
     assert await rig_lite.deliver(rig_lite.telegram.text_update(CHAT, too_long)) == 200
     assert "too long" in (await rig_lite.telegram.wait_sent(CHAT, 3))[2]["text"]
     assert len(rig_lite.rasa.received) == 1
@@ -239,7 +241,7 @@ async def test_start_with_a_deep_link_links_the_account_once(rig: TelegramRig) -
 
     engine = rig.client.server.app[ENGINE]
     seed_database(engine, load_demo())
-    links = DeepLinks(engine, rig.settings.identity_secret)
+    links = DeepLinks(engine, rig.settings.identity.secret)
     minted = links.mint("C1001")
     assert len(minted.token) <= 64
     start = rig.telegram.text_update(CHAT, f"/start {minted.token}", user_id=777)
@@ -289,7 +291,9 @@ async def test_a_turn_stored_before_a_crash_is_finished_without_asking_rasa_twic
                 conversation, Sender.CUSTOMER, "two", client_id=turn, inbox=InboxMark(event.id, "stored")
             )
             async with __import__("aiohttp").ClientSession() as session:
-                rasa = RasaClient(session=session, base_url=prepared.rasa_url, token=prepared.rasa_token, timeout_s=5)
+                rasa = RasaClient(
+                    session=session, base_url=prepared.dialogue.rasa_url, token=prepared.dialogue.token, timeout_s=5
+                )
                 assert len(await rasa.send(conversation, "two", {"turn": turn})) == 2
         finally:
             engine.dispose()
@@ -303,7 +307,7 @@ async def test_a_turn_stored_before_a_crash_is_finished_without_asking_rasa_twic
 
 
 async def test_long_polling_stores_then_confirms_updates(settings: Settings) -> None:
-    async for rig in start_rig(settings, telegram_mode="polling", telegram_webhook_secret=""):
+    async for rig in start_rig(settings, telegram_overrides={"mode": "polling", "webhook_secret": ""}):
         first = rig.telegram.text_update(CHAT, "polled one")
         second = rig.telegram.text_update(CHAT, "polled two")
         rig.telegram.queue_update(first)
@@ -321,10 +325,10 @@ async def test_long_polling_stores_then_confirms_updates(settings: Settings) -> 
 async def test_the_sender_maps_telegram_errors(settings: Settings) -> None:
     from bot.channels.outbox import Delivery, PermanentFailure, RateLimited, TemporaryFailure
     from bot.channels.telegram import TelegramSender, make_bot
-    from bot.conversations.store import StoredMessage
+    from bot.core.messages import StoredMessage
 
     telegram, server = await start_fake_telegram()
-    tuned = settings.with_overrides(telegram_bot_token=TOKEN, telegram_api_url=base_url(str(server.make_url(""))))
+    tuned = replace(settings.telegram, bot_token=TOKEN, api_url=base_url(str(server.make_url(""))))
     bot = make_bot(tuned, read_timeout=0.5)
     sender = TelegramSender(bot)
     delivery = Delivery(1, "telegram", "telegram:1", "telegram-1", 1, {"platform": "telegram", "chat_id": 1}, 1)

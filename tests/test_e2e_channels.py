@@ -30,10 +30,10 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from bot.agentdesk.blocks import escape_mrkdwn
 from bot.db.engine import create_db_engine
 from bot.diagnostics import DiagnosticTree
 from bot.settings import PROJECT_ROOT, load_settings
+from bot.slack.mrkdwn import escape_mrkdwn
 from tests.fakes.slack import FakeSlack, customer_button_press, dm_event, mention_event
 from tests.fakes.slack import deliver as slack_deliver
 from tests.fakes.telegram import TOKEN, FakeTelegram, base_url
@@ -221,13 +221,13 @@ def rig(
             "BOT_ENV": "development",
             "BOT_VAR_DIR": str(var_dir),
             "BOT_DATABASE_URL": stack_settings.database_url,
-            "BOT_TRACKER_DB": str(stack_settings.tracker_db),
+            "BOT_TRACKER_DB": str(stack_settings.paths.tracker_db),
             "BOT_RASA_PORT": str(int(stack.rasa_url.rsplit(":", 1)[1])),
             "BOT_RASA_TOKEN": stack.rasa_token,
             "BOT_API_TOKEN": stack.api_token,
             "BOT_AGENT_TOKEN": stack.agent_token,
             "BOT_IDENTITY_SECRET": E2E_IDENTITY_SECRET,
-            "BOT_ACTION_PORT": str(stack_settings.action_port),
+            "BOT_ACTION_PORT": str(stack_settings.dialogue.action_port),
             "BOT_GATEWAY_PORT": str(gateway_port),
             "BOT_REPLICA_ID": "e2e-channels",
             "BOT_TELEGRAM_BOT_TOKEN": TOKEN,

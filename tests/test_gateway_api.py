@@ -159,7 +159,7 @@ async def test_rasa_unreachable_gives_polite_reply_and_readyz_503(fake_rasa, aut
     from tests.helpers import free_port
 
     _, settings = fake_rasa
-    settings = settings.with_overrides(rasa_port=free_port())  # nothing listens there
+    settings = settings.with_overrides(dialogue={"rasa_port": free_port()})  # nothing listens there
     upgrade(settings.database_url)
     client = TestClient(TestServer(create_app(settings), host="127.0.0.1", port=0))
     await client.start_server()

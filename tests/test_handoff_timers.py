@@ -11,9 +11,18 @@ from sqlalchemy.engine import Engine
 
 from bot.conversations.hub import ConversationHub
 from bot.conversations.service import ConversationService
-from bot.conversations.store import ConversationStore, StoredMessage
+from bot.conversations.store import ConversationStore
 from bot.db.engine import session_factory
 from bot.db.models import Agent, Handoff, HandoffStatus, Message, Sender
+from bot.handoff.events import (
+    AgentWrote,
+    CustomerWrote,
+    HandoffClosed,
+    HandoffEscalated,
+    HandoffEvent,
+    HandoffEvents,
+    HandoffOpened,
+)
 from bot.handoff.hours import BusinessHours, HoursError, load_hours
 from bot.handoff.queue import queue_notice
 from bot.handoff.requests import HandoffRequests
@@ -87,32 +96,33 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
 
-    async def handoff_opened(self, handoff_id: int, conversation_id: str) -> None:
-        self.events.append(("opened", handoff_id))
-
-    async def handoff_escalated(self, handoff_id: int, conversation_id: str) -> None:
-        self.events.append(("escalated", handoff_id))
-
-    async def customer_message(self, handoff_id: int, message: StoredMessage) -> None:
-        self.events.append(("customer", handoff_id))
-
-    async def agent_message(self, handoff_id: int, agent_id: str, message: StoredMessage) -> None:
-        self.events.append(("agent", handoff_id))
-
-    async def handoff_closed(self, handoff_id: int, agent_id: str, how: str) -> None:
-        self.events.append((how, handoff_id))
+    async def on_handoff_event(self, event: HandoffEvent) -> None:
+        match event:
+            case HandoffOpened():
+                self.events.append(("opened", event.handoff_id))
+            case HandoffEscalated():
+                self.events.append(("escalated", event.handoff_id))
+            case CustomerWrote():
+                self.events.append(("customer", event.handoff_id))
+            case AgentWrote():
+                self.events.append(("agent", event.handoff_id))
+            case HandoffClosed(how=how):
+                self.events.append((how, event.handoff_id))
 
 
 def _timers(engine: Engine, recorder: Recorder, hours: BusinessHours = HOURS) -> tuple[HandoffTimers, Any]:
     store = ConversationStore(engine)
+    events = HandoffEvents()
     service = ConversationService(
         store=store,
         hub=ConversationHub(),
         dialogue=None,  # type: ignore[arg-type]  # the timers never ask the bot
         texts=load_texts(PROJECT_ROOT / "data" / "texts.yml"),
+        handoff_events=events,
     )
-    service.handoff_events.subscribe(recorder)
-    return HandoffTimers(engine, hours, service, "closed for silence"), store
+    events.subscribe(recorder)
+    timers = HandoffTimers(engine, hours, conversations=service, events=events, closing_text="closed for silence")
+    return timers, store
 
 
 def _handoff(engine: Engine, conversation: str, created: dt.datetime) -> int:

@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from bot.identity import (
     verify_customer_token,
 )
 from bot.identity.mailer import MailError
-from bot.settings import Settings
+from bot.settings import IdentitySettings, Settings
 from bot.texts import TextsError
 from tests.db_fixtures import DATA_DIR
 from tests.helpers import free_port
@@ -400,12 +401,13 @@ def test_mailer_raises_a_safe_error() -> None:
 
 
 def test_build_linking_wires_settings(settings: Settings, seeded_engine: Engine, smtp: MailSink) -> None:
-    service = build_linking(settings.with_overrides(smtp_host="127.0.0.1", smtp_port=smtp.port), seeded_engine)
+    smtp_settings = replace(settings.smtp, host="127.0.0.1", port=smtp.port)
+    service = build_linking(seeded_engine, settings.identity, smtp_settings, settings.paths)
     assert service.start("web", "v", KNOWN_EMAIL).status == "sent"
     assert smtp.recipients == [[KNOWN_EMAIL]]
     assert service.verify("web", "v", smtp.code()).customer_id == KNOWN_ID
     with pytest.raises(ValueError, match="secret"):
-        build_linking(settings.with_overrides(identity_secret=""), seeded_engine)
+        build_linking(seeded_engine, IdentitySettings(secret=""), settings.smtp, settings.paths)
 
 
 @pytest.mark.parametrize(
@@ -433,9 +435,9 @@ def test_link_texts_are_checked(tmp_path: Path) -> None:
 
 
 def test_development_mails_go_to_a_private_folder(settings: Settings, seeded_engine: Engine) -> None:
-    service = build_linking(settings.with_overrides(smtp_host="maildir"), seeded_engine)
+    service = build_linking(seeded_engine, settings.identity, replace(settings.smtp, host="maildir"), settings.paths)
     assert service.start("web", "v", KNOWN_EMAIL).status == "sent"
-    files = list((settings.var_dir / "mail").glob("*.eml"))
+    files = list((settings.paths.var_dir / "mail").glob("*.eml"))
     assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
     message = email.message_from_bytes(files[0].read_bytes())
     assert message["To"] == KNOWN_EMAIL and re.search(r"\b\d{6}\b", message.get_payload())
@@ -445,6 +447,6 @@ def test_maildir_is_refused_in_production() -> None:
     from bot.settings import SettingsError, load_settings
 
     secrets = {name: "x" * 32 for name in ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")}
-    assert load_settings({"BOT_ENV": "production", **secrets}).smtp_host == "127.0.0.1"
+    assert load_settings({"BOT_ENV": "production", **secrets}).smtp.host == "127.0.0.1"
     with pytest.raises(SettingsError, match="maildir"):
         load_settings({"BOT_ENV": "production", "BOT_SMTP_HOST": "maildir", **secrets})

@@ -238,4 +238,4 @@ def test_cli_erase_needs_yes(cli_env: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_tracker_url_follows_the_settings(settings: Settings) -> None:
-    assert tracker_db_url(settings) == f"sqlite:///{settings.tracker_db}"
+    assert tracker_db_url(settings.paths) == f"sqlite:///{settings.paths.tracker_db}"

@@ -32,7 +32,7 @@ from bot.records import (
     normalise_order_number,
 )
 from bot.records.reference_api import create_records_app
-from bot.settings import Settings
+from bot.settings import RecordsSettings, Settings
 from tests.helpers import free_port
 
 TODAY = dt.date(2026, 11, 23)  # "today" of the demo data
@@ -411,10 +411,8 @@ def test_half_open_lets_one_trial_through() -> None:
 
 
 def test_build_records_chooses_the_backend(settings: Settings, sqlite_engine: Engine) -> None:
-    assert isinstance(build_records(settings, sqlite_engine), SqlRecords)
-    http_settings = settings.with_overrides(
-        records_backend="http", records_url="http://127.0.0.1:8090", records_token=TOKEN, records_timeout_s=1.5
-    )
+    assert isinstance(build_records(settings.records, sqlite_engine), SqlRecords)
+    http_settings = RecordsSettings(backend="http", url="http://127.0.0.1:8090", token=TOKEN, timeout_s=1.5)
     backend = build_records(http_settings, sqlite_engine)
     assert isinstance(backend, HttpRecords) and backend.timeout_s == 1.5
     assert isinstance(backend, RecordsBackend)

@@ -16,15 +16,17 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 
-from bot.agentdesk.blocks import HandoffCard, escape_mrkdwn, plain_from_slack, root_message
+from bot.agentdesk.blocks import HandoffCard, root_message
 from bot.agentdesk.slack import SlackDesk
 from bot.agentdesk.texts import SlackDeskTexts
 from bot.db.engine import create_db_engine, session_factory
 from bot.db.models import Agent
 from bot.gateway.app import create_app
-from bot.gateway.keys import CONVERSATIONS, DESK, SLACK_DESK
+from bot.gateway.keys import HANDOFFS, SLACK_DESK
+from bot.handoff.events import HandoffEscalated, HandoffOpened
 from bot.handoff.requests import HandoffRequests
 from bot.settings import Settings
+from bot.slack.mrkdwn import escape_mrkdwn, plain_from_slack
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.slack import CHANNEL_ID, FakeSlack, button_press, thread_reply
 
@@ -65,10 +67,12 @@ async def desk(fake_rasa: tuple[FakeRasa, Settings], slack: tuple[FakeSlack, str
     rasa, base = fake_rasa
     fake_slack, api_url = slack
     settings = base.with_overrides(
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SECRET,
-        slack_agents_channel="#support-agents",
-        slack_api_url=api_url,
+        slack={
+            "bot_token": "xoxb-test-token",
+            "signing_secret": SECRET,
+            "agents_channel": "#support-agents",
+            "api_url": api_url,
+        }
     )
     upgrade(settings.database_url)
     engine = create_db_engine(settings.database_url)
@@ -82,7 +86,7 @@ async def desk(fake_rasa: tuple[FakeRasa, Settings], slack: tuple[FakeSlack, str
             "c-s", "customer_request", {"summary": "router <blinks> red"}, "direct"
         )
         state.handoff = ref.id
-        await client.server.app[CONVERSATIONS].handoff_events.opened(ref.id, "c-s")
+        await client.server.app[HANDOFFS].events.publish(HandoffOpened(ref.id, "c-s"))
         await state.desk.drain()
         yield state
     finally:
@@ -173,15 +177,15 @@ async def test_a_handoff_is_posted_with_claim_and_resolve_and_its_thread_is_kept
     section = root["blocks"][0]["text"]["text"]
     assert "customer_request" in section and "router &lt;blinks&gt; red" in section and "direct" in section
     assert "http" not in section
-    stored = json.loads((desk.settings.var_dir / "slack_threads.json").read_text())
+    stored = json.loads((desk.settings.paths.var_dir / "slack_threads.json").read_text())
     assert stored == {str(desk.handoff): {"channel": CHANNEL_ID, "ts": root_ts}}
     assert [c.token for c in desk.slack.calls] == ["xoxb-test-token"]
 
 
 async def test_an_escalation_nudges_the_thread_and_a_repeated_open_posts_nothing(desk: Desk) -> None:
-    events = desk.client.server.app[CONVERSATIONS].handoff_events
-    await events.opened(desk.handoff, "c-s")
-    await events.escalated(desk.handoff, "c-s")
+    events = desk.client.server.app[HANDOFFS].events
+    await events.publish(HandoffOpened(desk.handoff, "c-s"))
+    await events.publish(HandoffEscalated(desk.handoff, "c-s"))
     await desk.desk.drain()
     root_ts, _ = root_of(desk.slack)
     posts = desk.slack.called("chat.postMessage")
@@ -192,7 +196,7 @@ async def test_an_escalation_nudges_the_thread_and_a_repeated_open_posts_nothing
 async def test_claim_then_a_second_agent_and_a_stranger_are_told_why_not(desk: Desk) -> None:
     resp = await press(desk, "handoff_claim", "U0AGENT01")
     assert resp.status == 200
-    view = await desk.client.server.app[DESK].get(desk.handoff)
+    view = await desk.client.server.app[HANDOFFS].get(desk.handoff)
     assert view is not None and (view.status, view.agent_id) == ("claimed", "AG-01")
     root_ts, _ = root_of(desk.slack)
     [update] = desk.slack.called("chat.update")
@@ -204,7 +208,7 @@ async def test_claim_then_a_second_agent_and_a_stranger_are_told_why_not(desk: D
     assert (await press(desk, "handoff_claim", "U0NOBODY")).status == 200
     assert ephemerals(desk, "U0NOBODY") == ["You are not registered as an agent."]
     assert len(desk.slack.called("chat.update")) == 1
-    assert (await desk.client.server.app[DESK].get(desk.handoff)).agent_id == "AG-01"  # type: ignore[union-attr]
+    assert (await desk.client.server.app[HANDOFFS].get(desk.handoff)).agent_id == "AG-01"  # type: ignore[union-attr]
 
 
 async def test_a_claim_in_the_console_or_agent_api_shows_in_slack(desk: Desk) -> None:
@@ -259,7 +263,7 @@ async def test_relay_both_ways_in_order_then_resolve(desk: Desk) -> None:
     await press(desk, "handoff_resolve", "U0AGENT02")
     assert ephemerals(desk, "U0AGENT02")[-1] == "Only the agent who claimed this handoff can do that."
     assert (await press(desk, "handoff_resolve", "U0AGENT01")).status == 200
-    view = await desk.client.server.app[DESK].get(desk.handoff)
+    view = await desk.client.server.app[HANDOFFS].get(desk.handoff)
     assert view is not None and view.status == "resolved"
     assert desk.rasa.triggered == [("c-s", "handoff_resolved")]
     assert (await transcript(desk))[-1] == ("bot", "triggered handoff_resolved")
@@ -288,7 +292,7 @@ async def test_bad_signatures_and_stale_requests_are_rejected_and_ignored(desk: 
     await desk.desk.drain()
     assert await transcript(desk) == []
     assert len(desk.slack.calls) == before
-    assert (await desk.client.server.app[DESK].get(desk.handoff)).status == "claimed"  # type: ignore[union-attr]
+    assert (await desk.client.server.app[HANDOFFS].get(desk.handoff)).status == "claimed"  # type: ignore[union-attr]
 
 
 async def test_a_redelivered_event_is_relayed_once(desk: Desk) -> None:
@@ -343,10 +347,10 @@ def test_slack_settings(tmp_path: Any) -> None:
     from bot.settings import SettingsError, load_settings
 
     base = {"BOT_VAR_DIR": str(tmp_path)}
-    assert not load_settings(base).slack_enabled
+    assert not load_settings(base).slack.enabled
     env = {**base, "BOT_SLACK_BOT_TOKEN": "xoxb-1", "BOT_SLACK_AGENTS_CHANNEL": "C1", "BOT_SLACK_APP_TOKEN": "xapp-1"}
     settings = load_settings(env)
-    assert settings.slack_enabled and settings.slack_api_url == "https://slack.com/api/"
+    assert settings.slack.enabled and settings.slack.api_url == "https://slack.com/api/"
     assert settings.child_environment()["BOT_SLACK_APP_TOKEN"] == "xapp-1"
     with pytest.raises(SettingsError, match="BOT_SLACK_AGENTS_CHANNEL"):
         load_settings({**base, "BOT_SLACK_BOT_TOKEN": "xoxb-1", "BOT_SLACK_SIGNING_SECRET": "s"})

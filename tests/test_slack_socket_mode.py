@@ -16,7 +16,8 @@ from bot.agentdesk.slack import SlackDesk
 from bot.db.engine import create_db_engine, session_factory
 from bot.db.models import Agent
 from bot.gateway.app import create_app
-from bot.gateway.keys import CONVERSATIONS, DESK, SLACK_DESK
+from bot.gateway.keys import HANDOFFS, SLACK_DESK
+from bot.handoff.events import HandoffOpened
 from bot.handoff.requests import HandoffRequests
 from bot.settings import Settings
 from tests.fakes.rasa import FakeRasa
@@ -48,13 +49,15 @@ async def socket_desk(fake_rasa: tuple[FakeRasa, Settings], slack: tuple[FakeSla
     _, base = fake_rasa
     fake_slack, api_url = slack
     settings = base.with_overrides(
-        slack_bot_token="xoxb-test-token",
-        slack_app_token=APP_TOKEN,
-        slack_signing_secret="",
-        slack_agents_channel="#support-agents",
-        slack_api_url=api_url,
+        slack={
+            "bot_token": "xoxb-test-token",
+            "app_token": APP_TOKEN,
+            "signing_secret": "",
+            "agents_channel": "#support-agents",
+            "api_url": api_url,
+        }
     )
-    assert settings.slack_enabled
+    assert settings.slack.enabled
     upgrade(settings.database_url)
     engine = create_db_engine(settings.database_url)
     with session_factory(engine).begin() as session:
@@ -67,7 +70,7 @@ async def socket_desk(fake_rasa: tuple[FakeRasa, Settings], slack: tuple[FakeSla
     try:
         ref, _ = HandoffRequests(engine).request("c-sm", "customer_request", {"summary": "no signal"}, "direct")
         state.handoff = ref.id
-        await client.server.app[CONVERSATIONS].handoff_events.opened(ref.id, "c-sm")
+        await client.server.app[HANDOFFS].events.publish(HandoffOpened(ref.id, "c-sm"))
         await state.desk.drain()
         yield state
     finally:
@@ -101,7 +104,7 @@ async def test_claim_and_reply_arrive_over_socket_mode(socket_desk: SocketDesk) 
     ack = await slack.push_envelope({"type": "interactive", "payload": press})
     assert ack["envelope_id"].startswith("env-")
     await socket_desk.desk.drain()
-    view = await socket_desk.client.server.app[DESK].get(socket_desk.handoff)
+    view = await socket_desk.client.server.app[HANDOFFS].get(socket_desk.handoff)
     assert view is not None and (view.status, view.agent_id) == ("claimed", "AG-01")
     [update] = slack.called("chat.update")
     assert update["ts"] == root_ts and "Lena" in update["text"] + json.dumps(update["blocks"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.channels.web_protocol import FrameError, Hello, Outgoing, Ping, parse_frame
-from bot.conversations.store import Button
+from bot.core.messages import Button
 from bot.dialogue.rasa_client import BotReply, DialogueUnavailable, replies_from_rasa
 from bot.settings import SettingsError, load_settings
 from bot.texts import TextsError, load_texts
@@ -18,12 +18,12 @@ from bot.training import fingerprint
 def test_settings_defaults_and_generated_tokens_persist(tmp_path: Path) -> None:
     env = {"BOT_VAR_DIR": str(tmp_path)}
     first = load_settings(env)
-    assert first.gateway_port == 8080 and first.rasa_port == 5005 and first.action_port == 5055
+    assert first.gateway.port == 8080 and first.dialogue.rasa_port == 5005 and first.dialogue.action_port == 5055
     assert first.database_url == f"sqlite:///{tmp_path / 'bot.db'}"
     assert set(first.generated_tokens) == {"BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET"}
-    assert len(first.api_token) >= 24 and first.api_token != first.agent_token
+    assert len(first.gateway.api_token) >= 24 and first.gateway.api_token != first.gateway.agent_token
     again = load_settings(env)
-    assert (again.api_token, again.agent_token) == (first.api_token, first.agent_token)
+    assert (again.gateway.api_token, again.gateway.agent_token) == (first.gateway.api_token, first.gateway.agent_token)
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
 
 
@@ -31,7 +31,7 @@ def test_settings_from_environment(tmp_path: Path) -> None:
     settings = load_settings(
         {"BOT_VAR_DIR": str(tmp_path), "BOT_GATEWAY_PORT": "9000", "BOT_API_TOKEN": "t", "BOT_DATABASE_URL": "x://"}
     )
-    assert settings.gateway_port == 9000 and settings.api_token == "t" and settings.database_url == "x://"
+    assert settings.gateway.port == 9000 and settings.gateway.api_token == "t" and settings.database_url == "x://"
     assert "BOT_API_TOKEN" not in settings.generated_tokens
     assert settings.child_environment()["BOT_GATEWAY_PORT"] == "9000"
 

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.agentdesk.texts import SlackDeskTexts
+from bot.slack.mrkdwn import escape_mrkdwn
 
 CLAIM_ACTION = "handoff_claim"
 RESOLVE_ACTION = "handoff_resolve"
 #: Longest text a section block takes (Slack rejects longer ones).
 _SECTION_LIMIT = 3000
-
-_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def plain_from_slack(text: str) -> str:
-    """An agent's Slack message as plain text for the customer (links spelled out, entities decoded)."""
-
-    def link(match: re.Match[str]) -> str:
-        target, label = match.group(1), match.group(2)
-        if target.startswith(("@", "#", "!")):
-            return label or target  # a mention: keep the visible name, never the raw id syntax
-        target = target.removeprefix("mailto:")
-        return f"{label} ({target})" if label and label != target else target
-
-    text = _LINK.sub(link, text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 @dataclass(frozen=True)

@@ -12,45 +12,39 @@ handoff's messages keep their order and a slow Slack or Rasa never delays an ack
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import aiohttp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.agentdesk.blocks import (
-    CLAIM_ACTION,
-    RESOLVE_ACTION,
-    HandoffCard,
-    escape_mrkdwn,
-    plain_from_slack,
-    root_message,
-)
+from bot.agentdesk.blocks import CLAIM_ACTION, RESOLVE_ACTION, HandoffCard, root_message
 from bot.agentdesk.jobs import HandoffJobs
 from bot.agentdesk.texts import SlackDeskTexts
 from bot.agentdesk.threads import SlackThread, SlackThreads
-from bot.channels.slack_app import SlackApp
-from bot.conversations.service import ConversationService
-from bot.conversations.store import StoredMessage
 from bot.db.engine import session_factory
 from bot.db.models import Agent, Conversation
-from bot.gateway.validation import clean_text
-from bot.handoff.desk import HandoffDesk
-from bot.settings import Settings
+from bot.handoff.events import (
+    AgentWrote,
+    CustomerWrote,
+    HandoffClaimed,
+    HandoffClosed,
+    HandoffEscalated,
+    HandoffEvent,
+    HandoffOpened,
+)
+from bot.handoff.service import HandoffService
+from bot.slack.app import SlackApp
+from bot.slack.mrkdwn import escape_mrkdwn, plain_from_slack
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Set while the desk relays a Slack reply, so its own ``agent_message`` echo is skipped.
-_FROM_SLACK: contextvars.ContextVar[bool] = contextvars.ContextVar("from_slack", default=False)
 #: How many Slack event ids are remembered to drop redeliveries (Slack retries within minutes).
 _SEEN_EVENTS = 2000
-#: What the bot is told when an agent resolves a handoff (the same intent as the agent API's).
-RESOLVED_INTENT = "handoff_resolved"
 _CLOSED_STATES = {"resolved": "state_resolved", "handed_back": "state_handed_back", "expired": "state_expired"}
 
 
@@ -63,48 +57,45 @@ class SlackAgent:
 
 
 class SlackDesk:
-    """A :class:`~bot.handoff.events.HandoffListener` that runs the agent desk in a Slack channel."""
+    """A :class:`~bot.handoff.events.HandoffListener` that runs the agent desk in a Slack channel.
+
+    Agents' buttons and thread replies become calls of the :class:`HandoffService`; handoff
+    events (from any front end) become posts and updates in the channel.
+    """
 
     def __init__(
         self,
-        settings: Settings,
         *,
-        desk: HandoffDesk,
-        conversations: ConversationService,
+        slack: SlackApp,
+        agents_channel: str,
+        handoffs: HandoffService,
         engine: Engine,
-        session: aiohttp.ClientSession | None = None,
+        threads_file: Path,
         texts: SlackDeskTexts | None = None,
-        slack: SlackApp | None = None,
     ) -> None:
-        """Compose the desk on the gateway's Slack app (its own when ``slack`` is None; no network until started)."""
-        self._settings = settings
-        self._desk = desk
-        self._conversations = conversations
+        """Compose the desk on the gateway's Slack app (no network until it is started)."""
+        self._agents_channel = agents_channel
+        self._handoffs = handoffs
         self._sessions = session_factory(engine)
         self._texts = texts or SlackDeskTexts()
-        self._threads = SlackThreads(settings.var_dir / "slack_threads.json")
+        self._threads = SlackThreads(threads_file)
         self._jobs = HandoffJobs()
         self._seen_events: OrderedDict[str, None] = OrderedDict()
-        self._owns_slack = slack is None
-        self.slack = slack or SlackApp(settings, session)
-        self.client = self.slack.client
-        self.slack.bolt.action(CLAIM_ACTION)(self._on_claim)
-        self.slack.bolt.action(RESOLVE_ACTION)(self._on_resolve)
-        self.slack.on_message(self._on_message)
+        self.slack = slack
+        self.client = slack.client
+        slack.bolt.action(CLAIM_ACTION)(self._on_claim)
+        slack.bolt.action(RESOLVE_ACTION)(self._on_resolve)
+        slack.on_message(self._on_message)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the thread mapping (and connect the Slack app when the desk owns it)."""
+        """Load the thread mapping (the gateway connects the shared Slack app)."""
         await asyncio.to_thread(self._threads.load)
-        if self._owns_slack:
-            await self.slack.start()
-        _LOGGER.info("slack_desk.started channel=%s", self._settings.slack_agents_channel)
+        _LOGGER.info("slack_desk.started channel=%s", self._agents_channel)
 
     async def close(self) -> None:
-        """Cancel pending jobs and wait for them (and disconnect the Slack app when the desk owns it)."""
-        if self._owns_slack:
-            await self.slack.close()
+        """Cancel pending jobs and wait for them."""
         await self._jobs.close()
 
     async def drain(self) -> None:
@@ -113,55 +104,51 @@ class SlackDesk:
 
     def is_desk_channel(self, channel: str) -> bool:
         """Whether ``channel`` is the agents' channel (by name or by the id Slack answered with)."""
-        return channel in (self._settings.slack_agents_channel, *self._threads.channels())
+        return channel in (self._agents_channel, *self._threads.channels())
 
     # -- HandoffListener -------------------------------------------------------------------
 
-    async def handoff_opened(self, handoff_id: int, conversation_id: str) -> None:
-        """Post the handoff to the agents' channel (once: a handoff already posted is left alone)."""
-        self._jobs.submit(handoff_id, lambda: self._post_root(handoff_id), "opened")
+    async def on_handoff_event(self, event: HandoffEvent) -> None:
+        """Queue the Slack work an event calls for (in the handoff's own order)."""
+        match event:
+            case HandoffOpened(handoff_id=handoff_id):
+                # Posted once: a handoff already posted is left alone.
+                self._jobs.submit(handoff_id, lambda: self._post_root(handoff_id), "opened")
+            case HandoffEscalated(handoff_id=handoff_id):
+                # A note in the thread, also shown in the channel itself.
+                note = self._texts.escalated
+                self._jobs.submit(
+                    handoff_id, lambda: self._post_in_thread(handoff_id, note, broadcast=True), "escalated"
+                )
+            case HandoffClaimed(handoff_id=handoff_id, agent_id=agent_id):
+                self._jobs.submit(handoff_id, lambda: self._show_claimed(handoff_id, agent_id), "claimed")
+            case CustomerWrote(handoff_id=handoff_id, message=message):
+                text = self._texts.customer_wrote.format(text=escape_mrkdwn(message.text))
+                self._jobs.submit(handoff_id, lambda: self._post_in_thread(handoff_id, text), "customer")
+            case AgentWrote(via="slack"):
+                pass  # a reply made in Slack is in the thread already
+            case AgentWrote(handoff_id=handoff_id, agent_id=agent_id, message=message):
+                self._jobs.submit(handoff_id, lambda: self._echo_reply(handoff_id, agent_id, message.text), "agent")
+            case HandoffClosed(handoff_id=handoff_id, agent_id=agent_id, how=how):
+                self._jobs.submit(handoff_id, lambda: self._show_closed(handoff_id, agent_id, how), "closed")
 
-    async def handoff_escalated(self, handoff_id: int, conversation_id: str) -> None:
-        """Nudge the channel: a note in the thread, also shown in the channel itself."""
-        note = self._texts.escalated
-        self._jobs.submit(handoff_id, lambda: self._post_in_thread(handoff_id, note, broadcast=True), "escalated")
+    async def _show_claimed(self, handoff_id: int, agent_id: str) -> None:
+        name = await asyncio.to_thread(self._agent_name, agent_id)
+        state = self._texts.state_claimed.format(name=name)
+        await self._update_root(handoff_id, state, claimable=False, resolvable=True)
 
-    async def handoff_claimed(self, handoff_id: int, agent_id: str) -> None:
-        """A claim made in the console or the agent API: show it on the root message."""
+    async def _echo_reply(self, handoff_id: int, agent_id: str, text: str) -> None:
+        """A reply sent from another front end, copied into the thread."""
+        name = await asyncio.to_thread(self._agent_name, agent_id)
+        await self._post_in_thread(
+            handoff_id, self._texts.agent_wrote.format(name=escape_mrkdwn(name), text=escape_mrkdwn(text))
+        )
 
-        async def job() -> None:
-            name = await asyncio.to_thread(self._agent_name, agent_id)
-            state = self._texts.state_claimed.format(name=name)
-            await self._update_root(handoff_id, state, claimable=False, resolvable=True)
-
-        self._jobs.submit(handoff_id, job, "claimed")
-
-    async def customer_message(self, handoff_id: int, message: StoredMessage) -> None:
-        """Copy the customer's message into the handoff's thread."""
-        text = self._texts.customer_wrote.format(text=escape_mrkdwn(message.text))
-        self._jobs.submit(handoff_id, lambda: self._post_in_thread(handoff_id, text), "customer")
-
-    async def agent_message(self, handoff_id: int, agent_id: str, message: StoredMessage) -> None:
-        """Echo a reply sent from another front end; replies made in Slack are already in the thread."""
-        if _FROM_SLACK.get():
-            return
-
-        async def job() -> None:
-            name = await asyncio.to_thread(self._agent_name, agent_id)
-            text = self._texts.agent_wrote.format(name=escape_mrkdwn(name), text=escape_mrkdwn(message.text))
-            await self._post_in_thread(handoff_id, text)
-
-        self._jobs.submit(handoff_id, job, "agent")
-
-    async def handoff_closed(self, handoff_id: int, agent_id: str, how: str) -> None:
-        """Show the outcome on the root message and remove its buttons."""
-
-        async def job() -> None:
-            name = await asyncio.to_thread(self._agent_name, agent_id)
-            template = getattr(self._texts, _CLOSED_STATES.get(how, "state_resolved"))
-            await self._update_root(handoff_id, template.format(name=name), claimable=False, resolvable=False)
-
-        self._jobs.submit(handoff_id, job, "closed")
+    async def _show_closed(self, handoff_id: int, agent_id: str, how: str) -> None:
+        """The outcome on the root message, its buttons removed."""
+        name = await asyncio.to_thread(self._agent_name, agent_id)
+        template = getattr(self._texts, _CLOSED_STATES.get(how, "state_resolved"))
+        await self._update_root(handoff_id, template.format(name=name), claimable=False, resolvable=False)
 
     # -- Slack -> desk ---------------------------------------------------------------------
 
@@ -203,11 +190,7 @@ class SlackDesk:
         if agent is None:
             await self._ephemeral(channel, user, self._texts.not_an_agent)
             return
-        outcome = await self._desk.claim(handoff_id, agent.id)
-        if outcome == "claimed":
-            state = self._texts.state_claimed.format(name=agent.name)
-            await self._update_root(handoff_id, state, claimable=False, resolvable=True)
-            return
+        outcome = await self._handoffs.claim(handoff_id, agent.id, via="slack")
         answers = {
             "already_yours": self._texts.already_yours,
             "taken": self._texts.already_claimed,
@@ -215,56 +198,40 @@ class SlackDesk:
             "not_found": self._texts.handoff_missing,
             "unknown_agent": self._texts.not_an_agent,
         }
-        await self._ephemeral(channel, user, answers[outcome])
+        if outcome in answers:  # "claimed" shows on the root message (the HandoffClaimed event)
+            await self._ephemeral(channel, user, answers[outcome])
 
     async def _resolve(self, handoff_id: int, user: str, channel: str) -> None:
         agent = await asyncio.to_thread(self._agent_for, user)
         if agent is None:
             await self._ephemeral(channel, user, self._texts.not_an_agent)
             return
-        outcome = await self._desk.resolve(handoff_id, agent.id)
-        if outcome != "resolved":
-            answers = {
-                "not_yours": self._texts.not_yours,
-                "not_claimed": self._texts.resolve_needs_claim,
-                "already_resolved": self._texts.handoff_closed,
-                "not_found": self._texts.handoff_missing,
-            }
-            await self._ephemeral(channel, user, answers[outcome])
-            return
-        view = await self._desk.get(handoff_id)
-        if view is None:
-            return
-        # The same close path as the agent API: listeners (this desk too) hear it, the bot resumes.
-        await self._conversations.handoff_events.closed(handoff_id, agent.id, "resolved")
-        await self._conversations.bot_turn(view.conversation_id, RESOLVED_INTENT)
+        closing = await self._handoffs.close(handoff_id, agent.id, "resolved", via="slack")
+        answers = {
+            "not_yours": self._texts.not_yours,
+            "not_claimed": self._texts.resolve_needs_claim,
+            "already_resolved": self._texts.handoff_closed,
+            "not_found": self._texts.handoff_missing,
+        }
+        if closing.outcome in answers:  # "resolved" shows on the root message (the HandoffClosed event)
+            await self._ephemeral(channel, user, answers[closing.outcome])
 
     async def _relay(self, handoff_id: int, user: str, channel: str, thread_ts: str, raw: str) -> None:
         agent = await asyncio.to_thread(self._agent_for, user)
         if agent is None:
             await self._ephemeral(channel, user, self._texts.not_an_agent, thread_ts)
             return
-        status, holder = await self._desk.holder(handoff_id)
-        if status != "claimed" or holder != agent.id:
-            closed = status == "resolved"
-            answer = self._texts.handoff_closed if closed else self._texts.claim_first
-            await self._ephemeral(channel, user, answer if status else self._texts.handoff_missing, thread_ts)
-            return
-        text = clean_text(plain_from_slack(raw))
-        if not text:
-            return
-        if len(text) > self._settings.max_message_chars:
-            await self._ephemeral(channel, user, self._texts.reply_too_long, thread_ts)
-            return
-        view = await self._desk.get(handoff_id)
-        if view is None:
-            return
-        token = _FROM_SLACK.set(True)
-        try:
-            await self._conversations.agent_message(handoff_id, agent.id, view.conversation_id, text)
-        finally:
-            _FROM_SLACK.reset(token)
-        _LOGGER.info("slack_desk.reply_relayed handoff=%d agent=%s", handoff_id, agent.id)
+        reply = await self._handoffs.reply(handoff_id, agent.id, plain_from_slack(raw), via="slack")
+        answers = {
+            "not_found": self._texts.handoff_missing,
+            "resolved": self._texts.handoff_closed,
+            "not_yours": self._texts.claim_first,
+            "too_long": self._texts.reply_too_long,
+        }
+        if reply.outcome in answers:
+            await self._ephemeral(channel, user, answers[reply.outcome], thread_ts)
+        elif reply.outcome == "sent":
+            _LOGGER.info("slack_desk.reply_relayed handoff=%d agent=%s", handoff_id, agent.id)
 
     # -- desk -> Slack ---------------------------------------------------------------------
 
@@ -276,7 +243,7 @@ class SlackDesk:
             return
         text, blocks = root_message(card, self._texts, state=self._texts.state_open, claimable=True, resolvable=True)
         response = await self.client.chat_postMessage(
-            channel=self._settings.slack_agents_channel,
+            channel=self._agents_channel,
             text=text,
             blocks=blocks,
             unfurl_links=False,
@@ -314,7 +281,7 @@ class SlackDesk:
     # -- lookups (SQL in a thread) ---------------------------------------------------------
 
     async def _card(self, handoff_id: int) -> HandoffCard | None:
-        view = await self._desk.get(handoff_id)
+        view = await self._handoffs.get(handoff_id)
         if view is None:
             return None
         channel, customer = await asyncio.to_thread(self._conversation_facts, view.conversation_id)

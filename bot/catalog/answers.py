@@ -5,7 +5,7 @@ A pure service for the dialogue's custom action: it resolves which product(s) a 
 discussed before) and words the catalog facts with the templates of ``data/texts.yml``. When the
 product is unclear it asks back with buttons whose payloads re-ask the same question with a SKU::
 
-    answers = ProductAnswers.load(settings.data_dir)
+    answers = ProductAnswers.load(settings.paths.data_dir)
     answer = answers.answer("price", "how much is the velo router?")
     answer.replies[0].text   # "The Nimbus Velo AX3000 costs €129.99."
     answer.skus              # ("NR-AX3000-EU",)
@@ -156,7 +156,7 @@ class ProductAnswers:
         """Read the data folder (catalog, stores, stock, orders) and ``texts.yml`` and build the service.
 
         Args:
-            data_dir: The data folder (``settings.data_dir``).
+            data_dir: The data folder (``settings.paths.data_dir``).
 
         Returns:
             The service.

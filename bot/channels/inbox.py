@@ -208,6 +208,15 @@ class InboxWorker(RoundWorker):
         self._processors = processors
         self._last_purge = 0.0
 
+    def register(self, platform: str, processor: Processor) -> None:
+        """Process ``platform``'s events with ``processor`` (before :meth:`start`)."""
+        self._processors[platform] = processor
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms whose events this worker processes."""
+        return tuple(self._processors)
+
     def _has_work(self) -> bool:
         return bool(self._processors)
 

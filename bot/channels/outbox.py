@@ -31,7 +31,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from bot.channels.worker import RoundWorker
-from bot.conversations.store import StoredMessage, stored_message
+from bot.conversations.store import stored_message
+from bot.core.messages import StoredMessage
 from bot.db.engine import session_factory
 from bot.db.models import Message, OutboxItem, utcnow
 
@@ -273,6 +274,11 @@ class OutboxWorker(RoundWorker):
         self._pacers = {name: _Pacer(sender.limits.per_second_total) for name, sender in self._senders.items()}
         #: monotonic time before which a chat must not be sent to (pace, or a 429's wait)
         self._ready_at: dict[str, float] = {}
+
+    def register(self, sender: PlatformSender) -> None:
+        """Send its platform's rows with ``sender`` (before :meth:`start`)."""
+        self._senders[sender.platform] = sender
+        self._pacers[sender.platform] = _Pacer(sender.limits.per_second_total)
 
     def _has_work(self) -> bool:
         return bool(self._senders)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -28,15 +29,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.agentdesk.blocks import escape_mrkdwn, plain_from_slack
 from bot.channels.inbox import Inbox, InboxEvent
 from bot.channels.outbox import SLACK_LIMITS, Delivery, PermanentFailure, RateLimited, TemporaryFailure
-from bot.channels.slack_app import SlackApp
 from bot.channels.texts import ChannelTexts
 from bot.conversations.service import ConversationService, CustomerMessage, InboxTurn
-from bot.conversations.store import ConversationStore, StoredMessage
-from bot.gateway.validation import clean_text
-from bot.settings import Settings
+from bot.conversations.store import ConversationStore
+from bot.core.messages import StoredMessage
+from bot.core.text import clean_text
+from bot.settings import Limits, SlackSettings
+from bot.slack.app import SlackApp
+from bot.slack.mrkdwn import escape_mrkdwn, plain_from_slack
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,11 +101,11 @@ class SlackSender:
     platform = PLATFORM
     limits = SLACK_LIMITS
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, settings: SlackSettings, session: aiohttp.ClientSession | None = None) -> None:
         """A Web API client of its own: retries are the outbox's, counted and paced."""
         self.client = AsyncWebClient(
-            token=settings.slack_bot_token,
-            base_url=settings.slack_api_url,
+            token=settings.bot_token,
+            base_url=settings.api_url,
             session=session,
             timeout=10,
             retry_handlers=[],
@@ -152,24 +154,24 @@ class SlackCustomers:
 
     def __init__(
         self,
-        settings: Settings,
         slack: SlackApp,
         *,
+        limits: Limits,
         inbox: Inbox,
         conversations: ConversationService,
         store: ConversationStore,
         texts: ChannelTexts,
-        wake_inbox: Any,
-        is_desk_channel: Any = None,
+        wake_inbox: Callable[[], None],
+        is_desk_channel: Callable[[str], bool],
     ) -> None:
-        """Register the listeners on the gateway's Slack app."""
-        self._settings = settings
+        """Register the listeners on the gateway's Slack app (messages in the agents' channel are the desk's)."""
+        self._limits = limits
         self._inbox = inbox
         self._conversations = conversations
         self._store = store
         self._texts = texts
         self._wake_inbox = wake_inbox
-        self._is_desk_channel = is_desk_channel or (lambda channel: channel == settings.slack_agents_channel)
+        self._is_desk_channel = is_desk_channel
         slack.on_message(self._on_message)
         slack.bolt.event("app_mention")(self._on_mention)
         slack.bolt.action(BUTTON_ACTION)(self._on_button)
@@ -253,8 +255,8 @@ class SlackCustomers:
         if not text:
             await self._notice(event, address, self._texts.unsupported_content)
             return
-        if len(text) > self._settings.max_message_chars:
-            limit = self._settings.max_message_chars
+        if len(text) > self._limits.max_message_chars:
+            limit = self._limits.max_message_chars
             await self._notice(event, address, self._texts.message_too_long.format(limit=limit))
             return
         await self._conversations.handle(

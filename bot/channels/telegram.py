@@ -42,10 +42,11 @@ from bot.channels.outbox import (
 )
 from bot.channels.texts import ChannelTexts
 from bot.conversations.service import ConversationService, CustomerMessage, InboxTurn
-from bot.conversations.store import ConversationStore, StoredMessage
-from bot.gateway.validation import clean_text
+from bot.conversations.store import ConversationStore
+from bot.core.messages import StoredMessage
+from bot.core.text import clean_text
 from bot.identity.deeplinks import DeepLinks
-from bot.settings import Settings
+from bot.settings import Limits, TelegramSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,13 +60,13 @@ MAX_TEXT = 4096
 GREET_PAYLOAD = "/greet"
 
 
-def make_bot(settings: Settings, read_timeout: float = 10.0) -> Bot:
+def make_bot(settings: TelegramSettings, read_timeout: float = 10.0) -> Bot:
     """A ``telegram.Bot`` on ``BOT_TELEGRAM_API_URL`` (tests point it at a fake Bot API)."""
     request = HTTPXRequest(connection_pool_size=32, read_timeout=read_timeout, write_timeout=10, connect_timeout=5)
     polling = HTTPXRequest(connection_pool_size=2, read_timeout=40, write_timeout=10, connect_timeout=5)
     return Bot(
-        settings.telegram_bot_token,
-        base_url=settings.telegram_api_url,
+        settings.bot_token,
+        base_url=settings.api_url,
         request=request,
         get_updates_request=polling,
     )
@@ -137,8 +138,9 @@ class TelegramChannel:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: TelegramSettings,
         *,
+        limits: Limits,
         inbox: Inbox,
         conversations: ConversationService,
         store: ConversationStore,
@@ -148,6 +150,7 @@ class TelegramChannel:
     ) -> None:
         """Compose the adapter (no network until :meth:`start`)."""
         self._settings = settings
+        self._limits = limits
         self._inbox = inbox
         self._conversations = conversations
         self._store = store
@@ -170,10 +173,10 @@ class TelegramChannel:
         """Check the token (``getMe``); start long polling in polling mode."""
         try:
             await self.bot.initialize()
-            _LOGGER.info("telegram.started mode=%s bot=%s", self._settings.telegram_mode, self.username)
+            _LOGGER.info("telegram.started mode=%s bot=%s", self._settings.mode, self.username)
         except TelegramError as exc:  # Telegram unreachable: the webhook and the outbox still work later
             _LOGGER.warning("telegram.get_me_failed error=%s", type(exc).__name__)
-        if self._settings.telegram_mode == "polling":
+        if self._settings.mode == "polling":
             self._poller = asyncio.create_task(self._poll(), name="telegram-poller")
 
     async def close(self) -> None:
@@ -190,7 +193,7 @@ class TelegramChannel:
     async def webhook(self, request: web.Request) -> web.Response:
         """``POST /telegram/webhook``: check the secret, store the update, then acknowledge it."""
         given = request.headers.get(SECRET_HEADER, "")
-        expected = self._settings.telegram_webhook_secret
+        expected = self._settings.webhook_secret
         if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")) or not expected:
             _LOGGER.warning("telegram.webhook_forbidden")
             return web.json_response({"error": "forbidden"}, status=403)
@@ -271,8 +274,8 @@ class TelegramChannel:
             if not raw:
                 await self._notice(event, address, self._texts.unsupported_content)
                 return
-            if len(raw) > self._settings.max_message_chars:
-                notice = self._texts.message_too_long.format(limit=self._settings.max_message_chars)
+            if len(raw) > self._limits.max_message_chars:
+                notice = self._texts.message_too_long.format(limit=self._limits.max_message_chars)
                 await self._notice(event, address, notice)
                 return
             text = raw
@@ -323,12 +326,12 @@ class TelegramChannel:
         await self._conversations.system_message(event.conversation_id, text)
 
 
-async def set_webhook(settings: Settings, url: str) -> str:
+async def set_webhook(settings: TelegramSettings, url: str) -> str:
     """Point Telegram at ``url`` with the webhook secret; a one-line report (``python -m bot telegram``)."""
     async with make_bot(settings) as bot:
         await bot.set_webhook(
             url=url,
-            secret_token=settings.telegram_webhook_secret,
+            secret_token=settings.webhook_secret,
             allowed_updates=ALLOWED_UPDATES,
             drop_pending_updates=False,
         )
@@ -336,7 +339,7 @@ async def set_webhook(settings: Settings, url: str) -> str:
         return f"webhook set for @{bot.username}: {info.url} (pending updates: {info.pending_update_count})"
 
 
-async def webhook_info(settings: Settings) -> str:
+async def webhook_info(settings: TelegramSettings) -> str:
     """What Telegram knows about the webhook."""
     async with make_bot(settings) as bot:
         info = await bot.get_webhook_info()
@@ -345,7 +348,7 @@ async def webhook_info(settings: Settings) -> str:
         return f"@{bot.username}: webhook {where}, pending {info.pending_update_count}{error}"
 
 
-async def delete_webhook(settings: Settings) -> str:
+async def delete_webhook(settings: TelegramSettings) -> str:
     """Remove the webhook (for long polling in development)."""
     async with make_bot(settings) as bot:
         await bot.delete_webhook(drop_pending_updates=False)

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversations.store import StoredMessage
-from bot.gateway.validation import clean_text, is_client_id, is_conversation_id
+from bot.core.messages import StoredMessage
+from bot.core.text import clean_text, is_client_id, is_conversation_id
 
 
 class FrameError(ValueError):

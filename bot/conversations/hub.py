@@ -7,7 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
-from bot.conversations.store import StoredMessage
+from bot.core.messages import StoredMessage
 
 _LOGGER = logging.getLogger(__name__)
 

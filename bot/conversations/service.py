@@ -10,18 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.conversations.hub import ConversationHub
-from bot.conversations.identity import ANONYMOUS, IdentityResolver
-from bot.conversations.store import (
-    Button,
-    ConversationInfo,
-    ConversationStore,
-    HandoffRef,
-    InboxMark,
-    StoredMessage,
-)
+from bot.conversations.identity import ANONYMOUS, Identity, IdentityResolver
+from bot.conversations.store import ConversationInfo, ConversationStore, InboxMark
+from bot.core.messages import Button, HandoffRef, StoredMessage
 from bot.db.models import Sender
-from bot.dialogue.rasa_client import DialogueUnavailable, RasaClient
-from bot.handoff.events import HandoffEvents
+from bot.dialogue.rasa_client import BotReply, DialogueUnavailable, RasaClient
+from bot.handoff.events import CustomerWrote, HandoffEvents, HandoffOpened
 from bot.texts import Texts
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,6 +53,38 @@ class TurnResult:
     handoff: HandoffRef | None
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """The customer's message as stored: ``new`` false for a copy of an earlier one."""
+
+    message: StoredMessage
+    new: bool
+    recovering: bool  # stored before a crash: the model may have answered it already
+
+
+def _mark(inbox: InboxTurn | None, state: str) -> InboxMark | None:
+    """Move the turn's inbox item (if any) to ``state`` with the messages stored next."""
+    return InboxMark(inbox.item_id, state) if inbox is not None else None
+
+
+def _channel_user(message: CustomerMessage) -> str:
+    return message.channel_user or message.conversation_id
+
+
+def _metadata(message: CustomerMessage, identity: Identity) -> dict[str, Any]:
+    """What the actions learn about the message: the only source of identity (never slots or text)."""
+    metadata: dict[str, Any] = {
+        "channel": message.channel,
+        "conversation_id": message.conversation_id,
+        "channel_user": _channel_user(message),
+        "customer_id": identity.customer_id,
+        "verified_by": identity.verified_by,
+    }
+    if message.client_id is not None:
+        metadata["turn"] = message.client_id
+    return metadata
+
+
 class ConversationService:
     """Runs customer turns one at a time per conversation, in arrival order."""
 
@@ -74,7 +100,7 @@ class ConversationService:
     ) -> None:
         """Compose the service from its collaborators (no ``identity``: every message is anonymous)."""
         self._identity = identity
-        self.handoff_events = handoff_events or HandoffEvents()
+        self._handoff_events = handoff_events or HandoffEvents()
         self._store = store
         self._hub = hub
         self._dialogue = dialogue
@@ -100,93 +126,110 @@ class ConversationService:
 
         ``inbox`` comes with a push channel's stored event: its state moves with the messages
         (in the same transactions), and an event whose customer message was stored before a
-        crash is finished without asking the dialogue model twice (see :meth:`_recover`).
+        crash is finished without asking the dialogue model twice (see :meth:`_arrive`).
         """
-        lock = self._lock(message.conversation_id)
-        channel_user = message.channel_user or message.conversation_id
-        identity = ANONYMOUS
-        if self._identity is not None:
-            identity = await self._identity.resolve(message.channel, channel_user, message.customer_token)
-        async with lock:
-            await self._store.ensure(message.conversation_id, message.channel, identity.customer_id, message.address)
-            if identity.customer_id is not None:
-                await self._store.attach_customer(message.conversation_id, identity.customer_id)
-            recovering = inbox is not None and inbox.state == "stored" and message.client_id is not None
-            earlier = (
-                await self._store.find_client_id(message.conversation_id, message.client_id)
-                if recovering and message.client_id is not None
-                else None
-            )
-            if earlier is not None and inbox is not None:
-                stored, is_new = earlier, True
-                _LOGGER.info("turn.recovering conversation=%s item=%d", message.conversation_id, inbox.item_id)
-            else:
-                recovering = False
-                stored, is_new = await self._store.append(
-                    message.conversation_id,
-                    Sender.CUSTOMER,
-                    message.text,
-                    payload=message.payload,
-                    client_id=message.client_id,
-                    inbox=InboxMark(inbox.item_id, "stored") if inbox is not None else None,
-                )
-                if is_new:
-                    self._hub.publish(stored)
-            done = InboxMark(inbox.item_id, "done") if inbox is not None else None
-            if not is_new:
-                _LOGGER.info("turn.duplicate conversation=%s cursor=%d", message.conversation_id, stored.cursor)
-                if inbox is not None:
-                    ignored = InboxMark(inbox.item_id, "ignored")  # another event carried the same message
-                    await self._store.append_replies(message.conversation_id, (), inbox=ignored)
-                return TurnResult(stored, (), True, await self._store.active_handoff(message.conversation_id))
-            open_handoff = await self._store.active_handoff(message.conversation_id)
-            if open_handoff is not None:
-                # A person has (or is about to take) the conversation: the bot stays silent and
-                # the agent sees the message (stored and published above).
-                await self.handoff_events.customer(open_handoff.id, stored)
-                if done is not None:
-                    await self._store.append_replies(message.conversation_id, (), inbox=done)
-                _LOGGER.info(
-                    "turn.relayed_to_agent conversation=%s handoff=%d", message.conversation_id, open_handoff.id
-                )
-                return TurnResult(stored, (), False, open_handoff)
-            # The only source of identity for the actions (never slots or message text).
-            metadata = {
-                "channel": message.channel,
-                "conversation_id": message.conversation_id,
-                "channel_user": channel_user,
-                "customer_id": identity.customer_id,
-                "verified_by": identity.verified_by,
-            }
-            if message.client_id is not None:
-                metadata["turn"] = message.client_id
-            try:
-                bot_replies = None
-                if recovering and message.client_id is not None:
-                    bot_replies = await self._dialogue.replies_of_turn(message.conversation_id, message.client_id)
-                if bot_replies is None:
-                    bot_replies = await self._dialogue.send(
-                        message.conversation_id, message.payload or message.text, metadata
-                    )
-                if not bot_replies:
-                    # Every turn of the model answers; silence means an action failed (e.g. the
-                    # action server is down), and the customer must not be left waiting.
-                    raise DialogueUnavailable("the dialogue model sent no reply")
-                _LOGGER.info("turn.answered conversation=%s replies=%d", message.conversation_id, len(bot_replies))
-            except DialogueUnavailable as exc:
-                _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", message.conversation_id, exc)
-                replies = await self._store_replies(
-                    message.conversation_id, [(self._texts.dialogue_unavailable, ())], done
-                )
-                return TurnResult(stored, replies, False, await self._store.active_handoff(message.conversation_id))
-            replies = await self._store_replies(
-                message.conversation_id, [(reply.text, reply.buttons) for reply in bot_replies], done
-            )
-            handoff = await self._store.active_handoff(message.conversation_id)
-            if handoff is not None:
-                # Requested by the action server during this turn (none was open before it).
-                await self.handoff_events.opened(handoff.id, message.conversation_id)
-            return TurnResult(stored, replies, False, handoff)
+        identity = await self._identify(message)
+        async with self._lock(message.conversation_id):
+            await self._open(message, identity)
+            arrival = await self._arrive(message, inbox)
+            if not arrival.new:
+                return await self._duplicate(message, arrival.message, inbox)
+            held_by = await self._store.active_handoff(message.conversation_id)
+            if held_by is not None:
+                return await self._relay_to_agent(message, arrival.message, held_by, inbox)
+            return await self._answer(message, identity, arrival, inbox)
+
+    async def _identify(self, message: CustomerMessage) -> Identity:
+        """Who wrote: the verified customer behind the token or the linked chat, else anonymous."""
+        if self._identity is None:
+            return ANONYMOUS
+        return await self._identity.resolve(message.channel, _channel_user(message), message.customer_token)
+
+    async def _open(self, message: CustomerMessage, identity: Identity) -> None:
+        """Create the conversation on first contact; record its verified customer."""
+        await self._store.ensure(message.conversation_id, message.channel, identity.customer_id, message.address)
+        if identity.customer_id is not None:
+            await self._store.attach_customer(message.conversation_id, identity.customer_id)
+
+    async def _arrive(self, message: CustomerMessage, inbox: InboxTurn | None) -> _Arrival:
+        """Store the customer's message once: a re-sent or redelivered copy finds the earlier one.
+
+        A push channel's event whose message was stored before a crash (inbox state
+        ``stored``) is recovered: the stored message is taken as new, and the dialogue model
+        is asked whether it already answered it.
+        """
+        conversation_id, client_id = message.conversation_id, message.client_id
+        if inbox is not None and inbox.state == "stored" and client_id is not None:
+            earlier = await self._store.find_client_id(conversation_id, client_id)
+            if earlier is not None:
+                _LOGGER.info("turn.recovering conversation=%s item=%d", conversation_id, inbox.item_id)
+                return _Arrival(earlier, new=True, recovering=True)
+        stored, is_new = await self._store.append(
+            conversation_id,
+            Sender.CUSTOMER,
+            message.text,
+            payload=message.payload,
+            client_id=client_id,
+            inbox=_mark(inbox, "stored"),
+        )
+        if is_new:
+            self._hub.publish(stored)
+        return _Arrival(stored, new=is_new, recovering=False)
+
+    async def _duplicate(self, message: CustomerMessage, earlier: StoredMessage, inbox: InboxTurn | None) -> TurnResult:
+        """A copy of a message already handled: nothing more happens (its event is set aside)."""
+        _LOGGER.info("turn.duplicate conversation=%s cursor=%d", message.conversation_id, earlier.cursor)
+        if inbox is not None:  # another event carried the same message
+            await self._store.append_replies(message.conversation_id, (), inbox=_mark(inbox, "ignored"))
+        return TurnResult(earlier, (), True, await self._store.active_handoff(message.conversation_id))
+
+    async def _relay_to_agent(
+        self, message: CustomerMessage, stored: StoredMessage, handoff: HandoffRef, inbox: InboxTurn | None
+    ) -> TurnResult:
+        """A person has (or is about to take) the conversation: the bot stays silent, the agent hears it."""
+        await self._handoff_events.publish(CustomerWrote(handoff.id, stored))
+        if inbox is not None:
+            await self._store.append_replies(message.conversation_id, (), inbox=_mark(inbox, "done"))
+        _LOGGER.info("turn.relayed_to_agent conversation=%s handoff=%d", message.conversation_id, handoff.id)
+        return TurnResult(stored, (), False, handoff)
+
+    async def _answer(
+        self, message: CustomerMessage, identity: Identity, arrival: _Arrival, inbox: InboxTurn | None
+    ) -> TurnResult:
+        """Ask the dialogue model, store its replies (or a polite "try again"), announce a new handoff."""
+        conversation_id, done = message.conversation_id, _mark(inbox, "done")
+        try:
+            bot_replies = await self._ask_dialogue(message, identity, recovering=arrival.recovering)
+        except DialogueUnavailable as exc:
+            _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", conversation_id, exc)
+            replies = await self._store_replies(conversation_id, [(self._texts.dialogue_unavailable, ())], done)
+            return TurnResult(arrival.message, replies, False, await self._store.active_handoff(conversation_id))
+        replies = await self._store_replies(conversation_id, [(r.text, r.buttons) for r in bot_replies], done)
+        handoff = await self._store.active_handoff(conversation_id)
+        if handoff is not None:
+            # Requested by the action server during this turn (none was open before it).
+            await self._handoff_events.publish(HandoffOpened(handoff.id, conversation_id))
+        return TurnResult(arrival.message, replies, False, handoff)
+
+    async def _ask_dialogue(self, message: CustomerMessage, identity: Identity, *, recovering: bool) -> list[BotReply]:
+        """The model's replies to this message (after a crash: the ones it already gave, if any).
+
+        Raises:
+            DialogueUnavailable: Rasa is down, or sent no reply (an action failed).
+        """
+        conversation_id, client_id = message.conversation_id, message.client_id
+        bot_replies = None
+        if recovering and client_id is not None:
+            bot_replies = await self._dialogue.replies_of_turn(conversation_id, client_id)
+        if bot_replies is None:
+            text = message.payload or message.text
+            bot_replies = await self._dialogue.send(conversation_id, text, _metadata(message, identity))
+        if not bot_replies:
+            # Every turn of the model answers; silence means an action failed (e.g. the
+            # action server is down), and the customer must not be left waiting.
+            raise DialogueUnavailable("the dialogue model sent no reply")
+        _LOGGER.info("turn.answered conversation=%s replies=%d", conversation_id, len(bot_replies))
+        return bot_replies
 
     async def _store_replies(
         self, conversation_id: str, replies: Sequence[tuple[str, Sequence[Button]]], done: InboxMark | None
@@ -207,13 +250,12 @@ class ConversationService:
                 return []
             return [await self._append_bot(conversation_id, r.text, r.buttons) for r in bot_replies]
 
-    async def agent_message(self, handoff_id: int, agent_id: str, conversation_id: str, text: str) -> StoredMessage:
+    async def agent_message(self, conversation_id: str, text: str) -> StoredMessage:
         """Store an agent's reply in the conversation and deliver it on the customer's channel."""
         async with self._lock(conversation_id):
             stored, _ = await self._store.append(conversation_id, Sender.AGENT, text)
             self._hub.publish(stored)
-        await self.handoff_events.agent(handoff_id, agent_id, stored)
-        return stored
+            return stored
 
     async def system_message(self, conversation_id: str, text: str) -> StoredMessage:
         """Store and deliver a notice from the support system (e.g. a handoff closed)."""
@@ -222,7 +264,7 @@ class ConversationService:
             self._hub.publish(stored)
             return stored
 
-    async def _append_bot(self, conversation_id: str, text: str, buttons: Sequence = ()) -> StoredMessage:
+    async def _append_bot(self, conversation_id: str, text: str, buttons: Sequence[Button] = ()) -> StoredMessage:
         stored, _ = await self._store.append(conversation_id, Sender.BOT, text, buttons=buttons)
         self._hub.publish(stored)
         return stored

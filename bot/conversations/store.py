@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,43 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.address import chat_key
+from bot.core.address import chat_key
+from bot.core.messages import Button, HandoffRef, StoredMessage
 from bot.db.engine import session_factory
 from bot.db.models import Conversation, Handoff, HandoffStatus, InboxItem, Message, OutboxItem, Sender, utcnow
-
-
-@dataclass(frozen=True)
-class Button:
-    """A quick-reply button: the title shown, the payload sent back."""
-
-    title: str
-    payload: str
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """A message as stored; ``cursor`` orders a conversation's messages."""
-
-    cursor: int
-    conversation_id: str
-    sender: str
-    text: str
-    buttons: tuple[Button, ...]
-    client_id: str | None
-    created_at: dt.datetime
-
-    def to_json(self) -> dict[str, Any]:
-        """Public JSON shape, shared by the direct API and the WebSocket protocol."""
-        data: dict[str, Any] = {
-            "cursor": self.cursor,
-            "sender": self.sender,
-            "text": self.text,
-            "buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
-            "created_at": self.created_at.replace(tzinfo=dt.timezone.utc).isoformat(),
-        }
-        if self.client_id is not None:
-            data["client_id"] = self.client_id
-        return data
 
 
 @dataclass(frozen=True)
@@ -67,14 +33,6 @@ class InboxMark:
 
     item_id: int
     state: str
-
-
-@dataclass(frozen=True)
-class HandoffRef:
-    """The public view of a handoff: id and status."""
-
-    id: int
-    status: str
 
 
 def stored_message(row: Message) -> StoredMessage:
@@ -123,7 +81,7 @@ class ConversationStore:
     ) -> ConversationInfo:
         """Return the conversation, creating it on ``channel`` when it is new.
 
-        ``address`` (a push channel's chat, see :mod:`bot.channels.address`) makes every later
+        ``address`` (a push channel's chat, see :mod:`bot.core.address`) makes every later
         bot, agent and system message of the conversation go through the outbox.
         """
         return await asyncio.to_thread(self._ensure, conversation_id, channel, customer_id, address)
@@ -218,7 +176,7 @@ class ConversationStore:
             sender=sender,
             text=text,
             payload=payload,
-            buttons=[{"title": b.title, "payload": b.payload} for b in buttons],
+            buttons=[b.to_json() for b in buttons],
             client_id=client_id,
             created_at=utcnow(),
         )

@@ -2,7 +2,7 @@
 
 Typical use (what ``python -m bot seed`` does)::
 
-    data = load_demo_data(settings.data_dir)   # parse and cross-check every file
+    data = load_demo_data(settings.paths.data_dir)   # parse and cross-check every file
     report = seed_database(engine, data)        # insert or update, in one transaction
     print(report)                               # products=36 stores=6 ... (inserted 0, updated 0)
 
@@ -41,7 +41,7 @@ def load_demo_data(data_dir: Path) -> DemoData:
     ``records/subscriptions.csv``, ``records/invoices.csv`` and ``agents.yml``.
 
     Args:
-        data_dir: The data folder (``settings.data_dir``).
+        data_dir: The data folder (``settings.paths.data_dir``).
 
     Returns:
         The parsed, immutable records.

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.conversations.store import Button
+from bot.core.messages import Button
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.conversations.service import CustomerMessage
+from bot.core.text import clean_text, is_conversation_id
 from bot.gateway.errors import ApiError
 from bot.gateway.keys import CONVERSATIONS, ENGINE, SETTINGS, STORE, TELEGRAM
-from bot.gateway.validation import clean_text, is_conversation_id
 from bot.identity.deeplinks import DeepLinks, UnknownCustomer
 
 routes = web.RouteTableDef()
@@ -49,7 +49,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 async def post_message(request: web.Request) -> web.Response:
     """Send a customer message on the direct channel and answer with the bot's replies."""
     settings = request.app[SETTINGS]
-    require_token(request, settings.api_token)
+    require_token(request, settings.gateway.api_token)
     body = await read_json_object(request)
     conversation_id = body.get("conversation_id")
     if not isinstance(conversation_id, str) or not is_conversation_id(conversation_id):
@@ -62,8 +62,8 @@ async def post_message(request: web.Request) -> web.Response:
     text = clean_text(text)
     if not text:
         raise ApiError(400, "invalid_text", "text must not be empty.")
-    if len(text) > settings.max_message_chars:
-        raise ApiError(400, "text_too_long", f"text must be at most {settings.max_message_chars} characters.")
+    if len(text) > settings.limits.max_message_chars:
+        raise ApiError(400, "text_too_long", f"text must be at most {settings.limits.max_message_chars} characters.")
     token = body.get("customer_token")
     if token is not None and not isinstance(token, str):
         raise ApiError(400, "invalid_customer_token", "customer_token must be a string.")
@@ -73,10 +73,7 @@ async def post_message(request: web.Request) -> web.Response:
     handoff = {"id": result.handoff.id, "status": result.handoff.status} if result.handoff else None
     return web.json_response(
         {
-            "replies": [
-                {"text": r.text, "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons]}
-                for r in result.replies
-            ],
+            "replies": [{"text": r.text, "buttons": [b.to_json() for b in r.buttons]} for r in result.replies],
             "handoff": handoff,
         }
     )
@@ -85,7 +82,7 @@ async def post_message(request: web.Request) -> web.Response:
 @routes.get("/api/v1/conversations/{conversation_id}/messages")
 async def list_messages(request: web.Request) -> web.Response:
     """A conversation's messages after a cursor, oldest first."""
-    require_token(request, request.app[SETTINGS].api_token)
+    require_token(request, request.app[SETTINGS].gateway.api_token)
     conversation_id = request.match_info["conversation_id"]
     if not is_conversation_id(conversation_id):
         raise ApiError(400, "invalid_conversation_id", "Malformed conversation id.")
@@ -118,12 +115,12 @@ async def list_messages(request: web.Request) -> web.Response:
 async def post_deep_link(request: web.Request) -> web.Response:
     """Mint a one-time Telegram deep link for a signed-in customer (the host site calls this)."""
     settings = request.app[SETTINGS]
-    require_token(request, settings.api_token)
+    require_token(request, settings.gateway.api_token)
     body = await read_json_object(request)
     customer_id = body.get("customer_id")
     if not isinstance(customer_id, str) or not 0 < len(customer_id) <= 32:
         raise ApiError(400, "invalid_customer_id", "customer_id must be a customer's id.")
-    links = DeepLinks(request.app[ENGINE], settings.identity_secret)
+    links = DeepLinks(request.app[ENGINE], settings.identity.secret)
     try:
         minted = await asyncio.to_thread(links.mint, customer_id)
     except UnknownCustomer:

@@ -1,22 +1,30 @@
-"""The gateway's composition root: ``create_app(settings) -> web.Application``."""
+"""The gateway's composition root: ``create_app(settings) -> web.Application``.
+
+Each resource the gateway holds is opened by its own context manager below, in order, and
+closed in reverse order on shutdown. They are entered on one exit stack, so when one fails
+to start (Telegram unreachable with a bad token, Slack's Socket Mode refused...) everything
+opened before it is closed before the error reaches aiohttp.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from bot.agentdesk.slack import SlackDesk
-from bot.channels import web as web_channel
-from bot.channels.inbox import Inbox, InboxWorker, Processor
-from bot.channels.outbox import Outbox, OutboxWorker, PlatformSender
-from bot.channels.slack import SlackCustomers, SlackSender
-from bot.channels.slack_app import SlackApp
-from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
+from bot.channels import slack as slack_channel
+from bot.channels import telegram as telegram_channel
+from bot.channels.inbox import Inbox, InboxWorker
+from bot.channels.outbox import Outbox, OutboxWorker
 from bot.channels.texts import load_channel_texts
+from bot.channels.web import PATH as WEB_SOCKET_PATH
+from bot.channels.web import WebChannel
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import IdentityResolver
 from bot.conversations.service import ConversationService
@@ -26,121 +34,205 @@ from bot.dialogue.rasa_client import RasaClient
 from bot.gateway import agent_api, api, health
 from bot.gateway.errors import error_middleware
 from bot.gateway.keys import (
+    CHANNEL_TEXTS,
     CONVERSATIONS,
-    DESK,
     DIALOGUE,
     ENGINE,
+    HANDOFFS,
     HTTP,
     HUB,
     INBOX,
+    INBOX_WORKER,
     OUTBOX,
+    OUTBOX_WORKER,
     SETTINGS,
     SLACK,
     SLACK_DESK,
     STORE,
     TELEGRAM,
     TEXTS,
+    WEB,
 )
 from bot.handoff.desk import HandoffDesk
+from bot.handoff.events import HandoffEvents
 from bot.handoff.hours import load_hours
+from bot.handoff.service import HandoffService
 from bot.handoff.timers import HandoffTimers
 from bot.identity.deeplinks import DeepLinks
 from bot.settings import Settings
+from bot.slack.app import SlackApp
 from bot.texts import load_texts
 
 _LOGGER = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
+Resource = Callable[[web.Application], AbstractAsyncContextManager[None]]
 
-async def _resources(app: web.Application) -> AsyncIterator[None]:
-    """Open the database engine and the HTTP session; close them on shutdown."""
-    settings = app[SETTINGS]
-    engine = create_db_engine(settings.database_url)
-    session = aiohttp.ClientSession()
-    app[ENGINE] = engine
-    app[HTTP] = session
-    app[STORE] = ConversationStore(engine)
-    app[HUB] = ConversationHub()
-    app[DIALOGUE] = RasaClient(
-        session=session, base_url=settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_s
+
+@contextlib.asynccontextmanager
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """The SQLAlchemy engine (a pool of connections)."""
+    engine = app[ENGINE] = create_db_engine(app[SETTINGS].database_url)
+    try:
+        yield
+    finally:
+        engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def _http(app: web.Application) -> AsyncIterator[None]:
+    """The HTTP client session for Rasa, the action server's probe and the platforms."""
+    session = app[HTTP] = aiohttp.ClientSession()
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+@contextlib.asynccontextmanager
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    """The conversation and handoff services, the web channel and the durable queues (nothing to close)."""
+    settings, engine = app[SETTINGS], app[ENGINE]
+    store = app[STORE] = ConversationStore(engine)
+    hub = app[HUB] = ConversationHub()
+    dialogue = app[DIALOGUE] = RasaClient(
+        session=app[HTTP],
+        base_url=settings.dialogue.rasa_url,
+        token=settings.dialogue.token,
+        timeout_s=settings.dialogue.timeout_s,
     )
-    app[DESK] = HandoffDesk(engine)
-    app[CONVERSATIONS] = ConversationService(
-        store=app[STORE],
-        hub=app[HUB],
-        dialogue=app[DIALOGUE],
+    events = HandoffEvents()
+    conversations = app[CONVERSATIONS] = ConversationService(
+        store=store,
+        hub=hub,
+        dialogue=dialogue,
         texts=app[TEXTS],
-        identity=IdentityResolver(engine, settings.identity_secret),
+        identity=IdentityResolver(engine, settings.identity.secret),
+        handoff_events=events,
     )
-    timers = HandoffTimers(
-        engine,
-        load_hours(settings.data_dir / "business_hours.yml"),
-        app[CONVERSATIONS],
-        app[TEXTS].handoff_closed_silent,
+    app[HANDOFFS] = HandoffService(
+        desk=HandoffDesk(engine), events=events, conversations=conversations, limits=settings.limits
     )
-    inbox = app[INBOX] = Inbox(engine, settings.owner_id)
-    outbox = app[OUTBOX] = Outbox(engine, settings.owner_id)
-    processors: dict[str, Processor] = {}
-    senders: list[PlatformSender] = []
-    inbox_worker = InboxWorker(inbox, processors)
-    channel_texts = load_channel_texts(settings.data_dir / "texts.yml")
-    slack: SlackApp | None = None
-    slack_desk: SlackDesk | None = None
-    if settings.slack_enabled:
-        slack = app[SLACK] = SlackApp(settings, session)
-        slack_desk = SlackDesk(
-            settings, desk=app[DESK], conversations=app[CONVERSATIONS], engine=engine, session=session, slack=slack
-        )
-        app[SLACK_DESK] = slack_desk
-        app[CONVERSATIONS].handoff_events.subscribe(slack_desk)
-        if settings.slack_customers:
-            customers = SlackCustomers(
-                settings,
-                slack,
-                inbox=inbox,
-                conversations=app[CONVERSATIONS],
-                store=app[STORE],
-                texts=channel_texts,
-                wake_inbox=inbox_worker.wake,
-                is_desk_channel=slack_desk.is_desk_channel,
-            )
-            processors["slack"] = customers.process
-            senders.append(SlackSender(settings, session))
-        await slack_desk.start()
-        await slack.start()
-    telegram: TelegramChannel | None = None
-    if settings.telegram_enabled:
-        telegram = app[TELEGRAM] = TelegramChannel(
-            settings,
-            inbox=inbox,
+    app[WEB] = WebChannel(conversations=conversations, store=store, hub=hub, texts=app[TEXTS], limits=settings.limits)
+    inbox = app[INBOX] = Inbox(engine, settings.gateway.owner_id)
+    app[OUTBOX] = Outbox(engine, settings.gateway.owner_id)
+    app[INBOX_WORKER] = InboxWorker(inbox, {})
+    app[OUTBOX_WORKER] = OutboxWorker(app[OUTBOX], [])
+    yield
+
+
+@contextlib.asynccontextmanager
+async def _slack(app: web.Application) -> AsyncIterator[None]:
+    """The Slack app with the agent desk and (unless turned off) the customer channel."""
+    settings = app[SETTINGS]
+    if not settings.slack.enabled:
+        yield
+        return
+    slack = app[SLACK] = SlackApp(settings.slack, app[HTTP])
+    desk = app[SLACK_DESK] = SlackDesk(
+        slack=slack,
+        agents_channel=settings.slack.agents_channel,
+        handoffs=app[HANDOFFS],
+        engine=app[ENGINE],
+        threads_file=settings.paths.var_dir / "slack_threads.json",
+    )
+    app[HANDOFFS].events.subscribe(desk)
+    if settings.slack.customers:
+        customers = slack_channel.SlackCustomers(
+            slack,
+            limits=settings.limits,
+            inbox=app[INBOX],
             conversations=app[CONVERSATIONS],
             store=app[STORE],
-            texts=channel_texts,
-            deep_links=DeepLinks(engine, settings.identity_secret),
-            wake_inbox=inbox_worker.wake,
+            texts=app[CHANNEL_TEXTS],
+            wake_inbox=app[INBOX_WORKER].wake,
+            is_desk_channel=desk.is_desk_channel,
         )
-        processors["telegram"] = telegram.process
-        senders.append(telegram.sender)
+        app[INBOX_WORKER].register(slack_channel.PLATFORM, customers.process)
+        app[OUTBOX_WORKER].register(slack_channel.SlackSender(settings.slack, app[HTTP]))
+    try:
+        await desk.start()
+        await slack.start()
+        yield
+    finally:
+        await slack.close()
+        await desk.close()
+
+
+@contextlib.asynccontextmanager
+async def _telegram(app: web.Application) -> AsyncIterator[None]:
+    """The Telegram customer channel (webhook or long polling)."""
+    settings = app[SETTINGS]
+    if not settings.telegram.enabled:
+        yield
+        return
+    telegram = app[TELEGRAM] = telegram_channel.TelegramChannel(
+        settings.telegram,
+        limits=settings.limits,
+        inbox=app[INBOX],
+        conversations=app[CONVERSATIONS],
+        store=app[STORE],
+        texts=app[CHANNEL_TEXTS],
+        deep_links=DeepLinks(app[ENGINE], settings.identity.secret),
+        wake_inbox=app[INBOX_WORKER].wake,
+    )
+    app[INBOX_WORKER].register(telegram_channel.PLATFORM, telegram.process)
+    app[OUTBOX_WORKER].register(telegram.sender)
+    try:
         await telegram.start()
-    outbox_worker = OutboxWorker(outbox, senders)
+        yield
+    finally:
+        await telegram.close()
+
+
+@contextlib.asynccontextmanager
+async def _queues(app: web.Application) -> AsyncIterator[None]:
+    """The inbox and outbox workers of the push channels registered above."""
+    inbox_worker, outbox_worker = app[INBOX_WORKER], app[OUTBOX_WORKER]
     app[HUB].on_publish(lambda _message: outbox_worker.wake())
     inbox_worker.start()
     outbox_worker.start()
-    _LOGGER.info("gateway.started port=%d channels=%s", settings.gateway_port, ",".join(["web", *processors]))
+    channels = ",".join(["web", *inbox_worker.platforms])
+    _LOGGER.info("gateway.started port=%d channels=%s", app[SETTINGS].gateway.port, channels)
+    try:
+        yield
+    finally:
+        await inbox_worker.close()
+        await outbox_worker.close()
+
+
+@contextlib.asynccontextmanager
+async def _timers(app: web.Application) -> AsyncIterator[None]:
+    """The handoff timers (escalation, silent customers), running in the background."""
+    settings = app[SETTINGS]
+    timers = HandoffTimers(
+        app[ENGINE],
+        load_hours(settings.paths.data_dir / "business_hours.yml"),
+        conversations=app[CONVERSATIONS],
+        events=app[HANDOFFS].events,
+        closing_text=app[TEXTS].handoff_closed_silent,
+    )
     async with timers.running():
         yield
-    await inbox_worker.close()
-    await outbox_worker.close()
-    if telegram is not None:
-        await telegram.close()
-    if slack is not None:
-        await slack.close()
-    if slack_desk is not None:
-        await slack_desk.close()
-    await session.close()
-    engine.dispose()
+
+
+#: Opened in this order, closed in reverse.
+RESOURCES: tuple[Resource, ...] = (_database, _http, _services, _slack, _telegram, _queues, _timers)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    """The gateway's one cleanup context: every resource opened in order, closed in reverse."""
+    async with contextlib.AsyncExitStack() as stack:
+        for resource in RESOURCES:
+            await stack.enter_async_context(resource(app))
+        yield
     _LOGGER.info("gateway.stopped")
+
+
+async def _websocket(request: web.Request) -> web.WebSocketResponse:
+    """The web widget's WebSocket."""
+    return await request.app[WEB].websocket(request)
 
 
 async def _slack_events(request: web.Request) -> web.Response:
@@ -169,17 +261,18 @@ def create_app(settings: Settings) -> web.Application:
     """
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[SETTINGS] = settings
-    app[TEXTS] = load_texts(settings.data_dir / "texts.yml")
-    load_channel_texts(settings.data_dir / "texts.yml")  # fail at start, not at the first Telegram message
+    texts_file = settings.paths.data_dir / "texts.yml"
+    app[TEXTS] = load_texts(texts_file)
+    app[CHANNEL_TEXTS] = load_channel_texts(texts_file)  # fails at start, not at the first Telegram message
     app.cleanup_ctx.append(_resources)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(agent_api.routes)
-    app.add_routes(web_channel.routes)
-    if settings.slack_enabled and settings.slack_signing_secret:
+    app.router.add_get(WEB_SOCKET_PATH, _websocket)
+    if settings.slack.enabled and settings.slack.signing_secret:
         app.router.add_post("/slack/events", _slack_events)
-    if settings.telegram_enabled and settings.telegram_mode == "webhook":
-        app.router.add_post(WEBHOOK_PATH, _telegram_webhook)
+    if settings.telegram.enabled and settings.telegram.mode == "webhook":
+        app.router.add_post(telegram_channel.WEBHOOK_PATH, _telegram_webhook)
     app.router.add_get("/", _index)
     app.router.add_get("/console", _console)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, append_version=False)

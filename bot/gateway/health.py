@@ -23,7 +23,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def _action_server_ready(request: web.Request) -> bool:
-    url = f"{request.app[SETTINGS].action_url}/health"
+    url = f"{request.app[SETTINGS].dialogue.action_url}/health"
     try:
         async with request.app[HTTP].get(url, timeout=aiohttp.ClientTimeout(total=3)) as response:
             return response.status == 200

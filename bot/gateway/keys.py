@@ -7,29 +7,35 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bot.agentdesk.slack import SlackDesk
-from bot.channels.inbox import Inbox
-from bot.channels.outbox import Outbox
-from bot.channels.slack_app import SlackApp
+from bot.channels.inbox import Inbox, InboxWorker
+from bot.channels.outbox import Outbox, OutboxWorker
 from bot.channels.telegram import TelegramChannel
+from bot.channels.texts import ChannelTexts
+from bot.channels.web import WebChannel
 from bot.conversations.hub import ConversationHub
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.dialogue.rasa_client import RasaClient
-from bot.handoff.desk import HandoffDesk
+from bot.handoff.service import HandoffService
 from bot.settings import Settings
+from bot.slack.app import SlackApp
 from bot.texts import Texts
 
 SETTINGS = web.AppKey("settings", Settings)
 TEXTS = web.AppKey("texts", Texts)
+CHANNEL_TEXTS = web.AppKey("channel_texts", ChannelTexts)
 ENGINE = web.AppKey("engine", Engine)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 STORE = web.AppKey("store", ConversationStore)
 HUB = web.AppKey("hub", ConversationHub)
 DIALOGUE = web.AppKey("dialogue", RasaClient)
 CONVERSATIONS = web.AppKey("conversations", ConversationService)
-DESK = web.AppKey("desk", HandoffDesk)
+HANDOFFS = web.AppKey("handoffs", HandoffService)
+WEB = web.AppKey("web", WebChannel)
 SLACK_DESK = web.AppKey("slack_desk", SlackDesk)
 SLACK = web.AppKey("slack", SlackApp)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", Outbox)
+INBOX_WORKER = web.AppKey("inbox_worker", InboxWorker)
+OUTBOX_WORKER = web.AppKey("outbox_worker", OutboxWorker)

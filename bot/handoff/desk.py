@@ -133,11 +133,6 @@ class HandoffDesk:
                 return "resolved"
             return "already_yours" if row.agent_id == agent_id else "taken"
 
-    async def holder(self, handoff_id: int) -> tuple[str | None, str | None]:
-        """(status, agent id) of a handoff, ``(None, None)`` when it does not exist."""
-        view = await self.get(handoff_id)
-        return (view.status, view.agent_id) if view else (None, None)
-
     async def resolve(self, handoff_id: int, agent_id: str) -> CloseOutcome:
         """Close a handoff claimed by ``agent_id``; the bot takes the conversation back."""
         return await asyncio.to_thread(self._resolve, handoff_id, agent_id)

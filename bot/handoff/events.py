@@ -1,44 +1,93 @@
-"""What happens to handoffs, told to the agent front ends (Slack desk, web console) in-process.
+"""What happens to handoffs: typed events on one in-process bus that agent front ends listen to.
 
 The gateway sees every handoff event: a handoff opens during a customer turn (the action
 server records it while the gateway waits for the bot's reply), customer messages arrive
-through the gateway while it is open, and agents act through the gateway's desk.
+through the gateway while it is open, agents act through :class:`~bot.handoff.service.HandoffService`,
+and the timers escalate or close handoffs. Publishers: the customer turn (``HandoffOpened``,
+``CustomerWrote``), the handoff service (``HandoffClaimed``, ``AgentWrote``, ``HandoffClosed``)
+and the timers (``HandoffEscalated``, ``HandoffClosed``). Listeners: the agent desks.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from bot.conversations.store import StoredMessage
+from bot.core.messages import StoredMessage
 
 _LOGGER = logging.getLogger(__name__)
 
+#: How a handoff ended: an agent resolved it, handed the customer back mid-way, or it expired.
+ClosedHow = Literal["resolved", "handed_back", "expired"]
+#: Which front end an agent acted through (a desk does not echo what came from itself).
+Via = Literal["slack", "api", "timers"]
+
+
+@dataclass(frozen=True)
+class HandoffOpened:
+    """A handoff was just requested (during the customer turn that asked for it)."""
+
+    handoff_id: int
+    conversation_id: str
+
+
+@dataclass(frozen=True)
+class HandoffEscalated:
+    """A handoff waited too long unclaimed: re-notify with priority."""
+
+    handoff_id: int
+    conversation_id: str
+
+
+@dataclass(frozen=True)
+class HandoffClaimed:
+    """An agent took the handoff."""
+
+    handoff_id: int
+    agent_id: str
+    via: Via
+
+
+@dataclass(frozen=True)
+class CustomerWrote:
+    """The customer wrote while the handoff is open (the message is stored; the bot stays silent)."""
+
+    handoff_id: int
+    message: StoredMessage
+
+
+@dataclass(frozen=True)
+class AgentWrote:
+    """The claiming agent replied; the reply is stored and on its way to the customer."""
+
+    handoff_id: int
+    agent_id: str
+    message: StoredMessage
+    via: Via
+
+
+@dataclass(frozen=True)
+class HandoffClosed:
+    """The handoff ended; the bot has the conversation again."""
+
+    handoff_id: int
+    agent_id: str
+    how: ClosedHow
+
+
+HandoffEvent = HandoffOpened | HandoffEscalated | HandoffClaimed | CustomerWrote | AgentWrote | HandoffClosed
+
 
 class HandoffListener(Protocol):
-    """An agent front end that wants to hear about handoffs. Every method must not raise."""
+    """An agent front end that wants to hear about handoffs."""
 
-    async def handoff_opened(self, handoff_id: int, conversation_id: str) -> None:
-        """A handoff was just requested.
-
-        A listener may also define ``async handoff_escalated(handoff_id, conversation_id)``:
-        the handoff waited too long unclaimed (re-notify with priority), and
-        ``async handoff_claimed(handoff_id, agent_id)``: an agent claimed it through the agent
-        API or the console.
-        """
-
-    async def customer_message(self, handoff_id: int, message: StoredMessage) -> None:
-        """The customer wrote while the handoff is open."""
-
-    async def agent_message(self, handoff_id: int, agent_id: str, message: StoredMessage) -> None:
-        """An agent replied (through any front end)."""
-
-    async def handoff_closed(self, handoff_id: int, agent_id: str, how: str) -> None:
-        """The handoff was resolved or handed back (``how``: ``resolved`` / ``handed_back`` / ``expired``)."""
+    async def on_handoff_event(self, event: HandoffEvent) -> None:
+        """Hear one event (quickly: queue slow work); an exception is logged and harms no other listener."""
 
 
 class HandoffEvents:
-    """Fans handoff events out to the registered listeners; one failing listener harms no other."""
+    """The bus: delivers each event to every listener in subscription order."""
 
     def __init__(self) -> None:
         """Start with no listeners."""
@@ -48,56 +97,10 @@ class HandoffEvents:
         """Register a front end."""
         self._listeners.append(listener)
 
-    async def opened(self, handoff_id: int, conversation_id: str) -> None:
-        """Tell every listener a handoff opened."""
+    async def publish(self, event: HandoffEvent) -> None:
+        """Tell every listener; one failing listener harms no other."""
         for listener in self._listeners:
             try:
-                await listener.handoff_opened(handoff_id, conversation_id)
+                await listener.on_handoff_event(event)
             except Exception:
-                _LOGGER.exception("handoff.listener_failed event=opened id=%d", handoff_id)
-
-    async def escalated(self, handoff_id: int, conversation_id: str) -> None:
-        """Tell the listeners that have ``handoff_escalated`` that a handoff waits too long."""
-        for listener in self._listeners:
-            method = getattr(listener, "handoff_escalated", None)
-            if method is None:
-                continue
-            try:
-                await method(handoff_id, conversation_id)
-            except Exception:
-                _LOGGER.exception("handoff.listener_failed event=escalated id=%d", handoff_id)
-
-    async def claimed(self, handoff_id: int, agent_id: str) -> None:
-        """Tell the listeners that have ``handoff_claimed`` that an agent took a handoff elsewhere."""
-        for listener in self._listeners:
-            method = getattr(listener, "handoff_claimed", None)
-            if method is None:
-                continue
-            try:
-                await method(handoff_id, agent_id)
-            except Exception:
-                _LOGGER.exception("handoff.listener_failed event=claimed id=%d", handoff_id)
-
-    async def customer(self, handoff_id: int, message: StoredMessage) -> None:
-        """Tell every listener the customer wrote."""
-        for listener in self._listeners:
-            try:
-                await listener.customer_message(handoff_id, message)
-            except Exception:
-                _LOGGER.exception("handoff.listener_failed event=customer id=%d", handoff_id)
-
-    async def agent(self, handoff_id: int, agent_id: str, message: StoredMessage) -> None:
-        """Tell every listener an agent replied."""
-        for listener in self._listeners:
-            try:
-                await listener.agent_message(handoff_id, agent_id, message)
-            except Exception:
-                _LOGGER.exception("handoff.listener_failed event=agent id=%d", handoff_id)
-
-    async def closed(self, handoff_id: int, agent_id: str, how: str) -> None:
-        """Tell every listener the handoff ended."""
-        for listener in self._listeners:
-            try:
-                await listener.handoff_closed(handoff_id, agent_id, how)
-            except Exception:
-                _LOGGER.exception("handoff.listener_failed event=closed id=%d", handoff_id)
+                _LOGGER.exception("handoff.listener_failed event=%s id=%d", type(event).__name__, event.handoff_id)

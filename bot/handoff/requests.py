@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.conversations.store import HandoffRef
+from bot.core.messages import HandoffRef
 from bot.db.engine import session_factory
 from bot.db.models import Conversation, Handoff, HandoffStatus, utcnow
 

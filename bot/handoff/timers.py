@@ -11,15 +11,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from bot.conversations.service import ConversationService
 from bot.db.engine import session_factory
 from bot.db.models import Handoff, HandoffStatus, Message, Sender, utcnow
+from bot.handoff.events import HandoffClosed, HandoffEscalated, HandoffEvents
 from bot.handoff.hours import BusinessHours
+from bot.handoff.service import ConversationOutlet
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,14 +41,17 @@ class HandoffTimers:
         self,
         engine: Engine,
         hours: BusinessHours,
-        conversations: ConversationService,
+        *,
+        conversations: ConversationOutlet,
+        events: HandoffEvents,
         closing_text: str,
         interval_s: float = 5.0,
     ) -> None:
-        """Check ``engine``'s handoffs against ``hours``; tell agents and customers through ``conversations``."""
+        """Check ``engine``'s handoffs against ``hours``; tell customers (``conversations``) and agents (``events``)."""
         self._sessions = session_factory(engine)
         self._hours = hours
         self._conversations = conversations
+        self._events = events
         self._closing_text = closing_text
         self._interval_s = interval_s
 
@@ -64,11 +69,11 @@ class HandoffTimers:
         moment = now or utcnow()
         escalated = await asyncio.to_thread(self._escalate, moment)
         for handoff_id, conversation_id in escalated:
-            await self._conversations.handoff_events.escalated(handoff_id, conversation_id)
+            await self._events.publish(HandoffEscalated(handoff_id, conversation_id))
         closed = await asyncio.to_thread(self._close_silent, moment)
         for handoff_id, conversation_id, agent_id in closed:
             await self._conversations.system_message(conversation_id, self._closing_text)
-            await self._conversations.handoff_events.closed(handoff_id, agent_id or "", "expired")
+            await self._events.publish(HandoffClosed(handoff_id, agent_id or "", "expired"))
         return TimerResult(tuple(h for h, _ in escalated), tuple(h for h, _, _ in closed))
 
     def _escalate(self, now: dt.datetime) -> list[tuple[int, str]]:
@@ -137,7 +142,7 @@ class HandoffTimers:
             await asyncio.sleep(self._interval_s)
 
     @contextlib.asynccontextmanager
-    async def running(self):  # type: ignore[no-untyped-def]
+    async def running(self) -> AsyncIterator[HandoffTimers]:
         """Run the checks in the background for the duration of the block."""
         task = asyncio.create_task(self.run())
         try:

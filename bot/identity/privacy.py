@@ -51,7 +51,7 @@ from bot.db.models import (
     RecordAccess,
     Subscription,
 )
-from bot.settings import Settings
+from bot.settings import Paths
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,9 +62,9 @@ class UnknownCustomer(LookupError):
     """No customer with that id is on file."""
 
 
-def tracker_db_url(settings: Settings) -> str:
+def tracker_db_url(paths: Paths) -> str:
     """URL of Rasa's tracker store database, as ``endpoints.yml`` configures it (SQLite file)."""
-    return f"sqlite:///{settings.tracker_db}"
+    return f"sqlite:///{paths.tracker_db}"
 
 
 def export_customer(engine: Engine, customer_id: str, tracker_db_url: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from bot.db.models import Customer
 from bot.identity.linking import LinkingService
 from bot.identity.mailer import MaildirMailer, Mailer, SmtpMailer
 from bot.identity.texts import load_link_texts
-from bot.settings import MAILDIR_HOST, Settings
+from bot.settings import IdentitySettings, Paths, SmtpSettings
 
 
 def email_lookup(engine: Engine) -> Callable[[str], str | None]:
@@ -30,29 +30,24 @@ def email_lookup(engine: Engine) -> Callable[[str], str | None]:
     return lookup
 
 
-def build_linking(settings: Settings, engine: Engine) -> LinkingService:
-    """Build the account-linking service: SMTP mailer and email texts from settings, lookup on ``customers``.
+def build_linking(engine: Engine, identity: IdentitySettings, smtp: SmtpSettings, paths: Paths) -> LinkingService:
+    """Build the account-linking service: a mailer from ``smtp``, email texts, lookup on ``customers``.
 
     Raises:
         TextsError: ``data/texts.yml`` lacks a valid ``identity:`` mapping.
         ValueError: the identity secret is empty.
     """
     mailer: Mailer
-    if settings.smtp_host == MAILDIR_HOST:
-        mailer = MaildirMailer(settings.var_dir / "mail", settings.smtp_sender)
+    if smtp.uses_maildir:
+        mailer = MaildirMailer(paths.var_dir / "mail", smtp.sender)
     else:
         mailer = SmtpMailer(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_sender,
-            user=settings.smtp_user,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
+            smtp.host, smtp.port, smtp.sender, user=smtp.user, password=smtp.password, starttls=smtp.starttls
         )
     return LinkingService(
         engine,
-        settings.identity_secret,
+        identity.secret,
         mailer,
         email_lookup(engine),
-        texts=load_link_texts(settings.data_dir / "texts.yml"),
+        texts=load_link_texts(paths.data_dir / "texts.yml"),
     )

@@ -14,7 +14,7 @@ pattern is dropped. A bare category word (``"switch"``, ``"extender"``) is never
 
 Typical use (what ``python -m bot nlp`` does)::
 
-    path, rebuilt = ensure_pipeline(settings.data_dir, settings.project_root / DEFAULT_DIR)
+    path, rebuilt = ensure_pipeline(settings.paths.data_dir, settings.paths.project_root / DEFAULT_DIR)
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.catalog.normalize import CATEGORY_TERMS, GENERIC_WORDS, compact, content_tokens, model_core, normalize
+from bot.core.locks import exclusive
 from bot.db.demo_catalog import PRODUCTS_FILE, load_products
 from bot.db.demo_types import ProductRecord
-from bot.locks import exclusive
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -131,7 +131,7 @@ def build_pipeline(products: Sequence[ProductRecord]) -> Language:
     """Build a blank English pipeline with an entity ruler tagging the catalog's products.
 
     Args:
-        products: The catalog, e.g. ``load_products(settings.data_dir)``.
+        products: The catalog, e.g. ``load_products(settings.paths.data_dir)``.
 
     Returns:
         The pipeline; ``nlp("how much is the velo ax3000?").ents`` holds one ``product`` entity
@@ -188,8 +188,8 @@ def ensure_pipeline(data_dir: Path, out_dir: Path, *, force: bool = False) -> tu
     so a reader never sees a half-written pipeline. Concurrent callers wait for one build.
 
     Args:
-        data_dir: The data folder (``settings.data_dir``); reads ``catalog/products.yml``.
-        out_dir: Where to save the pipeline, e.g. ``settings.project_root / DEFAULT_DIR``.
+        data_dir: The data folder (``settings.paths.data_dir``); reads ``catalog/products.yml``.
+        out_dir: Where to save the pipeline, e.g. ``settings.paths.project_root / DEFAULT_DIR``.
         force: Rebuild even if the stamp matches.
 
     Returns:

@@ -15,7 +15,7 @@ from bot.records.breaker import CircuitBreaker
 from bot.records.http import HttpRecords
 from bot.records.model import DeviceInfo, InvoiceInfo, OrderInfo, OrderLine, SubscriptionInfo
 from bot.records.sql import SqlRecords
-from bot.settings import Settings
+from bot.settings import RecordsSettings
 
 __all__ = [
     "AuditedRecords",
@@ -34,21 +34,21 @@ __all__ = [
 ]
 
 
-def build_records(settings: Settings, engine: Engine) -> RecordsBackend:
+def build_records(settings: RecordsSettings, engine: Engine) -> RecordsBackend:
     """The records backend the settings choose (no network call is made here).
 
     Args:
-        settings: ``records_backend`` (``sql`` or ``http``), and for ``http`` the
-            ``records_url``, ``records_token`` and ``records_timeout_s``.
+        settings: ``backend`` (``sql`` or ``http``), and for ``http`` the ``url``, ``token``
+            and ``timeout_s``.
         engine: The project database, read by the ``sql`` backend.
 
     Raises:
         ValueError: The backend name is unknown, or ``http`` has no URL.
     """
-    if settings.records_backend == "sql":
+    if settings.backend == "sql":
         return SqlRecords(engine)
-    if settings.records_backend == "http":
-        if not settings.records_url:
+    if settings.backend == "http":
+        if not settings.url:
             raise ValueError("BOT_RECORDS_URL must be set when BOT_RECORDS_BACKEND=http")
-        return HttpRecords(settings.records_url, settings.records_token, timeout_s=settings.records_timeout_s)
-    raise ValueError(f"unknown records backend {settings.records_backend!r}")
+        return HttpRecords(settings.url, settings.token, timeout_s=settings.timeout_s)
+    raise ValueError(f"unknown records backend {settings.backend!r}")

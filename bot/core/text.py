@@ -1,4 +1,4 @@
-"""Validation of identifiers and texts that arrive from any channel."""
+"""Checks of identifiers and texts that arrive from any channel or front end."""
 
 from __future__ import annotations
 

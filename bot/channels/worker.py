@@ -36,6 +36,11 @@ class RoundWorker:
         """Seconds to sleep after a round unless woken."""
         return self._poll_s
 
+    @property
+    def running(self) -> bool:
+        """Whether the loop has been started and not closed."""
+        return self._loop_task is not None
+
     def wake(self) -> None:
         """Look for work now."""
         self._wake.set()

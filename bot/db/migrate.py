@@ -11,7 +11,7 @@ head and autogenerate against it::
     command.revision(make_config("sqlite:///var/scratch.db"), "what changed", autogenerate=True)
 
 then read and fix the generated file in ``versions/`` by hand: name new constraints, and
-check that it works on SQLite (batch mode) and PostgreSQL (``tests/test_db_migrations.py``).
+check that it works on SQLite (batch mode) and PostgreSQL (``tests/db/test_migrations.py``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ left, and no retry starts without at least 50 ms left. Example: ``timeout_s=1``,
 ``retries=2``, ``backoff_s=0.2`` would take 1 + 0.2 + 1 + 0.4 + 1 = 3.6 s; the deadline stops
 it after the second attempt (2.2 s). With the default ``timeout_s=2.5`` there is one attempt.
 While the circuit breaker is open, calls fail at once. So the bot answers within 4 s even
-with the dialogue's own work on top (measured end to end: tests/test_e2e_records.py).
+with the dialogue's own work on top (measured end to end: tests/e2e/test_records.py).
 """
 
 from __future__ import annotations

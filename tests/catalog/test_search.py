@@ -12,8 +12,9 @@ import pytest
 from bot.catalog import Match, ProductIndex
 from bot.catalog.normalize import compact, edit_distance, model_core, normalize
 from bot.db.seed import load_demo_data
+from bot.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ from bot.catalog.answers import QUESTIONS, ProductAnswer, ProductAnswers, Reply,
 from bot.catalog.texts import CatalogTexts, load_catalog_texts
 from bot.db.demo_types import DemoData
 from bot.db.seed import load_demo_data
+from bot.settings import PROJECT_ROOT
 from bot.texts import TextsError, load_texts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 TEXTS = ROOT / "data" / "texts.yml"
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from bot.diagnostics import DiagnosticSession, DiagnosticTree, SessionError, StepOutcome, load_guides
 from bot.diagnostics.engine import option_payload, parse_payload
 from bot.diagnostics.matching import match_option
+from bot.settings import PROJECT_ROOT
 
-GUIDES_DIR = Path(__file__).resolve().parent.parent / "data" / "diagnostics"
+GUIDES_DIR = PROJECT_ROOT / "data" / "diagnostics"
 
 # Option titles chosen at each step, from the start to a terminal.
 RESOLVED_PATHS: dict[str, list[str]] = {

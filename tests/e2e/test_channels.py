@@ -34,12 +34,12 @@ from bot.db.engine import create_db_engine
 from bot.diagnostics import DiagnosticTree
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.slack.mrkdwn import escape_mrkdwn
+from tests.e2e.test_guides import GUIDES, OPENERS, _path_to
 from tests.fakes.slack import FakeSlack, customer_button_press, dm_event, mention_event
 from tests.fakes.slack import deliver as slack_deliver
 from tests.fakes.telegram import TOKEN, FakeTelegram, base_url
 from tests.helpers import free_port
 from tests.stack import E2E_IDENTITY_SECRET, E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread
-from tests.test_e2e_guides import GUIDES, OPENERS, _path_to
 
 pytestmark = pytest.mark.e2e
 

@@ -32,8 +32,9 @@ from bench.nlu_clinc150 import (
     sweep,
     top1_in_scope,
 )
+from bot.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 # Four in-scope examples (a, a, b, b) and two out-of-scope ones.
 PREDICTIONS = [

@@ -32,7 +32,7 @@ def test_rasa_data_validate_is_clean() -> None:
 
 
 def test_conversation_tests_pass(tmp_path: Path) -> None:
-    stories_file = PROJECT_ROOT / "tests" / "conversations" / "test_conversations.yml"
+    stories_file = Path(__file__).resolve().parent / "conversation_tests.yml"
     stories = yaml.safe_load(stories_file.read_text())["stories"]
     assert len(stories) >= 15
     model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models").path

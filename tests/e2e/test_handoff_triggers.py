@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.e2e.test_guides import OPENERS, _handoff_packet
+from tests.e2e.test_records import ALICE, NONEXISTENT_ORDER, token_for
 from tests.stack import RunningStack, buttons, joined, say
-from tests.test_e2e_guides import OPENERS, _handoff_packet
-from tests.test_e2e_records import ALICE, NONEXISTENT_ORDER, token_for
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +101,7 @@ async def test_agent_hands_back_mid_guide_and_the_bot_resumes_the_step(
     stack: RunningStack, session: aiohttp.ClientSession
 ) -> None:
     from bot.diagnostics.engine import option_payload
-    from tests.test_e2e_guides import GUIDES, step_text
+    from tests.e2e.test_guides import GUIDES, step_text
 
     conversation = "trig-hand-back"
     wifi = GUIDES["wifi_drops"]

@@ -11,8 +11,9 @@ from spacy.language import Language
 
 from bot.db.demo_catalog import load_products
 from bot.nlp import DEFAULT_DIR, PRODUCT_LABEL, STAMP_FILE, build_pipeline, catalog_fingerprint, ensure_pipeline
+from bot.settings import PROJECT_ROOT
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = PROJECT_ROOT / "data"
 
 
 @pytest.fixture(scope="module")

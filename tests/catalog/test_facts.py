@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.catalog import facts
 from bot.db.demo_types import DemoData, ProductRecord
 from bot.db.seed import load_demo_data
+from bot.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

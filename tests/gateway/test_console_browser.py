@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from bot.db.engine import create_db_engine, session_factory
 from bot.db.models import Agent
 from bot.handoff.requests import HandoffRequests
+from bot.settings import PROJECT_ROOT
 from tests.fakes.rasa import FakeRasa
 from tests.services import require
 
@@ -31,7 +32,7 @@ CUSTOMER = {"Authorization": "Bearer api-token-for-tests"}
 CONVERSATION = "c-console"
 SUMMARY = "Customer asked for a person during the Wi-Fi keeps dropping guide (1 step: which_device: A router)."
 HOSTILE = "<img src=x onerror=alert(1)>"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
 
 @pytest.fixture

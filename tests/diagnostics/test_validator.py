@@ -9,7 +9,7 @@ import pytest
 from bot.diagnostics import GuideError, Problem, load_guide, load_guides, validate_guides
 from bot.settings import PROJECT_ROOT
 
-GUIDES_DIR = Path(__file__).resolve().parent.parent / "data" / "diagnostics"
+GUIDES_DIR = PROJECT_ROOT / "data" / "diagnostics"
 
 # A valid guide; line numbers are given on the right for the cases below.
 VALID = """\

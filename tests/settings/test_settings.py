@@ -1,0 +1,79 @@
+"""Settings: defaults, generated development tokens, the environment, clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+def test_settings_defaults_and_generated_tokens_persist(tmp_path: Path) -> None:
+    env = {"BOT_VAR_DIR": str(tmp_path)}
+    first = load_settings(env)
+    assert first.gateway.port == 8080 and first.dialogue.rasa_port == 5005 and first.dialogue.action_port == 5055
+    assert first.database_url == f"sqlite:///{tmp_path / 'bot.db'}"
+    assert set(first.generated_tokens) == {"BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET"}
+    assert len(first.gateway.api_token) >= 24 and first.gateway.api_token != first.gateway.agent_token
+    again = load_settings(env)
+    assert (again.gateway.api_token, again.gateway.agent_token) == (first.gateway.api_token, first.gateway.agent_token)
+    assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_settings_from_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"BOT_VAR_DIR": str(tmp_path), "BOT_GATEWAY_PORT": "9000", "BOT_API_TOKEN": "t", "BOT_DATABASE_URL": "x://"}
+    )
+    assert settings.gateway.port == 9000 and settings.gateway.api_token == "t" and settings.database_url == "x://"
+    assert "BOT_API_TOKEN" not in settings.generated_tokens
+    assert settings.child_environment()["BOT_GATEWAY_PORT"] == "9000"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BOT_GATEWAY_PORT": "eighty"}, "BOT_GATEWAY_PORT must be an integer"),
+        ({"BOT_RASA_PORT": "-1"}, "must not be negative"),
+        ({"BOT_ENV": "staging"}, "BOT_ENV must be"),
+        ({"BOT_ENV": "production"}, "must be set when BOT_ENV=production"),
+    ],
+)
+def test_bad_settings_are_clear_errors(tmp_path: Path, env: dict, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"BOT_VAR_DIR": str(tmp_path), **env})
+
+
+def test_child_processes_get_the_same_settings(tmp_path: Path) -> None:
+    """The supervisor hands its settings to the three processes as BOT_ variables: every section survives."""
+    env = {
+        "BOT_VAR_DIR": str(tmp_path),
+        "BOT_SMTP_HOST": "mail.example",
+        "BOT_SMTP_PASSWORD": " spaced ",
+        "BOT_SMTP_STARTTLS": "yes",
+        "BOT_RECORDS_BACKEND": "http",
+        "BOT_RECORDS_URL": "http://127.0.0.1:8090",
+        "BOT_SLACK_BOT_TOKEN": "xoxb-1",
+        "BOT_SLACK_APP_TOKEN": "xapp-1",
+        "BOT_SLACK_AGENTS_CHANNEL": "C1",
+        "BOT_SLACK_CUSTOMERS": "off",
+        "BOT_TELEGRAM_BOT_TOKEN": "1:x",
+        "BOT_TELEGRAM_MODE": "polling",
+        "BOT_MAX_MESSAGE_CHARS": "1000",
+        "BOT_REPLICA_ID": "gw-2",
+    }
+    settings = load_settings(env)
+    assert settings.smtp.starttls and settings.smtp.password == " spaced " and not settings.slack.customers
+    assert settings.records.backend == "http" and settings.telegram.mode == "polling" and settings.slack.enabled
+    assert settings.limits.max_message_chars == 1000 and settings.gateway.owner_id == "gw-2"
+    again = load_settings(settings.child_environment())
+    assert again == replace(settings, generated_tokens=())  # the child is handed the generated tokens
+
+
+def test_overrides_change_one_section_field_by_field(tmp_path: Path) -> None:
+    settings = load_settings({"BOT_VAR_DIR": str(tmp_path), "BOT_RASA_TIMEOUT": "5"})
+    tuned = settings.with_overrides(dialogue={"rasa_port": 6000}, database_url="sqlite://")
+    assert (tuned.dialogue.rasa_port, tuned.dialogue.timeout_s, tuned.database_url) == (6000, 5.0, "sqlite://")
+    assert tuned.dialogue.rasa_url == "http://127.0.0.1:6000" and tuned.slack == settings.slack
+    assert settings.dialogue.rasa_port == 5005  # frozen: the original is untouched

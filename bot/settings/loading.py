@@ -7,15 +7,14 @@ kept in ``var/dev-secrets.json`` (untracked) so they survive restarts, and print
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot.settings.env import Env, SettingsError, dev_tokens, env_value
 from bot.settings.sections import (
     DEFAULT_SLACK_API_URL,
     DEFAULT_TELEGRAM_API_URL,
@@ -38,10 +37,6 @@ RECORDS_BACKENDS = ("sql", "http")
 #: Per-request timeout ceiling of the HTTP records backend (the issue's contract: at most 3 s).
 MAX_RECORDS_TIMEOUT_S = 3.0
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-class SettingsError(ValueError):
-    """A ``BOT_*`` variable is missing or malformed."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +86,7 @@ class Settings:
         for section, names in _VARIABLES.items():
             values = getattr(self, section)
             for attribute, variable in names.items():
-                env[variable] = _env_value(getattr(values, attribute))
+                env[variable] = env_value(getattr(values, attribute))
         return env
 
 
@@ -151,94 +146,18 @@ _VARIABLES: dict[str, dict[str, str]] = {
 }
 
 
-def _env_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
-
-
-class _Env:
-    """Typed reads of one environment mapping, with errors that name the variable."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def text(self, name: str, default: str = "") -> str:
-        return self._env.get(name, "").strip() or default
-
-    def secret(self, name: str) -> str:
-        return self._env.get(name, "")  # kept as given: a password may start or end with a space
-
-    def switched_on(self, name: str) -> bool:
-        """An opt-in switch: on only for 1, true or yes."""
-        return self.text(name).lower() in ("1", "true", "yes")
-
-    def switched_off(self, name: str) -> bool:
-        """An opt-out switch: off only for 0, false, no or off."""
-        return self.text(name).lower() in ("0", "false", "no", "off")
-
-    def integer(self, name: str, default: int) -> int:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-        if value < 0:
-            raise SettingsError(f"{name} must not be negative, got {value}")
-        return value
-
-    def number(self, name: str, default: float) -> float:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-
-    def path(self, name: str, default: Path) -> Path:
-        raw = self.text(name)
-        return Path(raw).resolve() if raw else default
-
-
-def _dev_tokens(var_dir: Path, wanted: list[str]) -> dict[str, str]:
-    """Load or create development tokens in ``var/dev-secrets.json`` (mode 0600)."""
-    path = var_dir / "dev-secrets.json"
-    stored: dict[str, str] = {}
-    if path.exists():
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            stored = {k: v for k, v in loaded.items() if isinstance(v, str)}
-        except (OSError, ValueError):
-            stored = {}
-    changed = False
-    for name in wanted:
-        if not stored.get(name):
-            stored[name] = secrets.token_urlsafe(24)
-            changed = True
-    if changed:
-        var_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stored, indent=2), encoding="utf-8")
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return {name: stored[name] for name in wanted}
-
-
-def _tokens(env: _Env, environment: str, var_dir: Path) -> tuple[dict[str, str], list[str]]:
+def _tokens(env: Env, environment: str, var_dir: Path) -> tuple[dict[str, str], list[str]]:
     """The four generated tokens, and which of them were generated (not set)."""
     tokens = {name: env.text(name) for name in _GENERATED_TOKENS}
     missing = [name for name, value in tokens.items() if not value]
     if missing and environment == "production":
         raise SettingsError(f"{', '.join(missing)} must be set when BOT_ENV=production")
     if missing:
-        tokens.update(_dev_tokens(var_dir, missing))
+        tokens.update(dev_tokens(var_dir, missing))
     return tokens, missing
 
 
-def _paths(env: _Env) -> Paths:
+def _paths(env: Env) -> Paths:
     var_dir = env.path("BOT_VAR_DIR", PROJECT_ROOT / "var")
     return Paths(
         var_dir=var_dir,
@@ -248,7 +167,7 @@ def _paths(env: _Env) -> Paths:
     )
 
 
-def _gateway(env: _Env, tokens: Mapping[str, str]) -> GatewaySettings:
+def _gateway(env: Env, tokens: Mapping[str, str]) -> GatewaySettings:
     return GatewaySettings(
         host=env.text("BOT_GATEWAY_HOST", "127.0.0.1"),
         port=env.integer("BOT_GATEWAY_PORT", 8080),
@@ -259,7 +178,7 @@ def _gateway(env: _Env, tokens: Mapping[str, str]) -> GatewaySettings:
     )
 
 
-def _dialogue(env: _Env, tokens: Mapping[str, str]) -> DialogueSettings:
+def _dialogue(env: Env, tokens: Mapping[str, str]) -> DialogueSettings:
     return DialogueSettings(
         rasa_port=env.integer("BOT_RASA_PORT", 5005),
         action_port=env.integer("BOT_ACTION_PORT", 5055),
@@ -268,7 +187,7 @@ def _dialogue(env: _Env, tokens: Mapping[str, str]) -> DialogueSettings:
     )
 
 
-def _smtp(env: _Env, environment: str) -> SmtpSettings:
+def _smtp(env: Env, environment: str) -> SmtpSettings:
     # Development mails go to var/mail/ unless a server is named; production needs a real one.
     host = env.text("BOT_SMTP_HOST", "127.0.0.1" if environment == "production" else MAILDIR_HOST)
     if host == MAILDIR_HOST and environment == "production":
@@ -283,7 +202,7 @@ def _smtp(env: _Env, environment: str) -> SmtpSettings:
     )
 
 
-def _records(env: _Env) -> RecordsSettings:
+def _records(env: Env) -> RecordsSettings:
     backend = env.text("BOT_RECORDS_BACKEND", "sql").lower()
     if backend not in RECORDS_BACKENDS:
         raise SettingsError(f"BOT_RECORDS_BACKEND must be sql or http, got {backend!r}")
@@ -296,7 +215,7 @@ def _records(env: _Env) -> RecordsSettings:
     return RecordsSettings(backend=backend, url=url, token=env.text("BOT_RECORDS_TOKEN"), timeout_s=timeout_s)
 
 
-def _slack(env: _Env) -> SlackSettings:
+def _slack(env: Env) -> SlackSettings:
     slack = SlackSettings(
         bot_token=env.text("BOT_SLACK_BOT_TOKEN"),
         signing_secret=env.text("BOT_SLACK_SIGNING_SECRET"),
@@ -312,7 +231,7 @@ def _slack(env: _Env) -> SlackSettings:
     return slack
 
 
-def _telegram(env: _Env) -> TelegramSettings:
+def _telegram(env: Env) -> TelegramSettings:
     telegram = TelegramSettings(
         bot_token=env.text("BOT_TELEGRAM_BOT_TOKEN"),
         mode=env.text("BOT_TELEGRAM_MODE", "webhook").lower(),
@@ -335,7 +254,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises:
         SettingsError: a variable is malformed, or a token is missing in production.
     """
-    reader = _Env(os.environ if env is None else env)
+    reader = Env(os.environ if env is None else env)
     environment = reader.text("BOT_ENV", "development")
     if environment not in ENVIRONMENTS:
         raise SettingsError(f"BOT_ENV must be development, production or test, got {environment!r}")

@@ -10,7 +10,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.context import channel_identity, verified_customer
+from actions.context import channel_name, verified_customer
 from bot.diagnostics import flow
 from bot.handoff.frustration import is_frustrated
 from bot.handoff.packet import build_packet, customer_summary
@@ -39,8 +39,7 @@ async def customer_record(tracker: Tracker) -> dict[str, Any] | None:
     customer_id = await verified_customer(tracker)
     if customer_id is None:
         return None
-    channel, _ = channel_identity(tracker)
-    records = AuditedRecords(services.records(), services.engine(), channel)
+    records = AuditedRecords(services.records(), services.engine(), channel_name(tracker))
     try:
         orders, devices, subscriptions = await asyncio.gather(
             records.recent_orders(customer_id, limit=SUMMARY_ORDERS),
@@ -81,7 +80,7 @@ async def hand_over(
             paused_list = [p for p in paused if isinstance(p, dict)] if isinstance(paused, list) else []
             turn = flow.pause(guides, active, paused_list, announce=False)
             events = [SlotSet("diag_active", turn.active), SlotSet("diag_paused", turn.paused)]
-    channel, _ = channel_identity(tracker)
+    channel = channel_name(tracker)
     packet = build_packet(
         reason,
         channel,

@@ -2,7 +2,9 @@
 
 The work is bot.identity.linking.LinkingService; these actions only ask, relay its outcome
 and answer the question the customer asked before verifying. The email address and the code
-are never kept in slots (only the markers "sent" / "ok").
+are never kept in slots (only the markers "sent" / "ok"). The chat being linked is the
+channel identity the gateway signed for this message (actions/context.py); a message without
+one links, sends and unlinks nothing.
 """
 
 from __future__ import annotations
@@ -49,8 +51,11 @@ class ValidateLinkForm(FormValidationAction):
         """Send a code if the address is on file (the reply is the same either way)."""
         if value is None:
             return {}  # the form is starting: nothing typed yet
-        channel, user = channel_identity(tracker)
-        started = await asyncio.to_thread(services.linking().start, channel, user, str(value or ""))
+        chat = channel_identity(tracker)
+        if chat is None:
+            # No chat to link: answer as for an address not on file (nothing is sent, nothing told).
+            return {"link_email": "sent"}
+        started = await asyncio.to_thread(services.linking().start, *chat, str(value or ""))
         if started.status == "sent":
             return {"link_email": "sent"}
         if started.status == "invalid_email":
@@ -65,8 +70,11 @@ class ValidateLinkForm(FormValidationAction):
         """Link on the right code; count wrong ones; stop on a lock or an expired code."""
         if value is None:
             return {}
-        channel, user = channel_identity(tracker)
-        result = await asyncio.to_thread(services.linking().verify, channel, user, str(value or ""))
+        chat = channel_identity(tracker)
+        if chat is None:  # no chat to link: the code cannot be checked, a new one must be asked for
+            dispatcher.utter_message(response="utter_link_code_expired")
+            return {"link_code": None, "link_email": None, **_STOP}
+        result = await asyncio.to_thread(services.linking().verify, *chat, str(value or ""))
         if result.status == "linked":
             dispatcher.utter_message(response="utter_link_done")
             return {"link_code": "ok"}
@@ -112,7 +120,7 @@ class ActionUnlink(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         """Remove the link; a token-verified web session stays verified by its site."""
-        channel, user = channel_identity(tracker)
-        removed = await asyncio.to_thread(services.linking().unlink, channel, user)
+        chat = channel_identity(tracker)
+        removed = chat is not None and await asyncio.to_thread(services.linking().unlink, *chat)
         dispatcher.utter_message(response="utter_unlinked" if removed else "utter_not_linked")
         return []

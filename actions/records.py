@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.context import channel_identity, verified_customer
+from actions.context import channel_name, verified_customer
 from actions.handoff import announce, hand_over
 from bot.account import replies
 from bot.account.replies import Utterance
@@ -38,8 +38,7 @@ def _say(dispatcher: CollectingDispatcher, utterance: Utterance) -> None:
 
 
 def _records(tracker: Tracker) -> AuditedRecords:
-    channel, _ = channel_identity(tracker)
-    return AuditedRecords(services.records(), services.engine(), channel)
+    return AuditedRecords(services.records(), services.engine(), channel_name(tracker))
 
 
 def find_order_number(text: str) -> str | None:

@@ -99,6 +99,11 @@ def use(services: Services) -> Iterator[Services]:
         _in_use.remove(services)
 
 
+def turn_secret() -> str:
+    """``BOT_TURN_SECRET``: what the gateway signs each message's identity with (actions/context.py)."""
+    return current().settings.dialogue.turn_secret
+
+
 def engine() -> Engine:
     """The project database."""
     return current().engine

@@ -1,8 +1,9 @@
-"""Client for the Rasa server's REST channel and status API (no Rasa import)."""
+"""Client for the Rasa server's customer channel and HTTP API (no Rasa import)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,8 +13,12 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.core.messages import Button
+from bot.dialogue.signing import signed_headers
 
 _LOGGER = logging.getLogger(__name__)
+
+#: The customer channel (``rasa_components.gateway_channel.GatewayInput``); it checks a signature, not the token.
+WEBHOOK_PATH = "/webhooks/gateway/webhook"
 
 
 class DialogueUnavailable(Exception):
@@ -41,10 +46,14 @@ def replies_from_rasa(body: Any) -> list[BotReply]:
             text = ""
         if not text and isinstance(item.get("image"), str):
             text = item["image"]
+        listed = item.get("buttons")
         buttons = tuple(
-            Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
-            for b in item.get("buttons") or []
-            if isinstance(b, dict) and b.get("title")
+            Button(title=b["title"], payload=b.get("payload", ""))
+            for b in (listed if isinstance(listed, list) else [])
+            if isinstance(b, dict)
+            and isinstance(b.get("title"), str)
+            and b["title"]
+            and isinstance(b.get("payload", ""), str)
         )
         if text or buttons:
             replies.append(BotReply(text=text, buttons=buttons))
@@ -78,24 +87,55 @@ def replies_after_turn(events: Any, turn: str) -> list[BotReply] | None:
 
 
 class RasaClient:
-    """Talks to ``rasa run --enable-api`` on an internal address with its auth token."""
+    """Talks to ``rasa run --enable-api``: its API with the auth token, its customer channel signed."""
 
-    def __init__(self, *, session: aiohttp.ClientSession, base_url: str, token: str, timeout_s: float) -> None:
-        """Use ``session`` (owned by the caller) for every request."""
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        token: str,
+        channel_secret: str,
+        timeout_s: float,
+    ) -> None:
+        """Use ``session`` (owned by the caller) for every request.
+
+        Args:
+            session: The HTTP client session.
+            base_url: The Rasa server's base URL.
+            token: ``BOT_RASA_TOKEN``, for Rasa's HTTP API (``--auth-token``).
+            channel_secret: ``BOT_RASA_CHANNEL_SECRET``, which signs every customer message
+                (bot/dialogue/signing.py).
+            timeout_s: Per-request timeout.
+
+        Raises:
+            ValueError: no channel secret (Rasa would refuse every message).
+        """
+        if not channel_secret:
+            raise ValueError("the Rasa channel secret must not be empty")
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._token = token
+        self._channel_secret = channel_secret
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
-    async def _post(self, path: str, body: Mapping[str, Any]) -> Any:
+    async def _post(self, path: str, body: Mapping[str, Any], *, signed: bool = False) -> Any:
         """POST JSON to the Rasa server; return the decoded answer.
+
+        ``signed``: a customer-channel request, vouched for by a signature over the exact
+        body instead of the API token.
 
         Raises:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
+        data = json.dumps(dict(body), separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json"}
+        if signed:
+            headers.update(signed_headers(self._channel_secret, data))
+        params = {} if signed else {"token": self._token}
         try:
             async with self._session.post(
-                f"{self._base_url}{path}", json=dict(body), params={"token": self._token}, timeout=self._timeout
+                f"{self._base_url}{path}", data=data, headers=headers, params=params, timeout=self._timeout
             ) as response:
                 if response.status != 200:
                     _LOGGER.warning("dialogue.error status=%d", response.status)
@@ -112,7 +152,7 @@ class RasaClient:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
         body = {"sender": sender_id, "message": text, "metadata": dict(metadata)}
-        return replies_from_rasa(await self._post("/webhooks/rest/webhook", body))
+        return replies_from_rasa(await self._post(WEBHOOK_PATH, body, signed=True))
 
     async def trigger_intent(self, sender_id: str, intent: str) -> list[BotReply]:
         """Make the bot act as if the customer had expressed ``intent`` (e.g. an agent handed back).

@@ -2,19 +2,33 @@
 
 from bot.identity.linking import LinkingService, LinkResult, LinkStart, normalize_code
 from bot.identity.mailer import Mailer, MailError, SmtpMailer
-from bot.identity.privacy import UnknownCustomer, erase_customer, export_customer, tracker_db_url
+from bot.identity.privacy import (
+    CopiesNotErased,
+    CustomerCopies,
+    ErasureSubject,
+    MailFolderCopies,
+    TrackerStoreUnavailable,
+    UnknownCustomer,
+    erase_customer,
+    export_customer,
+)
 from bot.identity.texts import LinkTexts, load_link_texts
 from bot.identity.tokens import mint_customer_token, verify_customer_token
 from bot.identity.wiring import build_linking, email_lookup
 
 __all__ = [
+    "CopiesNotErased",
+    "CustomerCopies",
+    "ErasureSubject",
     "LinkResult",
     "LinkStart",
     "LinkTexts",
     "LinkingService",
     "MailError",
+    "MailFolderCopies",
     "Mailer",
     "SmtpMailer",
+    "TrackerStoreUnavailable",
     "UnknownCustomer",
     "build_linking",
     "email_lookup",
@@ -23,6 +37,5 @@ __all__ = [
     "load_link_texts",
     "mint_customer_token",
     "normalize_code",
-    "tracker_db_url",
     "verify_customer_token",
 ]

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.engine import session_factory
 from bot.db.models import ChannelIdentity, LinkCode, LinkFailure, utcnow
+from bot.identity.links import DEFAULT_IDLE, current_link
 from bot.identity.mailer import Mailer, MailError
 from bot.identity.texts import LinkTexts
 
@@ -137,6 +138,7 @@ class LinkingService:
         *,
         now: Callable[[], dt.datetime] = utcnow,
         texts: LinkTexts,
+        link_idle: dt.timedelta = DEFAULT_IDLE,
     ) -> None:
         if not secret:
             raise ValueError("the identity secret must not be empty")
@@ -146,6 +148,7 @@ class LinkingService:
         self._lookup_email = lookup_email
         self._now = now
         self._texts = texts
+        self._link_idle = link_idle
 
     # -- public API -------------------------------------------------------------------------
 
@@ -266,12 +269,9 @@ class LinkingService:
         return LinkResult("linked", customer_id=customer_id, tries_left=MAX_WRONG_TRIES)
 
     def linked_customer(self, channel: str, external_id: str) -> str | None:
-        """The customer this channel identity is linked to, or None."""
-        with self._sessions() as session:
-            value = session.scalar(
-                select(ChannelIdentity.customer_id).where(*_identity(ChannelIdentity, channel, external_id))
-            )
-        return str(value) if value is not None else None
+        """The customer this channel identity is linked to, or None (a link idle too long has expired)."""
+        with self._sessions() as session, session.begin():
+            return current_link(session, channel, external_id, idle=self._link_idle, now=self._now())
 
     def unlink(self, channel: str, external_id: str) -> bool:
         """Forget the link of this channel identity; True when there was one."""

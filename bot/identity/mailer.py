@@ -8,8 +8,10 @@ import secrets
 import smtplib
 import ssl
 import time
+from email import policy
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses, make_msgid
 from pathlib import Path
 from typing import Protocol
 
@@ -109,3 +111,29 @@ class MaildirMailer:
                 handle.write(bytes(message))
         except OSError as exc:
             raise MailError(f"cannot write to the mail folder: {type(exc).__name__}") from exc
+
+
+def delete_maildir_mails(folder: Path, address: str) -> int:
+    """Delete the development mail folder's messages addressed to ``address`` (case-insensitive).
+
+    Only ``*.eml`` files whose ``To`` header names the address are removed; other files, and
+    files that are not mails, stay.
+
+    Returns:
+        How many files were deleted.
+
+    Raises:
+        OSError: a file could not be read or deleted.
+    """
+    wanted = address.strip().lower()
+    if not wanted or not folder.is_dir():
+        return 0
+    deleted = 0
+    for path in sorted(folder.glob("*.eml")):
+        with path.open("rb") as handle:
+            headers = BytesHeaderParser(policy=policy.compat32).parse(handle)
+        recipients = {found.lower() for _, found in getaddresses([str(v) for v in headers.get_all("To", [])])}
+        if wanted in recipients:
+            path.unlink()
+            deleted += 1
+    return deleted

@@ -1,4 +1,4 @@
-"""Privacy requests: export everything held about a customer, erase what the bot holds.
+"""Privacy requests: export everything held about a customer, erase every copy the bot made.
 
 Export gathers the company's records (customer, orders, devices, subscriptions,
 invoices), the bot's own data (channel identities, conversations with their messages
@@ -6,32 +6,33 @@ and handoffs), the record-access audit and the dialogue tracker's events of the
 customer's conversations.
 
 Erasure removes what the bot collected while talking to the customer: conversations,
-messages, handoffs, channel identities, link codes and wrong-code tries of those
-identities, and the tracker events. The company's own records (the customer, orders,
-devices, subscriptions, invoices) stay: they belong to the customer-record system and
-its retention rules. The record-access audit stays too: it holds no contents and is
-the proof of who looked at what.
+messages, handoffs, platform inbox and outbox rows, channel identities, link codes and
+wrong-code tries of those identities, the tracker events, and the copies kept outside the
+database (:class:`CustomerCopies`: the Slack desk's posts, development mails). The
+company's own records (the customer, orders, devices, subscriptions, invoices) stay: they
+belong to the customer-record system and its retention rules. The record-access audit
+stays too: it holds no contents and is the proof of who looked at what.
 
-Rasa's SQL tracker store keeps its events in a table ``events`` (``sender_id`` is the
-conversation id). The tracker database is read only when it exists; a missing file or
-table is skipped and reported, never created.
+The tracker events are read and deleted through :mod:`bot.identity.tracker_store` (SQLite or
+PostgreSQL, named by the setting ``BOT_TRACKER_URL``); a store that cannot be reached stops
+the command.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import enum
-import json
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, create_engine, delete, inspect, select, text
+from sqlalchemy import Table, delete, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.engine.url import make_url
-from sqlalchemy.pool import NullPool
 
 from bot.db.models import (
     ChannelIdentity,
@@ -49,40 +50,114 @@ from bot.db.models import (
     OrderItem,
     OutboxItem,
     RecordAccess,
+    SlackDeskPost,
     Subscription,
 )
-from bot.settings import Paths
+from bot.identity.mailer import delete_maildir_mails
+from bot.identity.tracker_store import (
+    TrackerStoreUnavailable,
+    check_tracker_store,
+    delete_tracker_events,
+    tracker_events,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-TRACKER_TABLE = "events"
+__all__ = [
+    "ConversationLock",
+    "CopiesNotErased",
+    "CustomerCopies",
+    "ErasureSubject",
+    "MailFolderCopies",
+    "TrackerStoreUnavailable",
+    "UnknownCustomer",
+    "erase_customer",
+    "export_customer",
+]
 
 
 class UnknownCustomer(LookupError):
     """No customer with that id is on file."""
 
 
-def tracker_db_url(paths: Paths) -> str:
-    """URL of Rasa's tracker store database, as ``endpoints.yml`` configures it (SQLite file)."""
-    return f"sqlite:///{paths.tracker_db}"
+class CopiesNotErased(RuntimeError):
+    """Copies of the customer's data outside the database could not all be erased.
+
+    Raised before the database rows are erased, so running the erasure again finds the same
+    conversations and finishes the job; what the message says was erased is gone for good.
+    """
 
 
-def export_customer(engine: Engine, customer_id: str, tracker_db_url: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ErasureSubject:
+    """Who is erased, and what of theirs the bot's database points to."""
+
+    customer_id: str
+    email: str
+    conversation_ids: tuple[str, ...]
+    handoff_ids: tuple[int, ...]
+
+
+class CustomerCopies(Protocol):
+    """Copies of a customer's conversations kept outside the bot's database (a desk's posts, mails).
+
+    :func:`erase_customer` runs each before it deletes the database rows that lead to them.
+    """
+
+    async def erase(self, subject: ErasureSubject) -> dict[str, int]:
+        """Erase the subject's copies; how many were erased, per kind.
+
+        Raises:
+            CopiesNotErased: some could not be erased (the message says which, and why).
+        """
+
+
+class ConversationLock(Protocol):
+    """Hook for the turn pipeline: no customer turn may run in a conversation while it is erased.
+
+    Not implemented here (a lock the turn pipeline takes per conversation); :func:`erase_customer`
+    holds it, when given, from before the first copy is erased until the last row is deleted.
+    """
+
+    def hold(self, conversation_ids: Sequence[str]) -> AbstractAsyncContextManager[None]:
+        """Keep turns out of these conversations while the context is open."""
+
+
+class MailFolderCopies:
+    """The development mail folder (``var/mail/``): the mails sent to the customer's address."""
+
+    def __init__(self, folder: Path) -> None:
+        """Clean ``folder`` (a missing folder holds nothing)."""
+        self._folder = folder
+
+    async def erase(self, subject: ErasureSubject) -> dict[str, int]:
+        """Delete the ``.eml`` files addressed to the customer's email on file."""
+        try:
+            deleted = await asyncio.to_thread(delete_maildir_mails, self._folder, subject.email)
+        except OSError as exc:
+            failure = type(exc).__name__
+            raise CopiesNotErased(f"the mail folder {self._folder} could not be cleaned ({failure})") from exc
+        return {"mails": deleted}
+
+
+def export_customer(engine: Engine, customer_id: str, tracker_url: str | None) -> dict[str, Any]:
     """Everything held about one customer, as JSON-ready data.
 
     Args:
         engine: The bot's database.
         customer_id: The customer's id.
-        tracker_db_url: Rasa's tracker store database; None to leave the tracker out.
+        tracker_url: SQLAlchemy URL of Rasa's tracker store; None to leave the tracker out.
 
     Returns:
         A mapping with the sections ``customer``, ``channel_identities``, ``orders`` (each
         with ``items``), ``devices``, ``subscriptions``, ``invoices``, ``conversations``
         (each with ``messages`` and ``handoffs``), ``record_access``, ``tracker_events``
-        and ``tracker_store`` (``read``, ``missing`` or ``not_configured``).
+        (``sender_id``, ``type_name``, ``timestamp``, ``intent_name``, ``action_name``,
+        ``data``) and ``tracker_store`` (``read``, ``missing`` or ``not_configured``).
 
     Raises:
         UnknownCustomer: no customer with that id.
+        TrackerStoreUnavailable: the tracker store's database cannot be reached.
     """
     with engine.connect() as connection:
         customer = _rows(connection, _table(Customer), _table(Customer).c.id == customer_id)
@@ -122,44 +197,87 @@ def export_customer(engine: Engine, customer_id: str, tracker_db_url: str | None
                 connection, _table(RecordAccess), _table(RecordAccess).c.customer_id == customer_id, "id"
             ),
         }
-    status, events = _tracker_events(tracker_db_url, conversation_ids)
+    status, events = tracker_events(tracker_url, conversation_ids)
     export["tracker_events"] = events
     export["tracker_store"] = status
     _LOGGER.info("privacy.exported conversations=%d tracker=%s", len(conversation_ids), status)
     return export
 
 
-def erase_customer(engine: Engine, customer_id: str, tracker_db_url: str | None) -> dict[str, int]:
+async def erase_customer(
+    engine: Engine,
+    customer_id: str,
+    tracker_url: str | None,
+    *,
+    copies: Sequence[CustomerCopies] = (),
+    lock: ConversationLock | None = None,
+) -> dict[str, int]:
     """Delete what the bot holds about one customer; keep the company's records and the audit.
 
-    The tracker events go first: if the bot database then fails, running the erasure
-    again finds the same conversations and finishes the job.
+    The order makes a failed erasure safe to run again: the tracker store is checked first
+    (an unreachable one stops everything), then ``copies`` are erased outside the database,
+    then the tracker events, and the database rows last, since they lead to everything else.
 
     Args:
         engine: The bot's database.
         customer_id: The customer's id.
-        tracker_db_url: Rasa's tracker store database; None to leave the tracker alone.
+        tracker_url: SQLAlchemy URL of Rasa's tracker store; None to leave the tracker alone.
+        copies: Copies outside the database (the Slack desk's posts, development mails), in order.
+        lock: Keeps customer turns out of the conversations meanwhile (see :class:`ConversationLock`).
 
     Returns:
-        Rows deleted per kind: ``conversations``, ``messages``, ``handoffs``, ``channel_inbox``, ``channel_outbox``,
-        ``channel_identities``, ``link_codes``, ``link_failures``, ``tracker_events``.
+        How many were erased per kind: ``conversations``, ``messages``, ``handoffs``,
+        ``channel_inbox``, ``channel_outbox``, ``channel_identities``, ``link_codes``,
+        ``link_failures``, ``tracker_events``, and the kinds of ``copies`` (``slack_messages``,
+        ``slack_threads``, ``mails``).
 
     Raises:
         UnknownCustomer: no customer with that id.
+        TrackerStoreUnavailable: the tracker store cannot be reached.
+        CopiesNotErased: a copy outside the database could not be erased; the database is untouched.
     """
+    subject = await asyncio.to_thread(_subject, engine, customer_id)
+    await asyncio.to_thread(check_tracker_store, tracker_url, "nothing was erased")
+    held = lock.hold(subject.conversation_ids) if lock is not None else contextlib.nullcontext()
+    async with held:
+        counts: dict[str, int] = {}
+        for kept in copies:
+            counts.update(await kept.erase(subject))
+        counts["tracker_events"] = await asyncio.to_thread(delete_tracker_events, tracker_url, subject.conversation_ids)
+        counts.update(await asyncio.to_thread(_erase_rows, engine, subject))
+    _LOGGER.info("privacy.erased %s", " ".join(f"{kind}={count}" for kind, count in sorted(counts.items())))
+    return counts
+
+
+def _subject(engine: Engine, customer_id: str) -> ErasureSubject:
     with engine.connect() as connection:
-        if connection.execute(select(Customer.id).where(Customer.id == customer_id)).first() is None:
+        email = connection.execute(select(Customer.email).where(Customer.id == customer_id)).scalar_one_or_none()
+        if email is None:
             raise UnknownCustomer(customer_id)
-        conversation_ids = list(
-            connection.execute(select(Conversation.id).where(Conversation.customer_id == customer_id)).scalars()
+        conversation_ids = tuple(
+            connection.execute(
+                select(Conversation.id).where(Conversation.customer_id == customer_id).order_by(Conversation.id)
+            ).scalars()
         )
-    counts = {"tracker_events": _delete_tracker_events(tracker_db_url, conversation_ids)}
+        handoff_ids = tuple(
+            connection.execute(
+                select(Handoff.id).where(Handoff.conversation_id.in_(conversation_ids)).order_by(Handoff.id)
+            ).scalars()
+        )
+    return ErasureSubject(customer_id, str(email), conversation_ids, handoff_ids)
+
+
+def _erase_rows(engine: Engine, subject: ErasureSubject) -> dict[str, int]:
+    customer_id, conversation_ids = subject.customer_id, list(subject.conversation_ids)
+    counts: dict[str, int] = {}
     with engine.begin() as connection:
         identities = connection.execute(
             select(ChannelIdentity.channel, ChannelIdentity.external_id).where(
                 ChannelIdentity.customer_id == customer_id
             )
         ).all()
+        # The desk's records of its Slack posts (the posts themselves went with the copies).
+        _delete(connection, delete(SlackDeskPost).where(SlackDeskPost.handoff_id.in_(subject.handoff_ids)))
         counts["handoffs"] = _delete(connection, delete(Handoff).where(Handoff.conversation_id.in_(conversation_ids)))
         # Platform events and deliveries hold message texts too.
         counts["channel_inbox"] = _delete(
@@ -186,7 +304,6 @@ def erase_customer(engine: Engine, customer_id: str, tracker_db_url: str | None)
         counts["channel_identities"] = _delete(
             connection, delete(ChannelIdentity).where(ChannelIdentity.customer_id == customer_id)
         )
-    _LOGGER.info("privacy.erased %s", " ".join(f"{kind}={count}" for kind, count in sorted(counts.items())))
     return counts
 
 
@@ -215,69 +332,3 @@ def _jsonable(value: Any) -> Any:
 
 def _delete(connection: Connection, statement: Any) -> int:
     return int(connection.execute(statement).rowcount or 0)
-
-
-@contextmanager
-def _tracker(url: str | None) -> Iterator[Engine | None]:
-    """An engine on the tracker database, or None when it is not configured or does not exist."""
-    if not url:
-        yield None
-        return
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if not database or database == ":memory:" or not Path(database).is_file():
-            yield None  # never create an empty tracker file by connecting to it
-            return
-    engine = create_engine(url, poolclass=NullPool, future=True)
-    try:
-        yield engine if inspect(engine).has_table(TRACKER_TABLE) else None
-    finally:
-        engine.dispose()
-
-
-def _tracker_events(url: str | None, conversation_ids: Sequence[str]) -> tuple[str, list[dict[str, Any]]]:
-    if not url:
-        return "not_configured", []
-    with _tracker(url) as engine:
-        if engine is None:
-            return "missing", []
-        if not conversation_ids:
-            return "read", []
-        query = text(
-            f"SELECT sender_id, type_name, timestamp, data FROM {TRACKER_TABLE} "  # noqa: S608 (constant table name)
-            "WHERE sender_id IN :ids ORDER BY sender_id, timestamp"
-        ).bindparams(bindparam("ids", expanding=True))
-        with engine.connect() as connection:
-            rows = connection.execute(query, {"ids": list(conversation_ids)}).mappings().all()
-    return "read", [
-        {
-            "sender_id": row["sender_id"],
-            "type_name": row["type_name"],
-            "timestamp": row["timestamp"],
-            "data": _json_or_text(row["data"]),
-        }
-        for row in rows
-    ]
-
-
-def _json_or_text(raw: Any) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def _delete_tracker_events(url: str | None, conversation_ids: Sequence[str]) -> int:
-    if not conversation_ids:
-        return 0
-    with _tracker(url) as engine:
-        if engine is None:
-            return 0
-        query = text(f"DELETE FROM {TRACKER_TABLE} WHERE sender_id IN :ids").bindparams(  # noqa: S608
-            bindparam("ids", expanding=True)
-        )
-        with engine.begin() as connection:
-            return int(connection.execute(query, {"ids": list(conversation_ids)}).rowcount or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -50,4 +51,5 @@ def build_linking(engine: Engine, identity: IdentitySettings, smtp: SmtpSettings
         mailer,
         email_lookup(engine),
         texts=load_link_texts(paths.data_dir / "texts.yml"),
+        link_idle=dt.timedelta(days=identity.link_idle_days),
     )

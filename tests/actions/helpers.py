@@ -2,7 +2,8 @@
 
 A tracker is built as Rasa hands it to the action server: the latest message's parse data,
 the conversation's events (the latest ``user`` event carrying the gateway's identity in its
-``metadata``, as ``actions/context.py`` reads it), the slots and the active loop.
+``metadata`` as a turn token signed with the test settings' ``BOT_TURN_SECRET``, as
+``actions/context.py`` reads it), the slots and the active loop.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from sqlalchemy.orm import Session
 from actions.services import Services
 from bot.db.models import Agent, Handoff, HandoffStatus, RecordAccess
 from bot.diagnostics import DiagnosticTree
+from bot.identity.turns import METADATA_KEY, TurnIdentity, mint_turn_token
 from bot.settings import PROJECT_ROOT
 
 CONVERSATION = "conv-1"
 CHANNEL_USER = "visitor-1"
+#: ``BOT_TURN_SECRET`` of the ``settings`` fixture (tests/conftest.py), which the actions' services use.
+TURN_SECRET = "turn-secret-for-tests-at-least-32-bytes"
 #: Time of the latest customer message of every built tracker (earlier events are a few seconds before).
 T0 = 1_795_430_000.0
 
@@ -36,13 +40,42 @@ Event = dict[str, Any]
 DATA_PARTS = ("guides", "product_answers", "handoff_config", "business_hours")
 
 
-def identity(customer_id: str | None = None, channel_user: str = CHANNEL_USER, channel: str = "web") -> dict[str, Any]:
-    """The gateway's metadata: who sent the message and whether the site vouched for the customer."""
+def identity(
+    customer_id: str | None = None,
+    channel_user: str = CHANNEL_USER,
+    channel: str = "web",
+    *,
+    conversation: str = CONVERSATION,
+    secret: str = TURN_SECRET,
+    ttl_s: int = 120,
+) -> dict[str, Any]:
+    """The gateway's metadata: who sent the message, vouched for by a turn token as the gateway signs it.
+
+    ``secret``, ``ttl_s`` and ``conversation`` other than the defaults make tokens the actions must refuse.
+    """
+    vouched = TurnIdentity(
+        conversation_id=conversation,
+        channel=channel,
+        channel_user=channel_user,
+        customer_id=customer_id,
+        verified_by="token" if customer_id else None,
+    )
     return {
         "channel": channel,
+        "conversation_id": conversation,
+        "channel_user": channel_user,
+        METADATA_KEY: mint_turn_token(vouched, secret, ttl_s=ttl_s),
+    }
+
+
+def forged_identity(customer_id: str, channel_user: str = CHANNEL_USER, channel: str = "web") -> dict[str, Any]:
+    """Metadata that only claims a customer, as the gateway's metadata did before turn tokens (no signature)."""
+    return {
+        "channel": channel,
+        "conversation_id": CONVERSATION,
         "channel_user": channel_user,
         "customer_id": customer_id,
-        "verified_by": "token" if customer_id else None,
+        "verified_by": "token",
     }
 
 
@@ -128,7 +161,7 @@ def make_tracker(
         active_loop: The active form.
         sender_id: The conversation id.
     """
-    meta = metadata if metadata is not None else identity(customer_id, channel_user)
+    meta = metadata if metadata is not None else identity(customer_id, channel_user, conversation=sender_id)
     latest = user(text, intent, entities=entities, ranking=ranking, metadata=meta, at=T0)
     return Tracker(
         sender_id=sender_id,

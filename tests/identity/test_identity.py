@@ -446,7 +446,9 @@ def test_development_mails_go_to_a_private_folder(settings: Settings, seeded_eng
 def test_maildir_is_refused_in_production() -> None:
     from bot.settings import SettingsError, load_settings
 
-    secrets = {name: "x" * 32 for name in ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")}
+    names = ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")
+    names += ("BOT_RASA_CHANNEL_SECRET", "BOT_ACTION_TOKEN", "BOT_TURN_SECRET")
+    secrets = {name: "x" * 32 for name in names}
     assert load_settings({"BOT_ENV": "production", **secrets}).smtp.host == "127.0.0.1"
     with pytest.raises(SettingsError, match="maildir"):
         load_settings({"BOT_ENV": "production", "BOT_SMTP_HOST": "maildir", **secrets})

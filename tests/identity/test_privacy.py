@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from bot.__main__ import main
 from bot.db.engine import create_db_engine, session_factory
@@ -24,12 +27,25 @@ from bot.db.models import (
     Order,
     RecordAccess,
     Sender,
+    SlackDeskPost,
 )
 from bot.db.seed import DemoData, seed_database
-from bot.identity.privacy import UnknownCustomer, erase_customer, export_customer, tracker_db_url
-from bot.settings import Settings
+from bot.identity.mailer import MaildirMailer
+from bot.identity.privacy import (
+    CopiesNotErased,
+    CustomerCopies,
+    MailFolderCopies,
+    TrackerStoreUnavailable,
+    UnknownCustomer,
+    erase_customer,
+    export_customer,
+)
+from bot.settings import Settings, load_settings
+from tests.fakes.slack import FakeSlack
+from tests.stack import serve_in_thread
 
 CUSTOMER = "C1003"
+CUSTOMER_EMAIL = "sophie.becker8@example.com"  # data/records/customers.csv
 OTHER = "C1006"
 AT = dt.datetime(2026, 11, 20, 9, 0)
 
@@ -144,18 +160,18 @@ def test_export_without_a_tracker_store(populated: Engine, tmp_path: Path) -> No
     assert export_customer(populated, CUSTOMER, None)["tracker_store"] == "not_configured"
 
 
-def test_unknown_customer(populated: Engine) -> None:
+async def test_unknown_customer(populated: Engine) -> None:
     with pytest.raises(UnknownCustomer):
         export_customer(populated, "C9999", None)
     with pytest.raises(UnknownCustomer):
-        erase_customer(populated, "C9999", None)
+        await erase_customer(populated, "C9999", None)
 
 
-def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engine, tmp_path: Path) -> None:
+async def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engine, tmp_path: Path) -> None:
     path = tmp_path / "tracker.db"
     url = _tracker(path, {"mine-conv-1": 3, "mine-conv-2": 1, "theirs-conv-1": 2})
     orders_before = _count(populated, Order, Order.customer_id == CUSTOMER)
-    counts = erase_customer(populated, CUSTOMER, url)
+    counts = await erase_customer(populated, CUSTOMER, url)
     assert counts == {
         "conversations": 2,
         "messages": 4,
@@ -184,7 +200,7 @@ def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engine, tmp
     assert _count(populated, LinkCode) == 1 and _count(populated, LinkFailure) == 1
     assert _tracker_senders(path) == {"theirs-conv-1": 2}
     # Erasing again finds nothing more.
-    assert set(erase_customer(populated, CUSTOMER, url).values()) == {0}
+    assert set((await erase_customer(populated, CUSTOMER, url)).values()) == {0}
 
 
 # -- CLI -------------------------------------------------------------------------------------
@@ -193,7 +209,7 @@ def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engine, tmp
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_data: DemoData) -> Path:
     """BOT_* variables pointing at a seeded SQLite database and a tracker DB under tmp_path."""
-    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     upgrade(database_url)
     engine = create_db_engine(database_url)
     try:
@@ -203,6 +219,9 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_data: DemoData
         engine.dispose()
     tracker = tmp_path / "tracker.db"
     _tracker(tracker, {"mine-conv-1": 2})
+    monkeypatch.delenv("BOT_TRACKER_URL", raising=False)
+    for name in ("BOT_SLACK_BOT_TOKEN", "BOT_SLACK_APP_TOKEN", "BOT_SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
     for name, value in {
         "BOT_ENV": "test",
         "BOT_VAR_DIR": str(tmp_path / "var"),
@@ -237,5 +256,276 @@ def test_cli_erase_needs_yes(cli_env: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["customers", "erase", "C9999", "--yes"]) == 1
 
 
-def test_tracker_url_follows_the_settings(settings: Settings) -> None:
-    assert tracker_db_url(settings.paths) == f"sqlite:///{settings.paths.tracker_db}"
+def test_tracker_url_follows_the_settings(settings: Settings, tmp_path: Path) -> None:
+    assert settings.dialogue.tracker_url == f"sqlite:///{settings.paths.tracker_db}"
+    named = load_settings({"BOT_VAR_DIR": str(tmp_path), "BOT_TRACKER_URL": "postgresql://rasa@db.internal/tracker"})
+    assert named.dialogue.tracker_url == "postgresql://rasa@db.internal/tracker"
+    assert named.child_environment()["BOT_TRACKER_URL"] == "postgresql://rasa@db.internal/tracker"
+
+
+# -- the tracker store as Rasa writes it, on SQLite and PostgreSQL -----------------------------
+
+
+async def _rasa_tracker(url: str, turns: dict[str, int]) -> None:
+    """Rasa's own SQL tracker store saves ``turns`` exchanges (user says, bot answers) per conversation."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store = SQLTrackerStore(host=url)  # a whole URL in `host`, as endpoints.yml passes BOT_TRACKER_URL
+    try:
+        for sender, count in turns.items():
+            events: list[Event] = [ActionExecuted("action_listen")]
+            for n in range(count):
+                events += [
+                    UserUttered(f"{sender} says {n}", intent={"name": "greet", "confidence": 0.9}),
+                    BotUttered(f"answer {n}"),
+                ]
+            await store.save(DialogueStateTracker.from_events(sender, events))
+    finally:
+        store.engine.dispose()
+
+
+def _tracker_rows(url: str) -> dict[str, int]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT sender_id, COUNT(*) FROM events GROUP BY sender_id")).all()
+    finally:
+        engine.dispose()
+    return {str(sender): int(count) for sender, count in rows}
+
+
+def _user_texts(export: dict) -> list[str]:
+    return [event["data"]["text"] for event in export["tracker_events"] if event["type_name"] == "user"]
+
+
+async def test_export_and_erase_the_events_rasa_stored(populated: Engine, database_url: str) -> None:
+    """The tracker store on the database of ``database_url`` (SQLite file or PostgreSQL), written by Rasa."""
+    await _rasa_tracker(database_url, {"mine-conv-1": 2, "mine-conv-2": 1, "theirs-conv-1": 1})
+    export = export_customer(populated, CUSTOMER, database_url)
+    assert export["tracker_store"] == "read"
+    assert _user_texts(export) == ["mine-conv-1 says 0", "mine-conv-1 says 1", "mine-conv-2 says 0"]
+    assert {e["sender_id"] for e in export["tracker_events"]} == {"mine-conv-1", "mine-conv-2"}
+    user = next(e for e in export["tracker_events"] if e["type_name"] == "user")
+    assert (user["intent_name"], user["action_name"]) == ("greet", None)
+    listen = next(e for e in export["tracker_events"] if e["type_name"] == "action")
+    assert listen["action_name"] == "action_listen"
+    counts = await erase_customer(populated, CUSTOMER, database_url)
+    assert counts["tracker_events"] == (1 + 2 * 2) + (1 + 2 * 1)
+    assert _tracker_rows(database_url) == {"theirs-conv-1": 3}
+    assert export_customer(populated, CUSTOMER, database_url)["tracker_events"] == []
+
+
+async def test_an_unreachable_tracker_store_stops_the_erasure_before_anything_is_deleted(populated: Engine) -> None:
+    unreachable = "postgresql://rasa:s3cret@127.0.0.1:1/tracker"  # nothing listens on port 1
+    with pytest.raises(TrackerStoreUnavailable) as raised:
+        await erase_customer(populated, CUSTOMER, unreachable)
+    assert "s3cret" not in str(raised.value) and "127.0.0.1:1" in str(raised.value)
+    with pytest.raises(TrackerStoreUnavailable):
+        export_customer(populated, CUSTOMER, unreachable)
+    assert _count(populated, Conversation, Conversation.customer_id == CUSTOMER) == 2
+
+
+def test_cli_reaches_the_tracker_store_named_by_bot_tracker_url(
+    cli_env: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_rasa_tracker(database_url, {"mine-conv-1": 1, "theirs-conv-1": 1}))
+    monkeypatch.setenv("BOT_TRACKER_URL", database_url)
+    assert main(["customers", "export", CUSTOMER]) == 0
+    assert _user_texts(json.loads(capsys.readouterr().out)) == ["mine-conv-1 says 0"]
+    assert main(["customers", "erase", CUSTOMER, "--yes"]) == 0
+    assert "tracker_events: 3" in capsys.readouterr().out
+    assert _tracker_rows(database_url) == {"theirs-conv-1": 3}
+    assert _tracker_senders(cli_env / "tracker.db") == {"mine-conv-1": 2}  # BOT_TRACKER_DB is not the store now
+
+
+def test_cli_says_when_the_tracker_store_cannot_be_reached(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BOT_TRACKER_URL", "postgresql://rasa:s3cret@127.0.0.1:1/tracker")
+    assert main(["customers", "erase", CUSTOMER, "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "tracker store" in err and "nothing was erased" in err and "s3cret" not in err
+
+
+# -- copies outside the database: the Slack desk's posts, development mails --------------------
+
+
+def _handoff_of(engine: Engine, tag: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(select(Handoff.id).where(Handoff.conversation_id == f"{tag}-conv-1")).scalar_one()
+        )
+
+
+async def _desk_thread(
+    engine: Engine, client: AsyncWebClient, handoff_id: int, replies: int
+) -> tuple[tuple[str, str], list[tuple[str, str]]]:
+    """What the Slack desk leaves of a handoff: its root message and ``replies`` posts in the thread, recorded."""
+    root = await client.chat_postMessage(channel="#support-agents", text=f"New handoff #{handoff_id}")
+    posts = [
+        await client.chat_postMessage(channel=root["channel"], thread_ts=root["ts"], text=f"*Customer:* hi {n}")
+        for n in range(replies)
+    ]
+    with session_factory(engine).begin() as session:
+        session.add(SlackDeskPost(handoff_id=handoff_id, channel=root["channel"], ts=root["ts"], kind="root"))
+        for post in posts:
+            session.add(SlackDeskPost(handoff_id=handoff_id, channel=post["channel"], ts=post["ts"], kind="thread"))
+    return (root["channel"], root["ts"]), [(post["channel"], post["ts"]) for post in posts]
+
+
+def _slack_copies(client: AsyncWebClient | None, engine: Engine) -> CustomerCopies:
+    from bot.agentdesk.erasure import SlackDeskCopies
+
+    return SlackDeskCopies(client, engine)
+
+
+def _erased_text() -> str:
+    from bot.agentdesk.texts import SlackDeskTexts
+
+    return SlackDeskTexts().erased
+
+
+async def test_erase_deletes_the_slack_desk_copies_of_that_customer_only(
+    populated: Engine, slack: tuple[FakeSlack, str]
+) -> None:
+    fake, api_url = slack
+    client = AsyncWebClient(token="xoxb-test", base_url=api_url)
+    mine_root, mine = await _desk_thread(populated, client, _handoff_of(populated, "mine"), replies=2)
+    theirs_root, theirs = await _desk_thread(populated, client, _handoff_of(populated, "theirs"), replies=1)
+    before = dict(fake.live)
+    fake.calls.clear()
+    counts = await erase_customer(populated, CUSTOMER, None, copies=[_slack_copies(client, populated)])
+    assert (counts["slack_messages"], counts["slack_threads"]) == (2, 1)
+    assert sorted((c["channel"], c["ts"]) for c in fake.called("chat.delete")) == sorted(mine)
+    [update] = fake.called("chat.update")
+    assert (update["channel"], update["ts"]) == mine_root
+    # The root keeps the thread (agents' own replies hang on it) but no longer shows the customer or the summary.
+    shown = json.dumps([update["text"], update["blocks"]])
+    assert update["text"] == _erased_text() and _erased_text() in shown
+    assert CUSTOMER not in shown and "mine" not in shown
+    assert fake.live == {mine_root: _erased_text(), theirs_root: before[theirs_root], theirs[0]: before[theirs[0]]}
+    with populated.connect() as connection:
+        left = connection.execute(select(SlackDeskPost.channel, SlackDeskPost.ts)).all()
+    assert sorted(tuple(row) for row in left) == sorted([theirs_root, *theirs])
+    fake.calls.clear()
+    again = await erase_customer(populated, CUSTOMER, None, copies=[_slack_copies(client, populated)])
+    assert fake.calls == [] and set(again.values()) == {0}
+
+
+async def test_a_message_already_gone_from_slack_counts_as_erased(
+    populated: Engine, slack: tuple[FakeSlack, str]
+) -> None:
+    fake, api_url = slack
+    client = AsyncWebClient(token="xoxb-test", base_url=api_url)
+    root, mine = await _desk_thread(populated, client, _handoff_of(populated, "mine"), replies=2)
+    await client.chat_delete(channel=mine[0][0], ts=mine[0][1])  # someone removed it in Slack already
+    counts = await erase_customer(populated, CUSTOMER, None, copies=[_slack_copies(client, populated)])
+    assert (counts["slack_messages"], counts["slack_threads"]) == (2, 1)
+    assert [c.outcome for c in fake.calls if c.method == "chat.delete"] == ["ok", "error", "ok"]
+    assert fake.live == {root: _erased_text()}
+    assert _count(populated, SlackDeskPost) == 0
+
+
+async def test_a_slack_failure_stops_the_erasure_before_the_database_and_a_rerun_finishes(
+    populated: Engine, slack: tuple[FakeSlack, str], tmp_path: Path
+) -> None:
+    fake, api_url = slack
+    client = AsyncWebClient(token="xoxb-test", base_url=api_url)
+    path = tmp_path / "tracker.db"
+    url = _tracker(path, {"mine-conv-1": 1})
+    mine_root, mine = await _desk_thread(populated, client, _handoff_of(populated, "mine"), replies=2)
+    fake.fail_next("chat.delete", "5xx")
+    with pytest.raises(CopiesNotErased, match="Slack"):
+        await erase_customer(populated, CUSTOMER, url, copies=[_slack_copies(client, populated)])
+    assert _count(populated, Conversation, Conversation.customer_id == CUSTOMER) == 2
+    assert _count(populated, Handoff) == 2
+    assert _tracker_senders(path) == {"mine-conv-1": 1}
+    counts = await erase_customer(populated, CUSTOMER, url, copies=[_slack_copies(client, populated)])
+    assert counts["conversations"] == 2 and counts["tracker_events"] == 1
+    assert not set(mine) & set(fake.live) and fake.live[mine_root] == _erased_text()
+
+
+async def test_slack_copies_without_a_slack_token_stop_the_erasure(
+    populated: Engine, slack: tuple[FakeSlack, str]
+) -> None:
+    _, api_url = slack
+    await _desk_thread(
+        populated, AsyncWebClient(token="xoxb-test", base_url=api_url), _handoff_of(populated, "mine"), 1
+    )
+    with pytest.raises(CopiesNotErased, match="BOT_SLACK_BOT_TOKEN"):
+        await erase_customer(populated, CUSTOMER, None, copies=[_slack_copies(None, populated)])
+    assert _count(populated, Conversation, Conversation.customer_id == CUSTOMER) == 2
+    # A customer of whom the desk posted nothing needs no Slack.
+    counts = await erase_customer(populated, OTHER, None, copies=[_slack_copies(None, populated)])
+    assert counts["conversations"] == 2 and counts["slack_messages"] == 0
+
+
+async def test_erase_deletes_the_development_mails_sent_to_the_customer(populated: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "mail"
+    mailer = MaildirMailer(folder, "Nimbus Support <support@nimbus.example>")
+    mailer.send(CUSTOMER_EMAIL, "Your Nimbus code", "Your code is 123456")
+    mailer.send(CUSTOMER_EMAIL.upper(), "Your Nimbus code", "Your code is 654321")
+    mailer.send("jonask@example.org", "Your Nimbus code", "Your code is 111111")
+    (folder / "README.txt").write_text("not a mail")
+    (folder / "broken.eml").write_bytes(b"\xff\xfe not a mail at all")
+    counts = await erase_customer(populated, CUSTOMER, None, copies=[MailFolderCopies(folder)])
+    assert counts["mails"] == 2
+    left = sorted(path.name for path in folder.iterdir())
+    assert len(left) == 3 and "README.txt" in left and "broken.eml" in left
+    kept = next(folder.glob("2*.eml")).read_text()
+    assert "jonask@example.org" in kept
+    assert (await erase_customer(populated, CUSTOMER, None, copies=[MailFolderCopies(tmp_path / "none")]))["mails"] == 0
+
+
+def test_cli_erase_removes_the_slack_copies_and_mails_and_says_what_it_cannot(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = create_db_engine(f"sqlite:///{cli_env / 'cli.db'}")
+    fake = FakeSlack()
+    try:
+        with serve_in_thread(fake.app()) as port:
+            api_url = f"http://127.0.0.1:{port}/api/"
+
+            async def post() -> None:
+                await _desk_thread(
+                    engine, AsyncWebClient(token="xoxb-cli", base_url=api_url), _handoff_of(engine, "mine"), 2
+                )
+
+            asyncio.run(post())
+            MaildirMailer(cli_env / "var" / "mail", "Nimbus <support@nimbus.example>").send(
+                CUSTOMER_EMAIL, "Code", "123"
+            )
+            for name, value in {
+                "BOT_SLACK_BOT_TOKEN": "xoxb-cli",
+                "BOT_SLACK_SIGNING_SECRET": "cli-signing-secret",
+                "BOT_SLACK_AGENTS_CHANNEL": "#support-agents",
+                "BOT_SLACK_API_URL": api_url,
+            }.items():
+                monkeypatch.setenv(name, value)
+            assert main(["customers", "erase", CUSTOMER, "--yes"]) == 0
+    finally:
+        engine.dispose()
+    out = capsys.readouterr().out
+    for line in ("slack_messages: 2", "slack_threads: 1", "mails: 1", "conversations: 2", "tracker_events: 2"):
+        assert line in out, out
+    assert "agents' own replies" in out  # a bot token cannot delete them: the operator is told
+    assert len(fake.called("chat.delete")) == 2 and len(fake.called("chat.update")) == 1
+    assert [c.token for c in fake.calls if c.method.startswith("chat.")] == ["xoxb-cli"] * 6
+    assert list((cli_env / "var" / "mail").glob("*.eml")) == []
+
+
+def test_cli_erase_will_not_leave_slack_copies_behind(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    engine = create_db_engine(f"sqlite:///{cli_env / 'cli.db'}")
+    try:
+        with session_factory(engine).begin() as session:
+            session.add(
+                SlackDeskPost(handoff_id=_handoff_of(engine, "mine"), channel="C0AGENTS", ts="1.2", kind="root")
+            )
+    finally:
+        engine.dispose()
+    assert main(["customers", "erase", CUSTOMER, "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "BOT_SLACK_BOT_TOKEN" in err and "nothing was erased" in err
+    assert _tracker_senders(cli_env / "tracker.db") == {"mine-conv-1": 2}

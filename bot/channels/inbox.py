@@ -1,44 +1,55 @@
-"""The durable inbox of the push channels: platform events are stored before they are acknowledged.
+"""The durable inbox of every channel: a customer's message is stored before it is acknowledged.
 
-A webhook (or a long poll) calls :meth:`Inbox.accept` and answers the platform only after it
-returned: an event is then in the database, and a redelivery of it (same platform id) is
-recognised and dropped. :class:`InboxWorker` processes the stored events, one at a time per
-conversation and in arrival order, with a lease per event so that a worker that dies (a killed
-gateway) leaves its event to the next one: the same replica takes it back at once after a
-restart, another one when the lease has run out.
+A webhook, a long poll, a widget's WebSocket frame or a direct-API request calls
+:meth:`Inbox.accept` and answers only after it returned: the message is then in the database,
+and a redelivery of it (same platform id: an update id, an event id, a client id, an
+idempotency key) is recognised and not stored again. :class:`InboxWorker` turns the stored
+events into customer turns, one at a time per conversation and in arrival order, with a lease
+per event, so that a worker that dies (a killed gateway) leaves its event to the next one: the
+same replica takes it back at once after a restart, another one when the lease has run out.
+Whatever happens to the socket or the client, an accepted message is answered once.
+
+The worker runs at most ``max_concurrent`` turns at a time (each asks the dialogue server
+once) and picks the next ones round-robin across platforms, so a flood on one channel cannot
+starve the others. A conversation being erased (``erasures``) is left alone until the erasure
+ends. A failing event is retried with backoff for a day (:mod:`bot.channels.retry`), then
+set aside as a dead letter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.channels.retry import DEAD, DEFAULT_POLICY, RetryPolicy
 from bot.channels.worker import RoundWorker
+from bot.core.logs import log_id
 from bot.db.engine import session_factory
-from bot.db.models import InboxItem, utcnow
+from bot.db.models import Erasure, InboxItem, utcnow
 
 _LOGGER = logging.getLogger(__name__)
 
 #: States in which an event still waits to be (fully) processed.
 OPEN_STATES = ("pending", "stored")
-#: Processing attempts before an event is set aside as ``failed`` (its conversation goes on).
-MAX_ATTEMPTS = 6
-#: How long finished events are kept: redeliveries come within minutes (Slack) or a day (Telegram).
+#: How long finished events are kept: redeliveries come within minutes (Slack) or a day
+#: (Telegram), and an idempotency key is honoured for as long.
 KEEP_FINISHED = dt.timedelta(days=3)
+#: How often a waiting request looks at the database (a turn finished on another replica).
+_WAIT_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
 class InboxEvent:
-    """A stored platform event, as handed to its platform's processor."""
+    """A stored event, as handed to its platform's processor (``result``: what its turn produced)."""
 
     id: int
     platform: str
@@ -47,22 +58,58 @@ class InboxEvent:
     body: dict[str, Any]
     state: str
     attempts: int
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def _event(row: InboxItem, *, attempts: int | None = None) -> InboxEvent:
+    return InboxEvent(
+        id=row.id,
+        platform=row.platform,
+        external_id=row.external_id,
+        conversation_id=row.conversation_id,
+        body=dict(row.body or {}),
+        state=row.state,
+        attempts=row.attempts if attempts is None else attempts,
+        result=dict(row.result) if isinstance(row.result, dict) else None,
+        error=row.error,
+    )
+
+
+def _round_robin(heads: list[InboxItem], served_last: str | None = None) -> list[InboxItem]:
+    """The heads in a fair order: platforms take turns (starting after ``served_last``), each oldest first."""
+    queues: dict[str, list[InboxItem]] = {}
+    for head in sorted(heads, key=lambda row: row.id):
+        queues.setdefault(head.platform, []).append(head)
+    platforms = list(queues)
+    if served_last in platforms:
+        turn = platforms.index(served_last) + 1
+        queues = {platform: queues[platform] for platform in platforms[turn:] + platforms[:turn]}
+    ordered: list[InboxItem] = []
+    while queues:
+        for platform in list(queues):
+            ordered.append(queues[platform].pop(0))
+            if not queues[platform]:
+                del queues[platform]
+    return ordered
 
 
 class Inbox:
     """SQL access to ``channel_inbox`` (off the event loop)."""
 
-    def __init__(self, engine: Engine, owner: str, lease_s: float = 60.0) -> None:
+    def __init__(self, engine: Engine, owner: str, lease_s: float = 60.0, policy: RetryPolicy = DEFAULT_POLICY) -> None:
         """Work as ``owner`` (the replica's id); a claimed event is held for ``lease_s`` seconds."""
         self._sessions = session_factory(engine)
         self.owner = owner
         self._lease = dt.timedelta(seconds=lease_s)
+        self._policy = policy
+        self._waiters: dict[int, set[asyncio.Event]] = {}
 
     async def accept(self, platform: str, external_id: str, conversation_id: str, body: dict[str, Any]) -> bool:
         """Store an event; ``False`` when this platform id was stored before (a redelivery).
 
         Raises:
-            sqlalchemy.exc.SQLAlchemyError: the database is unavailable (answer the platform
+            sqlalchemy.exc.SQLAlchemyError: the database is unavailable (answer the sender
                 with an error so that it delivers again later).
         """
         return await asyncio.to_thread(self._accept, platform, external_id, conversation_id, body)
@@ -85,26 +132,68 @@ class Inbox:
             return False
         return True
 
-    async def claim(self, platforms: Iterable[str], skip_conversations: Iterable[str] = ()) -> list[InboxEvent]:
-        """Lease the oldest open event of each conversation that is due and not held by another worker."""
-        return await asyncio.to_thread(self._claim, tuple(platforms), frozenset(skip_conversations))
+    async def lookup(self, platform: str, external_id: str) -> InboxEvent | None:
+        """The event stored under this platform id, if any."""
 
-    def _claim(self, platforms: tuple[str, ...], skip: frozenset[str]) -> list[InboxEvent]:
+        def load() -> InboxEvent | None:
+            with self._sessions() as session:
+                row = session.execute(
+                    select(InboxItem).where(InboxItem.platform == platform, InboxItem.external_id == external_id)
+                ).scalar_one_or_none()
+                return _event(row) if row is not None else None
+
+        return await asyncio.to_thread(load)
+
+    async def get(self, item_id: int) -> InboxEvent | None:
+        """One event by id."""
+
+        def load() -> InboxEvent | None:
+            with self._sessions() as session:
+                row = session.get(InboxItem, item_id)
+                return _event(row) if row is not None else None
+
+        return await asyncio.to_thread(load)
+
+    async def claim(
+        self,
+        platforms: Iterable[str],
+        skip_conversations: Iterable[str] = (),
+        limit: int = 1000,
+        served_last: str | None = None,
+    ) -> list[InboxEvent]:
+        """Lease up to ``limit`` due events, the oldest of each conversation, platforms taking turns.
+
+        ``served_last``: the platform whose event was claimed last; the next platform goes first,
+        so that claiming one event at a time still takes turns.
+        """
+        return await asyncio.to_thread(self._claim, tuple(platforms), frozenset(skip_conversations), limit, served_last)
+
+    def _claim(
+        self, platforms: tuple[str, ...], skip: frozenset[str], limit: int, served_last: str | None
+    ) -> list[InboxEvent]:
         now = utcnow()
         with self._sessions() as session:
+            erasing = set(session.execute(select(Erasure.conversation_id)).scalars())
             rows = session.execute(
                 select(InboxItem)
                 .where(InboxItem.state.in_(OPEN_STATES), InboxItem.platform.in_(platforms))
                 .order_by(InboxItem.id)
-                .limit(1000)
+                .limit(2000)
             ).scalars()
             heads: dict[str, InboxItem] = {}
             for row in rows:
                 heads.setdefault(row.conversation_id, row)
+        due = [
+            head
+            for head in heads.values()
+            if head.conversation_id not in skip
+            and head.conversation_id not in erasing
+            and (head.next_attempt_at is None or head.next_attempt_at <= now)
+        ]
         claimed: list[InboxEvent] = []
-        for head in heads.values():
-            if head.conversation_id in skip or (head.next_attempt_at is not None and head.next_attempt_at > now):
-                continue
+        for head in _round_robin(due, served_last):
+            if len(claimed) >= limit:
+                break
             with self._sessions.begin() as session:
                 taken = session.execute(
                     update(InboxItem)
@@ -121,17 +210,7 @@ class Inbox:
                     .execution_options(synchronize_session=False)
                 ).rowcount
             if taken == 1:
-                claimed.append(
-                    InboxEvent(
-                        id=head.id,
-                        platform=head.platform,
-                        external_id=head.external_id,
-                        conversation_id=head.conversation_id,
-                        body=dict(head.body or {}),
-                        state=head.state,
-                        attempts=head.attempts + 1,
-                    )
-                )
+                claimed.append(_event(head, attempts=head.attempts + 1))
         return claimed
 
     async def finish(self, item_id: int, state: str = "done") -> None:
@@ -148,17 +227,16 @@ class Inbox:
             )
 
     async def retry_later(self, item_id: int, attempts: int, error: str) -> bool:
-        """Release a failed event for a later attempt; ``False`` when it was given up (``failed``)."""
+        """Release a failed event for a later attempt; ``False`` when it became a dead letter."""
         return await asyncio.to_thread(self._retry_later, item_id, attempts, error)
 
     def _retry_later(self, item_id: int, attempts: int, error: str) -> bool:
-        give_up = attempts >= MAX_ATTEMPTS
-        delay = dt.timedelta(seconds=min(60.0, 0.5 * 2**attempts) * random.uniform(0.8, 1.2))
+        give_up = self._policy.exhausted(attempts)
         values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "error": error[:200]}
         if give_up:
-            values.update(state="failed", done_at=utcnow())
+            values.update(state=DEAD, done_at=utcnow())
         else:
-            values["next_attempt_at"] = utcnow() + delay
+            values["next_attempt_at"] = utcnow() + dt.timedelta(seconds=self._policy.delay(attempts))
         with self._sessions.begin() as session:
             session.execute(
                 update(InboxItem)
@@ -168,45 +246,111 @@ class Inbox:
             )
         return not give_up
 
+    async def dead_letters(self, limit: int = 200) -> list[InboxEvent]:
+        """Events given up, newest first."""
+
+        def load() -> list[InboxEvent]:
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(InboxItem).where(InboxItem.state == DEAD).order_by(InboxItem.id.desc()).limit(limit)
+                ).scalars()
+                return [_event(row) for row in rows]
+
+        return await asyncio.to_thread(load)
+
+    async def revive(self, item_id: int) -> bool:
+        """Give a dead letter a new day of attempts (an agent retried it); ``False`` if it is not dead."""
+
+        def write() -> bool:
+            with self._sessions.begin() as session:
+                result = session.execute(
+                    update(InboxItem)
+                    .where(InboxItem.id == item_id, InboxItem.state == DEAD)
+                    .values(state="pending", attempts=0, next_attempt_at=utcnow(), done_at=None, error=None)
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount == 1)
+
+        return await asyncio.to_thread(write)
+
+    def notify(self, item_id: int) -> None:
+        """Wake whoever waits for this event's turn in this process (:meth:`wait_finished`)."""
+        for waiter in self._waiters.get(item_id, ()):
+            waiter.set()
+
+    async def wait_finished(self, item_id: int, timeout_s: float) -> InboxEvent | None:
+        """The event once it is no longer open (its turn done, ignored or dead); ``None`` after ``timeout_s``.
+
+        Woken at once by the worker of this process; an event processed by another replica is
+        seen by looking at the database a few times a second.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        waiter = asyncio.Event()
+        self._waiters.setdefault(item_id, set()).add(waiter)
+        try:
+            while True:
+                event = await self.get(item_id)
+                if event is None or event.state not in OPEN_STATES:
+                    return event
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(waiter.wait(), min(remaining, _WAIT_POLL_S))
+                waiter.clear()
+        finally:
+            waiters = self._waiters.get(item_id)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[item_id]
+
     async def purge(self) -> int:
-        """Delete finished events older than :data:`KEEP_FINISHED`; return how many."""
+        """Delete finished events older than :data:`KEEP_FINISHED` (dead letters stay); return how many."""
         return await asyncio.to_thread(self._purge)
 
     def _purge(self) -> int:
         with self._sessions.begin() as session:
             result = session.execute(
                 delete(InboxItem)
-                .where(InboxItem.state.notin_(OPEN_STATES), InboxItem.received_at < utcnow() - KEEP_FINISHED)
+                .where(
+                    InboxItem.state.notin_((*OPEN_STATES, DEAD)),
+                    InboxItem.received_at < utcnow() - KEEP_FINISHED,
+                )
                 .execution_options(synchronize_session=False)
             )
             return int(result.rowcount or 0)
 
     async def counts(self) -> dict[str, int]:
         """Events per state (for metrics and tests)."""
-        return await asyncio.to_thread(self._counts)
 
-    def _counts(self) -> dict[str, int]:
-        with self._sessions() as session:
-            counts: dict[str, int] = {}
-            for (state,) in session.execute(select(InboxItem.state)):
-                counts[state] = counts.get(state, 0) + 1
-            return counts
+        def load() -> dict[str, int]:
+            with self._sessions() as session:
+                rows = session.execute(select(InboxItem.state, func.count()).group_by(InboxItem.state)).all()
+                return {str(state): int(count) for state, count in rows}
+
+        return await asyncio.to_thread(load)
 
 
 Processor = Callable[[InboxEvent], Awaitable[None]]
 
 
 class InboxWorker(RoundWorker):
-    """Processes stored events: conversations in parallel, each conversation's events in order."""
+    """Processes stored events: conversations in parallel (at most ``max_concurrent``), each in order."""
 
     name = "inbox"
 
-    def __init__(self, inbox: Inbox, processors: dict[str, Processor], poll_s: float = 0.5) -> None:
+    def __init__(
+        self, inbox: Inbox, processors: dict[str, Processor], poll_s: float = 0.5, max_concurrent: int = 8
+    ) -> None:
         """Process each platform's events with its processor; look for work every ``poll_s`` seconds."""
         super().__init__(poll_s)
         self._inbox = inbox
         self._processors = processors
+        self._max_concurrent = max(1, max_concurrent)
         self._last_purge = 0.0
+        self._served_last: str | None = None
 
     def register(self, platform: str, processor: Processor) -> None:
         """Process ``platform``'s events with ``processor`` (before :meth:`start`)."""
@@ -227,8 +371,13 @@ class InboxWorker(RoundWorker):
             purged = await self._inbox.purge()
             if purged:
                 _LOGGER.info("inbox.purged events=%d", purged)
-        for event in await self._inbox.claim(self._processors, self._busy):
+        free = self._max_concurrent - len(self._busy)
+        if free <= 0:
+            return
+        claimed = await self._inbox.claim(self._processors, self._busy, limit=free, served_last=self._served_last)
+        for event in claimed:
             self._busy[event.conversation_id] = asyncio.create_task(self._process(event))
+            self._served_last = event.platform
 
     async def _process(self, event: InboxEvent) -> None:
         try:
@@ -240,7 +389,80 @@ class InboxWorker(RoundWorker):
             _LOGGER.exception("inbox.process_failed platform=%s item=%d", event.platform, event.id)
             kept = await self._inbox.retry_later(event.id, event.attempts, type(exc).__name__)
             if not kept:
-                _LOGGER.error("inbox.gave_up platform=%s item=%d", event.platform, event.id)
+                _LOGGER.error(
+                    "inbox.dead_letter platform=%s item=%d conversation=%s",
+                    event.platform,
+                    event.id,
+                    log_id(event.conversation_id),
+                )
         finally:
             self._busy.pop(event.conversation_id, None)
+            self._inbox.notify(event.id)
             self.wake()
+
+
+class ErasureBlocked(RuntimeError):
+    """A conversation to be erased kept a turn in flight for longer than the erasure waits."""
+
+
+class ErasureLock:
+    """Keeps every replica's inbox worker out of conversations while they are erased.
+
+    :func:`bot.identity.privacy.erase_customer` holds it: the conversations are marked in
+    ``erasures`` (workers claim nothing of theirs from then on), turns already in flight are
+    waited for (their leases end when they finish, or run out when their gateway died), and
+    only then is anything deleted; so no turn writes a message or a tracker event back.
+    Messages that arrive meanwhile wait in the inbox, and are erased with the rest.
+    """
+
+    def __init__(self, engine: Engine, *, wait_s: float = 90.0, poll_s: float = 0.2) -> None:
+        """Wait at most ``wait_s`` seconds for turns in flight (longer than the inbox lease)."""
+        self._sessions = session_factory(engine)
+        self._wait_s = wait_s
+        self._poll_s = poll_s
+
+    @contextlib.asynccontextmanager
+    async def hold(self, conversation_ids: Sequence[str]) -> AsyncIterator[None]:
+        """No turn runs in these conversations while the block runs.
+
+        Raises:
+            ErasureBlocked: a turn was still in flight after ``wait_s`` (nothing was erased).
+        """
+        ids = sorted(set(conversation_ids))
+        await asyncio.to_thread(self._mark, ids)
+        try:
+            await self._wait_for_turns_in_flight(ids)
+            yield
+        finally:
+            await asyncio.to_thread(self._release, ids)
+
+    def _mark(self, ids: list[str]) -> None:
+        with self._sessions.begin() as session:
+            erasing = set(
+                session.execute(select(Erasure.conversation_id).where(Erasure.conversation_id.in_(ids))).scalars()
+            )
+            session.add_all(Erasure(conversation_id=cid, started_at=utcnow()) for cid in ids if cid not in erasing)
+
+    def _release(self, ids: list[str]) -> None:
+        with self._sessions.begin() as session:
+            session.execute(delete(Erasure).where(Erasure.conversation_id.in_(ids)))
+
+    def _in_flight(self, ids: list[str]) -> int:
+        with self._sessions() as session:
+            return int(
+                session.execute(
+                    select(func.count(InboxItem.id)).where(
+                        InboxItem.conversation_id.in_(ids),
+                        InboxItem.state.in_(OPEN_STATES),
+                        InboxItem.lease_until.isnot(None),
+                        InboxItem.lease_until > utcnow(),
+                    )
+                ).scalar_one()
+            )
+
+    async def _wait_for_turns_in_flight(self, ids: list[str]) -> None:
+        deadline = asyncio.get_running_loop().time() + self._wait_s
+        while ids and (await asyncio.to_thread(self._in_flight, ids)) > 0:
+            if asyncio.get_running_loop().time() > deadline:
+                raise ErasureBlocked("a turn is still running in a conversation to erase; try again")
+            await asyncio.sleep(self._poll_s)

@@ -8,8 +8,10 @@ message, written in the same transaction as the message (see
 * at the platform's pace (:class:`PlatformLimits`: Telegram at most one message a second per chat
   and 30 a second overall, Slack one a second per channel);
 * honouring a 429's ``retry_after`` / ``Retry-After`` for that chat;
-* retrying network errors and 5xx answers with exponential backoff, giving up (``failed``) after
-  :data:`MAX_ATTEMPTS` or on a permanent refusal (the bot was blocked, the chat is gone).
+* retrying network errors and 5xx answers with capped exponential backoff for a day
+  (:mod:`bot.channels.retry`), then setting the message aside as a dead letter (``dead``), as at
+  once on a permanent refusal (the bot was blocked, the chat is gone); agents see dead letters
+  and can send them again.
 
 A row is leased while it is being sent. A gateway killed during a send leaves that one row
 ``sending``; the restarted replica (same owner id) takes it back at once and sends it again —
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,8 +31,10 @@ from typing import Any, Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from bot.channels.retry import DEAD, DEFAULT_POLICY, RetryPolicy
 from bot.channels.worker import RoundWorker
 from bot.conversations.store import stored_message
+from bot.core.logs import log_id
 from bot.core.messages import StoredMessage
 from bot.db.engine import session_factory
 from bot.db.models import Message, OutboxItem, utcnow
@@ -39,10 +42,6 @@ from bot.db.models import Message, OutboxItem, utcnow
 _LOGGER = logging.getLogger(__name__)
 
 OPEN_STATES = ("pending", "sending")
-#: Failed sends (not counting 429s) before a message is given up.
-MAX_ATTEMPTS = 10
-#: Backoff between failed sends: 0.5 s, 1 s, 2 s, ... at most this long (with ±20 % jitter).
-MAX_BACKOFF_S = 60.0
 
 
 class SendError(Exception):
@@ -76,6 +75,18 @@ class PlatformLimits:
 
 TELEGRAM_LIMITS = PlatformLimits(per_chat_interval_s=1.0, per_second_total=30.0)
 SLACK_LIMITS = PlatformLimits(per_chat_interval_s=1.0)
+
+
+@dataclass(frozen=True)
+class DeadReply:
+    """A reply that could not be delivered (for the agents' dead-letter list)."""
+
+    id: int
+    platform: str
+    conversation_id: str
+    message_id: int
+    attempts: int
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -218,8 +229,38 @@ class Outbox:
         await self._set(delivery.id, **values)
 
     async def give_up(self, delivery: Delivery, error: str) -> None:
-        """Mark a row failed: it is not sent again, and the chat's next message goes on."""
-        await self._set(delivery.id, state="failed", lease_owner=None, lease_until=None, error=error[:200])
+        """Set a row aside as a dead letter: it is not sent again (unless revived), the chat's next message goes on."""
+        await self._set(delivery.id, state=DEAD, lease_owner=None, lease_until=None, error=error[:200])
+
+    async def dead_letters(self, limit: int = 200) -> list[DeadReply]:
+        """Replies given up, newest first."""
+
+        def load() -> list[DeadReply]:
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(OutboxItem).where(OutboxItem.state == DEAD).order_by(OutboxItem.id.desc()).limit(limit)
+                ).scalars()
+                return [
+                    DeadReply(row.id, row.platform, row.conversation_id, row.message_id, row.attempts, row.error)
+                    for row in rows
+                ]
+
+        return await asyncio.to_thread(load)
+
+    async def revive(self, row_id: int) -> bool:
+        """Give a dead letter a new day of attempts (an agent retried it); ``False`` if it is not dead."""
+
+        def write() -> bool:
+            with self._sessions.begin() as session:
+                result = session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == row_id, OutboxItem.state == DEAD)
+                    .values(state="pending", attempts=0, next_attempt_at=utcnow(), error=None)
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount == 1)
+
+        return await asyncio.to_thread(write)
 
     async def _set(self, row_id: int, **values: Any) -> None:
         def write() -> None:
@@ -266,10 +307,17 @@ class OutboxWorker(RoundWorker):
 
     name = "outbox"
 
-    def __init__(self, outbox: Outbox, senders: Iterable[PlatformSender], poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        senders: Iterable[PlatformSender],
+        poll_s: float = 0.5,
+        policy: RetryPolicy = DEFAULT_POLICY,
+    ) -> None:
         """Send each platform's rows with its sender; look for work at least every ``poll_s`` seconds."""
         super().__init__(poll_s)
         self._outbox = outbox
+        self._policy = policy
         self._senders = {sender.platform: sender for sender in senders}
         self._pacers = {name: _Pacer(sender.limits.per_second_total) for name, sender in self._senders.items()}
         #: monotonic time before which a chat must not be sent to (pace, or a 429's wait)
@@ -318,11 +366,13 @@ class OutboxWorker(RoundWorker):
             except RateLimited as exc:
                 wait = max(exc.retry_after, interval)
                 self._ready_at[delivery.chat_key] = time.monotonic() + wait
-                _LOGGER.warning("outbox.rate_limited chat=%s retry_after=%.1f", delivery.chat_key, exc.retry_after)
+                _LOGGER.warning(
+                    "outbox.rate_limited chat=%s retry_after=%.1f", log_id(delivery.chat_key), exc.retry_after
+                )
                 await self._outbox.later(delivery, wait, str(exc), count_attempt=False)
                 return
             except PermanentFailure as exc:
-                _LOGGER.error("outbox.refused chat=%s row=%d error=%s", delivery.chat_key, delivery.id, exc)
+                _LOGGER.error("outbox.refused chat=%s row=%d error=%s", log_id(delivery.chat_key), delivery.id, exc)
                 await self._outbox.give_up(delivery, str(exc))
                 return
             except Exception as exc:  # TemporaryFailure, or anything unexpected: retry with backoff
@@ -342,11 +392,13 @@ class OutboxWorker(RoundWorker):
 
     async def _retry(self, delivery: Delivery, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
-        if delivery.attempts >= MAX_ATTEMPTS:
-            _LOGGER.error("outbox.gave_up chat=%s row=%d error=%s", delivery.chat_key, delivery.id, error)
+        if self._policy.exhausted(delivery.attempts):
+            _LOGGER.error("outbox.dead_letter chat=%s row=%d error=%s", log_id(delivery.chat_key), delivery.id, error)
             await self._outbox.give_up(delivery, error)
             return
-        delay = min(MAX_BACKOFF_S, 0.5 * 2 ** (delivery.attempts - 1)) * random.uniform(0.8, 1.2)
-        _LOGGER.warning("outbox.retry chat=%s row=%d in=%.1fs error=%s", delivery.chat_key, delivery.id, delay, error)
+        delay = self._policy.delay(delivery.attempts)
+        _LOGGER.warning(
+            "outbox.retry chat=%s row=%d in=%.1fs error=%s", log_id(delivery.chat_key), delivery.id, delay, error
+        )
         self._ready_at[delivery.chat_key] = time.monotonic() + delay
         await self._outbox.later(delivery, delay, error)

@@ -38,7 +38,7 @@ from bot.core.messages import StoredMessage
 from bot.core.text import clean_text
 from bot.settings import Limits, SlackSettings
 from bot.slack.app import SlackApp
-from bot.slack.mrkdwn import escape_mrkdwn, plain_from_slack
+from bot.slack.mrkdwn import escape_within, plain_from_slack
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ def conversation_id(team: str, channel: str, thread_ts: str | None) -> str:
 
 def message_blocks(message: StoredMessage) -> tuple[str, list[dict[str, Any]]]:
     """A stored message as Slack's fallback text and Block Kit blocks (text escaped, buttons kept)."""
-    text = escape_mrkdwn(message.text or "…")
-    if len(text) > MAX_TEXT:
-        text = text[: MAX_TEXT - 1] + "…"
+    text = escape_within(message.text or "…", MAX_TEXT)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     if message.buttons:
         blocks.append(

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -84,9 +84,42 @@ def route(update: dict[str, Any]) -> tuple[str, str] | None:
         query = update.get("callback_query")
         inner = query.get("message") if isinstance(query, dict) else None
         chat = inner.get("chat") if isinstance(inner, dict) else None
-    if not isinstance(chat, dict) or chat.get("type") != "private" or not isinstance(chat.get("id"), int):
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
+    if not isinstance(chat, dict) or chat.get("type") != "private" or type(chat_id) is not int:
         return None
-    return str(update_id), f"telegram-{chat['id']}"
+    if not _readable(update):
+        _LOGGER.warning("telegram.malformed_update")
+        return None
+    return str(update_id), f"telegram-{chat_id}"
+
+
+def _readable(update: dict[str, Any]) -> bool:
+    """Whether python-telegram-bot reads the update with the parts :meth:`TelegramChannel.process` uses.
+
+    An update it cannot read is acknowledged and dropped at once: stored, it would fail for a day
+    and hold up the chat's later messages.
+    """
+    try:
+        read = Update.de_json(update, None)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    if read is None:
+        return False
+    if read.callback_query is not None:
+        query = read.callback_query
+        message = query.message
+        return (
+            isinstance(query.from_user, User)
+            and (query.data is None or isinstance(query.data, str))
+            and (message is None or type(message.chat.id) is int)
+        )
+    message = read.message
+    return (
+        message is not None
+        and type(message.chat.id) is int
+        and (message.text is None or isinstance(message.text, str))
+        and (message.from_user is None or isinstance(message.from_user, User))
+    )
 
 
 def _seconds(value: int | dt.timedelta) -> float:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core import jsonsafe
 from bot.core.messages import StoredMessage
 from bot.core.text import clean_text, is_client_id, is_conversation_id
 
@@ -20,13 +20,22 @@ class FrameError(ValueError):
         self.client_id = client_id
 
 
+#: Cursors are database row ids (a signed 64-bit integer at most).
+MAX_CURSOR = 2**63 - 1
+#: Longest ``resume_secret`` accepted (the server issues 43 characters).
+MAX_SECRET = 128
+#: Largest frame the server reads (the WebSocket itself refuses bigger ones).
+MAX_FRAME_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Hello:
-    """First frame of a connection: which conversation to resume, from which cursor."""
+    """First frame of a connection: which conversation to resume, from which cursor, with which key."""
 
     conversation_id: str | None
     after: int
     customer_token: str | None
+    resume_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,10 @@ def parse_frame(raw: str, max_chars: int) -> Frame:
         FrameError: malformed JSON, unknown type, bad fields, or text over ``max_chars``.
     """
     try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        raise FrameError("bad_frame", "frame is not valid JSON") from None
+        data: Any = jsonsafe.loads(raw, max_bytes=MAX_FRAME_BYTES)
+    except jsonsafe.UnsafeJson as exc:
+        refused = exc.parsed.get("client_id") if isinstance(exc.parsed, dict) else None
+        raise FrameError("bad_frame", f"frame refused: {exc}", refused if is_client_id(refused) else None) from None
     if not isinstance(data, dict):
         raise FrameError("bad_frame", "frame must be a JSON object")
     kind = data.get("type")
@@ -69,14 +79,7 @@ def parse_frame(raw: str, max_chars: int) -> Frame:
     if kind == "pong":
         return Pong()
     if kind == "hello":
-        conversation_id = data.get("conversation_id")
-        if conversation_id is not None and not is_conversation_id(conversation_id):
-            conversation_id = None
-        after = data.get("after")
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            after = 0
-        token = data.get("customer_token")
-        return Hello(conversation_id, after, token if isinstance(token, str) and token else None)
+        return _hello(data)
     if kind == "message":
         text = data.get("text")
         payload = data.get("payload")
@@ -86,13 +89,32 @@ def parse_frame(raw: str, max_chars: int) -> Frame:
             raise FrameError("bad_frame", "message needs a text and a client_id", known_id)
         if payload is not None and (not isinstance(payload, str) or len(payload) > 1000):
             raise FrameError("bad_frame", "payload must be a short string", known_id)
-        text = clean_text(text)
-        if not text and not payload:
+        text = clean_text(text) or clean_text(payload or "")  # a button press may carry its payload only
+        if not text:
             raise FrameError("bad_frame", "message is empty", known_id)
         if len(text) > max_chars:
             raise FrameError("too_long", f"message is longer than {max_chars} characters", known_id)
-        return Outgoing(text=text or str(payload), payload=payload or None, client_id=str(client_id))
+        return Outgoing(text=text, payload=payload or None, client_id=str(client_id))
     raise FrameError("bad_frame", "unknown frame type")
+
+
+def _hello(data: dict[str, Any]) -> Hello:
+    """A ``hello``; any field of the wrong type or shape makes it a bad frame (the server then closes)."""
+    conversation_id = data.get("conversation_id")
+    if conversation_id is not None and not is_conversation_id(conversation_id):
+        raise FrameError("bad_frame", "conversation_id must be null or an id the server issued")
+    after = data.get("after")
+    if after is None:
+        after = 0
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_CURSOR:
+        raise FrameError("bad_frame", "after must be null or a cursor (an integer of 0 or more)")
+    token = data.get("customer_token")
+    if token is not None and not isinstance(token, str):
+        raise FrameError("bad_frame", "customer_token must be a string")
+    secret = data.get("resume_secret")
+    if secret is not None and (not isinstance(secret, str) or len(secret) > MAX_SECRET):
+        raise FrameError("bad_frame", "resume_secret must be the string the server issued")
+    return Hello(conversation_id, after, token or None, secret or None)
 
 
 def message_frame(message: StoredMessage) -> dict[str, Any]:

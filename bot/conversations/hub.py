@@ -1,4 +1,4 @@
-"""In-process fan-out of new conversation messages to live subscribers (WebSocket tabs)."""
+"""In-process fan-out of new conversation messages (and typing notices) to live subscribers (WebSocket tabs)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,24 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from bot.core.logs import log_id
 from bot.core.messages import StoredMessage
 
 _LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Typing:
+    """The bot started (``on``) or finished working on a customer's message."""
+
+    conversation_id: str
+    on: bool
+
+
+#: What a subscriber's queue receives; ``None`` means "you were dropped: reconnect and replay".
+Delivery = StoredMessage | Typing | None
 
 
 class ConversationHub:
@@ -17,7 +31,7 @@ class ConversationHub:
 
     def __init__(self, max_queue: int = 1000) -> None:
         """Create an empty hub; a subscriber more than ``max_queue`` messages behind is dropped."""
-        self._subscribers: dict[str, set[asyncio.Queue[StoredMessage | None]]] = defaultdict(set)
+        self._subscribers: dict[str, set[asyncio.Queue[Delivery]]] = defaultdict(set)
         self._max_queue = max_queue
         self._listeners: list[Callable[[StoredMessage], None]] = []
 
@@ -25,13 +39,13 @@ class ConversationHub:
         """Call ``listener`` (synchronously, it must not block) for every published message."""
         self._listeners.append(listener)
 
-    def subscribe(self, conversation_id: str) -> asyncio.Queue[StoredMessage | None]:
+    def subscribe(self, conversation_id: str) -> asyncio.Queue[Delivery]:
         """Return a queue that receives the conversation's new messages."""
-        queue: asyncio.Queue[StoredMessage | None] = asyncio.Queue(self._max_queue)
+        queue: asyncio.Queue[Delivery] = asyncio.Queue(self._max_queue)
         self._subscribers[conversation_id].add(queue)
         return queue
 
-    def unsubscribe(self, conversation_id: str, queue: asyncio.Queue[StoredMessage | None]) -> None:
+    def unsubscribe(self, conversation_id: str, queue: asyncio.Queue[Delivery]) -> None:
         """Stop delivering to ``queue``."""
         queues = self._subscribers.get(conversation_id)
         if queues is None:
@@ -44,13 +58,20 @@ class ConversationHub:
         """Hand ``message`` to every subscriber of its conversation, without waiting."""
         for listener in self._listeners:
             listener(message)
-        for queue in list(self._subscribers.get(message.conversation_id, ())):
+        self._deliver(message.conversation_id, message)
+
+    def publish_typing(self, conversation_id: str, on: bool) -> None:
+        """Tell the conversation's subscribers that the bot is (no longer) working on a message."""
+        self._deliver(conversation_id, Typing(conversation_id, on))
+
+    def _deliver(self, conversation_id: str, item: StoredMessage | Typing) -> None:
+        for queue in list(self._subscribers.get(conversation_id, ())):
             try:
-                queue.put_nowait(message)
+                queue.put_nowait(item)
             except asyncio.QueueFull:
                 # A stalled subscriber is closed; it replays from its cursor on reconnect.
-                _LOGGER.warning("hub.subscriber_dropped conversation=%s", message.conversation_id)
-                self.unsubscribe(message.conversation_id, queue)
+                _LOGGER.warning("hub.subscriber_dropped conversation=%s", log_id(conversation_id))
+                self.unsubscribe(conversation_id, queue)
                 queue.get_nowait()
                 queue.put_nowait(None)
 

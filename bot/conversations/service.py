@@ -12,6 +12,7 @@ from typing import Any
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import ANONYMOUS, Identity, IdentityResolver
 from bot.conversations.store import ConversationInfo, ConversationStore, InboxMark
+from bot.core.logs import log_id
 from bot.core.messages import Button, HandoffRef, StoredMessage
 from bot.db.models import Sender
 from bot.dialogue.rasa_client import BotReply, DialogueUnavailable, RasaClient
@@ -33,6 +34,7 @@ class CustomerMessage:
     customer_token: str | None = None
     channel_user: str | None = None  # the sender on the channel (defaults to the conversation id)
     address: dict[str, Any] | None = None  # a push channel's chat: replies go through the outbox
+    identity: Identity | None = None  # already verified by the channel when it accepted the message
 
 
 @dataclass(frozen=True)
@@ -62,26 +64,43 @@ class _Arrival:
     recovering: bool  # stored before a crash: the model may have answered it already
 
 
-def _mark(inbox: InboxTurn | None, state: str) -> InboxMark | None:
-    """Move the turn's inbox item (if any) to ``state`` with the messages stored next."""
-    return InboxMark(inbox.item_id, state) if inbox is not None else None
+def _mark(inbox: InboxTurn | None, state: str, customer: StoredMessage | None = None) -> InboxMark | None:
+    """Move the turn's inbox item (if any) to ``state`` with the messages stored next.
+
+    ``customer``: the turn's customer message, recorded with the replies as the item's result.
+    """
+    if inbox is None:
+        return None
+    return InboxMark(inbox.item_id, state, customer.cursor if customer is not None else None)
 
 
 def _channel_user(message: CustomerMessage) -> str:
     return message.channel_user or message.conversation_id
 
 
-def _metadata(message: CustomerMessage, identity: Identity) -> dict[str, Any]:
-    """What the actions learn about the message: the only source of identity (never slots or text)."""
+def _metadata(message: CustomerMessage, identity: Identity, resolver: IdentityResolver | None) -> dict[str, Any]:
+    """What the actions learn about the message; identity only from the turn token the resolver signs.
+
+    The plain fields are for reading the tracker; the actions believe only the signed token
+    (never slots, text or unsigned metadata), which expires a couple of minutes later.
+    """
     metadata: dict[str, Any] = {
         "channel": message.channel,
         "conversation_id": message.conversation_id,
         "channel_user": _channel_user(message),
-        "customer_id": identity.customer_id,
-        "verified_by": identity.verified_by,
     }
     if message.client_id is not None:
         metadata["turn"] = message.client_id
+    if resolver is not None:
+        metadata.update(
+            resolver.vouch(
+                identity,
+                conversation_id=message.conversation_id,
+                channel=message.channel,
+                channel_user=_channel_user(message),
+                turn=message.client_id,
+            )
+        )
     return metadata
 
 
@@ -141,6 +160,8 @@ class ConversationService:
 
     async def _identify(self, message: CustomerMessage) -> Identity:
         """Who wrote: the verified customer behind the token or the linked chat, else anonymous."""
+        if message.identity is not None:
+            return message.identity
         if self._identity is None:
             return ANONYMOUS
         return await self._identity.resolve(message.channel, _channel_user(message), message.customer_token)
@@ -162,7 +183,7 @@ class ConversationService:
         if inbox is not None and inbox.state == "stored" and client_id is not None:
             earlier = await self._store.find_client_id(conversation_id, client_id)
             if earlier is not None:
-                _LOGGER.info("turn.recovering conversation=%s item=%d", conversation_id, inbox.item_id)
+                _LOGGER.info("turn.recovering conversation=%s item=%d", log_id(conversation_id), inbox.item_id)
                 return _Arrival(earlier, new=True, recovering=True)
         stored, is_new = await self._store.append(
             conversation_id,
@@ -178,9 +199,9 @@ class ConversationService:
 
     async def _duplicate(self, message: CustomerMessage, earlier: StoredMessage, inbox: InboxTurn | None) -> TurnResult:
         """A copy of a message already handled: nothing more happens (its event is set aside)."""
-        _LOGGER.info("turn.duplicate conversation=%s cursor=%d", message.conversation_id, earlier.cursor)
+        _LOGGER.info("turn.duplicate conversation=%s cursor=%d", log_id(message.conversation_id), earlier.cursor)
         if inbox is not None:  # another event carried the same message
-            await self._store.append_replies(message.conversation_id, (), inbox=_mark(inbox, "ignored"))
+            await self._store.append_replies(message.conversation_id, (), inbox=_mark(inbox, "ignored", earlier))
         return TurnResult(earlier, (), True, await self._store.active_handoff(message.conversation_id))
 
     async def _relay_to_agent(
@@ -189,19 +210,19 @@ class ConversationService:
         """A person has (or is about to take) the conversation: the bot stays silent, the agent hears it."""
         await self._handoff_events.publish(CustomerWrote(handoff.id, stored))
         if inbox is not None:
-            await self._store.append_replies(message.conversation_id, (), inbox=_mark(inbox, "done"))
-        _LOGGER.info("turn.relayed_to_agent conversation=%s handoff=%d", message.conversation_id, handoff.id)
+            await self._store.append_replies(message.conversation_id, (), inbox=_mark(inbox, "done", stored))
+        _LOGGER.info("turn.relayed_to_agent conversation=%s handoff=%d", log_id(message.conversation_id), handoff.id)
         return TurnResult(stored, (), False, handoff)
 
     async def _answer(
         self, message: CustomerMessage, identity: Identity, arrival: _Arrival, inbox: InboxTurn | None
     ) -> TurnResult:
         """Ask the dialogue model, store its replies (or a polite "try again"), announce a new handoff."""
-        conversation_id, done = message.conversation_id, _mark(inbox, "done")
+        conversation_id, done = message.conversation_id, _mark(inbox, "done", arrival.message)
         try:
             bot_replies = await self._ask_dialogue(message, identity, recovering=arrival.recovering)
         except DialogueUnavailable as exc:
-            _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", conversation_id, exc)
+            _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", log_id(conversation_id), exc)
             replies = await self._store_replies(conversation_id, [(self._texts.dialogue_unavailable, ())], done)
             return TurnResult(arrival.message, replies, False, await self._store.active_handoff(conversation_id))
         replies = await self._store_replies(conversation_id, [(r.text, r.buttons) for r in bot_replies], done)
@@ -223,12 +244,12 @@ class ConversationService:
             bot_replies = await self._dialogue.replies_of_turn(conversation_id, client_id)
         if bot_replies is None:
             text = message.payload or message.text
-            bot_replies = await self._dialogue.send(conversation_id, text, _metadata(message, identity))
+            bot_replies = await self._dialogue.send(conversation_id, text, _metadata(message, identity, self._identity))
         if not bot_replies:
             # Every turn of the model answers; silence means an action failed (e.g. the
             # action server is down), and the customer must not be left waiting.
             raise DialogueUnavailable("the dialogue model sent no reply")
-        _LOGGER.info("turn.answered conversation=%s replies=%d", conversation_id, len(bot_replies))
+        _LOGGER.info("turn.answered conversation=%s replies=%d", log_id(conversation_id), len(bot_replies))
         return bot_replies
 
     async def _store_replies(
@@ -246,7 +267,7 @@ class ConversationService:
             try:
                 bot_replies = await self._dialogue.trigger_intent(conversation_id, intent)
             except DialogueUnavailable as exc:
-                _LOGGER.warning("turn.trigger_failed conversation=%s reason=%s", conversation_id, exc)
+                _LOGGER.warning("turn.trigger_failed conversation=%s reason=%s", log_id(conversation_id), exc)
                 return []
             return [await self._append_bot(conversation_id, r.text, r.buttons) for r in bot_replies]
 

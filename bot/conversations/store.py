@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,10 +32,16 @@ class ConversationInfo:
 
 @dataclass(frozen=True)
 class InboxMark:
-    """Move an inbox item to ``state`` in the same transaction as the messages stored with it."""
+    """Move an inbox item to ``state`` in the same transaction as the messages stored with it.
+
+    A finished turn (``done``, ``ignored``) also records its result: the customer message's
+    cursor and the cursors of the replies stored with the mark, so a retried request can be
+    answered with exactly what the first one got.
+    """
 
     item_id: int
     state: str
+    customer: int | None = None
 
 
 def stored_message(row: Message) -> StoredMessage:
@@ -111,6 +120,36 @@ class ConversationStore:
             if conversation is not None and conversation.customer_id != customer_id:
                 conversation.customer_id = customer_id
 
+    async def start_web_chat(self, conversation_id: str) -> str:
+        """Create a web conversation and return the secret that resumes it (stored only as a hash).
+
+        The widget keeps the secret and sends it in every later ``hello``; without it (or a
+        customer token of the conversation's verified customer) the chat cannot be resumed.
+        """
+        secret = secrets.token_urlsafe(32)
+
+        def create() -> None:
+            with self._sessions.begin() as session:
+                session.add(Conversation(id=conversation_id, channel="web", resume_secret_hash=_digest(secret)))
+
+        await asyncio.to_thread(create)
+        return secret
+
+    async def may_resume(self, conversation_id: str, secret: str | None, customer_id: str | None) -> bool:
+        """Whether a web chat may be resumed with ``secret`` or by the verified ``customer_id``."""
+
+        def check() -> bool:
+            with self._sessions() as session:
+                row = session.get(Conversation, conversation_id)
+                if row is None or row.channel != "web":
+                    return False
+                if customer_id is not None and row.customer_id == customer_id:
+                    return True
+                stored = row.resume_secret_hash
+                return bool(secret and stored and hmac.compare_digest(_digest(secret), stored))
+
+        return await asyncio.to_thread(check)
+
     async def append(
         self,
         conversation_id: str,
@@ -157,7 +196,7 @@ class ConversationStore:
                 for text, buttons in replies
             ]
             if inbox is not None:
-                _mark_inbox(session, inbox)
+                _mark_inbox(session, inbox, [message.cursor for message in stored])
             return stored
 
     @staticmethod
@@ -250,6 +289,22 @@ class ConversationStore:
             row = session.get(Message, cursor)
             return stored_message(row) if row is not None else None
 
+    async def messages_by_cursor(self, conversation_id: str, cursors: Sequence[int]) -> list[StoredMessage]:
+        """The conversation's messages with these cursors, in cursor order (others are left out)."""
+        if not cursors:
+            return []
+
+        def load() -> list[StoredMessage]:
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(Message)
+                    .where(Message.conversation_id == conversation_id, Message.id.in_(list(cursors)))
+                    .order_by(Message.id)
+                ).scalars()
+                return [stored_message(row) for row in rows]
+
+        return await asyncio.to_thread(load)
+
     async def messages_after(self, conversation_id: str, after: int | None, limit: int = 500) -> list[StoredMessage]:
         """Messages with a cursor greater than ``after``, oldest first, at most ``limit``."""
         return await asyncio.to_thread(self._messages_after, conversation_id, after or 0, limit)
@@ -282,11 +337,17 @@ class ConversationStore:
             return HandoffRef(id=row.id, status=status)
 
 
-def _mark_inbox(session: Any, mark: InboxMark) -> None:
+def _mark_inbox(session: Any, mark: InboxMark, replies: Sequence[int] = ()) -> None:
     item = session.get(InboxItem, mark.item_id)
     if item is not None:
         item.state = mark.state
+        if mark.customer is not None:
+            item.result = {"customer": mark.customer, "replies": list(replies)}
         if mark.state in ("done", "ignored"):
             item.done_at = utcnow()
             item.lease_owner = None
             item.lease_until = None
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

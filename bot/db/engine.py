@@ -10,16 +10,32 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+#: Seconds to wait for a PostgreSQL connection, and for one statement, before failing (a 503, never a hang).
+CONNECT_TIMEOUT_S = 5
+STATEMENT_TIMEOUT_MS = 15_000
+#: Seconds to wait for a free pooled connection.
+POOL_TIMEOUT_S = 10
+
 
 def create_db_engine(url: str) -> Engine:
-    """Build an engine for ``url``; SQLite gets foreign keys, WAL and a created parent folder."""
+    """Build an engine for ``url``; SQLite gets foreign keys, WAL and a created parent folder.
+
+    Statement parameters are never shown in errors or logs (``hide_parameters``): they are
+    customers' messages, addresses and codes. PostgreSQL connections and statements time out.
+    """
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs["pool_timeout"] = POOL_TIMEOUT_S
+        kwargs["connect_args"] = {
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        }
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

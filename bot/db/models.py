@@ -94,6 +94,8 @@ class ChannelIdentity(Base):
     customer_id = Column(String(32), ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True)
     linked_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    # The linked chat's latest message: a link idle longer than BOT_LINK_IDLE_DAYS no longer verifies.
+    last_seen_at = Column(DateTime)
 
     customer = relationship("Customer", back_populates="identities")
 
@@ -231,6 +233,23 @@ class Agent(Base):
     active = Column(Boolean, nullable=False, default=True)
 
 
+class AgentCredential(Base):
+    """One API token of an agent, kept only as its SHA-256 hash (the token is shown once, when issued).
+
+    The agent API resolves a bearer token to its agent here: the token says who acts. A token
+    is revoked, never deleted, so the record says when it was made, last used and revoked.
+    """
+
+    __tablename__ = "agent_credentials"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    agent_id = Column(String(32), ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_used_at = Column(DateTime)
+    revoked_at = Column(DateTime)
+
+
 class Conversation(Base):
     """A conversation between one customer and the bot (and agents), on one channel."""
 
@@ -243,6 +262,8 @@ class Conversation(Base):
     updated_at = Column(DateTime, nullable=False, default=utcnow)
     # Where replies go on a push channel (Telegram chat, Slack channel/thread); NULL for web/direct.
     address = Column(JSON)
+    # SHA-256 of the secret a web chat is resumed with (handed to the widget once, never stored in clear).
+    resume_secret_hash = Column(String(64))
 
     # The database deletes the messages (ON DELETE CASCADE); loaded ones are deleted by the session.
     messages = relationship(
@@ -289,6 +310,26 @@ class Handoff(Base):
     escalated_at = Column(DateTime)  # when agents were re-notified with priority
     csat = Column(Integer)  # 1-5, asked when the agent resolves
     csat_at = Column(DateTime)
+
+
+class SlackDeskPost(Base):
+    """A message the Slack agent desk posted about a handoff: its thread's root, or a post in the thread.
+
+    The ``root`` rows are the desk's thread map (which thread belongs to which handoff); all rows
+    together are the copies of the conversation the desk left in Slack, which erasing the
+    customer deletes there (``python -m bot customers erase``). Agents' own replies are not here:
+    the desk did not post them.
+    """
+
+    __tablename__ = "slack_desk_posts"
+    __table_args__ = (UniqueConstraint("channel", "ts", name="uq_slack_desk_posts_channel_ts"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False, index=True)
+    channel = Column(String(40), nullable=False)
+    ts = Column(String(40), nullable=False)
+    kind = Column(String(10), nullable=False)  # root, thread
+    posted_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 class RecordAccess(Base):
@@ -365,6 +406,8 @@ class InboxItem(Base):
     error = Column(String(200))
     received_at = Column(DateTime, nullable=False, default=utcnow)
     done_at = Column(DateTime)
+    # What the turn produced: {"customer": cursor, "replies": [cursors]} (a retried request returns it again).
+    result = Column(JSON)
 
 
 class OutboxItem(Base):
@@ -406,3 +449,12 @@ class DeepLink(Base):
     expires_at = Column(DateTime, nullable=False)
     used_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Erasure(Base):
+    """A conversation being erased: its queued turns wait, so nothing in flight writes it back."""
+
+    __tablename__ = "erasures"
+
+    conversation_id = Column(String(128), primary_key=True)
+    started_at = Column(DateTime, nullable=False, default=utcnow)

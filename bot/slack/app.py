@@ -21,6 +21,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import SlackSettings
@@ -29,6 +30,15 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Takes a ``message`` event (request body, event) and says whether it handled it.
 MessageHandler = Callable[[dict[str, Any], dict[str, Any]], Awaitable[bool]]
+
+
+def web_client(settings: SlackSettings) -> AsyncWebClient:
+    """A Web API client for a process without the Slack app (the CLI), waiting out rate limits."""
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=settings.api_url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
 
 
 class SlackApp:

@@ -62,7 +62,7 @@ class SlackRig:
 @pytest.fixture
 async def rig(settings: Settings, database_url: str) -> AsyncIterator[SlackRig]:
     """On SQLite and on PostgreSQL; any unexpected Slack API call fails the test."""
-    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token)
+    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token, settings.dialogue.channel_secret)
     slack, slack_server = await start_fake_slack()
     settings = settings.with_overrides(
         database_url=database_url,
@@ -186,7 +186,7 @@ async def test_429s_are_honoured_and_replies_to_one_channel_are_paced(rig: Slack
 
 
 async def test_socket_mode_acknowledges_after_storing(settings: Settings) -> None:
-    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token)
+    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token, settings.dialogue.channel_secret)
     slack, slack_server = await start_fake_slack()
     tuned = settings.with_overrides(
         dialogue={"rasa_port": rasa_server.port},
@@ -215,3 +215,20 @@ async def test_socket_mode_acknowledges_after_storing(settings: Settings) -> Non
         await client.close()
         await slack_server.close()
         await rasa_server.close()
+
+
+@pytest.mark.parametrize(
+    ("age_s", "status"),
+    [(-295, 200), (0, 200), (295, 200), (305, 401), (-305, 401)],
+    ids=["295s-ahead", "now", "295s-old", "305s-old", "305s-ahead"],
+)
+async def test_the_signature_window_is_five_minutes_either_way(rig: SlackRig, age_s: int, status: int) -> None:
+    """Slack's replay window at its edges: within 5 minutes of the clock, either way, and not beyond."""
+    from tests.fakes.slack import signed_headers
+
+    body = dm_event("U0EDGE", "edge", event_id=f"EvEdge{age_s}", ts="1700000400.000100")
+    headers = signed_headers(body, SIGNING_SECRET, "application/json", timestamp=int(time.time()) - age_s)
+    async with rig.client.session.post(str(rig.client.make_url("/slack/events")), data=body, headers=headers) as r:
+        assert r.status == status
+    inbox, _ = await rig.counts()
+    assert sum(inbox.values()) == (1 if status == 200 else 0)

@@ -12,6 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels.telegram import WEBHOOK_PATH
@@ -64,7 +65,7 @@ async def start_rig(
     **overrides: Any,
 ) -> AsyncIterator[TelegramRig]:
     """Fakes, a migrated database (``prepare`` may fill it), then the gateway."""
-    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token)
+    rasa, rasa_server = await start_fake_rasa(settings.dialogue.token, settings.dialogue.channel_secret)
     telegram, telegram_server = await start_fake_telegram()
     telegram_settings: dict[str, Any] = {
         "bot_token": TOKEN,
@@ -248,8 +249,8 @@ async def test_start_with_a_deep_link_links_the_account_once(rig: TelegramRig) -
     assert await rig.deliver(start) == 200
     sent = await rig.telegram.wait_sent(CHAT, 2)
     assert "now linked" in sent[0]["text"] and sent[1]["text"] == "Hi! How can I help?"
-    assert rig.rasa.received[0]["metadata"]["customer_id"] == "C1001"
-    assert rig.rasa.received[0]["metadata"]["verified_by"] == "link"
+    vouched = rig.rasa.vouched(rig.settings.dialogue.turn_secret, 0)
+    assert vouched is not None and (vouched.customer_id, vouched.verified_by) == ("C1001", "link")
     # The same link from another Telegram account does nothing.
     replay = rig.telegram.text_update(5151, f"/start {minted.token}", user_id=888)
     assert await rig.deliver(replay) == 200
@@ -292,7 +293,11 @@ async def test_a_turn_stored_before_a_crash_is_finished_without_asking_rasa_twic
             )
             async with __import__("aiohttp").ClientSession() as session:
                 rasa = RasaClient(
-                    session=session, base_url=prepared.dialogue.rasa_url, token=prepared.dialogue.token, timeout_s=5
+                    session=session,
+                    base_url=prepared.dialogue.rasa_url,
+                    token=prepared.dialogue.token,
+                    channel_secret=prepared.dialogue.channel_secret,
+                    timeout_s=5,
                 )
                 assert len(await rasa.send(conversation, "two", {"turn": turn})) == 2
         finally:
@@ -402,3 +407,32 @@ def test_set_webhook_command(
         assert fake.webhook is None
         assert TOKEN not in capsys.readouterr().out
     assert fake.unknown == []
+
+
+async def test_updates_arriving_out_of_order_are_each_answered_once(rig_lite: TelegramRig) -> None:
+    """Telegram may redeliver an older update after a newer one: nothing is dropped, nothing doubled."""
+    first, second, third = (rig_lite.telegram.text_update(CHAT, text) for text in ("alpha", "beta", "gamma"))
+    for update in (third, first, second, first, third):
+        assert await rig_lite.deliver(update) == 200
+    sent = await rig_lite.telegram.wait_sent(CHAT, 3)
+    assert [m["text"] for m in sent] == ["you said: gamma", "you said: alpha", "you said: beta"]  # as they arrived
+    assert await rig_lite.settled() == ({"done": 3}, {"sent": 3})
+    assert len(rig_lite.rasa.received) == 3
+
+
+async def test_a_store_failure_logs_no_part_of_the_update(rig: TelegramRig, caplog: pytest.LogCaptureFixture) -> None:
+    """The database refusing an update: 503 (Telegram delivers it again), and the log holds none of it."""
+    engine = sa.create_engine(rig.settings.database_url)
+    private = "my email is lena.private@example.com, card 4111 1111 1111 1111"
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE channel_inbox RENAME TO channel_inbox_away"))
+        assert await rig.deliver(rig.telegram.text_update(CHAT, private)) == 503
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text("ALTER TABLE channel_inbox_away RENAME TO channel_inbox"))
+        engine.dispose()
+    assert "telegram.store_failed" in caplog.text
+    assert "lena.private" not in caplog.text and "4111" not in caplog.text
+    assert await rig.deliver(rig.telegram.text_update(CHAT, "again")) == 200  # the database is back
+    assert [m["text"] for m in await rig.telegram.wait_sent(CHAT, 1)] == ["you said: again"]

@@ -23,11 +23,19 @@ async def _frames_until(ws: ClientWebSocketResponse, predicate: Any, limit: int 
     raise AssertionError(f"condition not met in {frames}")
 
 
+SECRETS: dict[str, str] = {}  # conversation id -> the resume secret its first welcome handed out
+
+
 async def _connect(client: TestClient, conversation_id: str | None = None, after: int | None = None) -> tuple:
     ws = await client.ws_connect("/ws")
-    await ws.send_json({"type": "hello", "conversation_id": conversation_id, "after": after})
+    hello = {"type": "hello", "conversation_id": conversation_id, "after": after}
+    if conversation_id in SECRETS:
+        hello["resume_secret"] = SECRETS[conversation_id]
+    await ws.send_json(hello)
     welcome = await ws.receive_json(timeout=5)
     assert welcome["type"] == "welcome"
+    if "resume_secret" in welcome:
+        SECRETS[welcome["conversation_id"]] = welcome["resume_secret"]
     return ws, welcome["conversation_id"]
 
 
@@ -63,9 +71,10 @@ async def test_reconnect_replays_after_cursor_and_dedupes_resent_messages(gatewa
     replay = await ws2.receive_json(timeout=5)
     assert replay["sender"] == "bot" and replay["text"] == "you said: hello"
     await ws2.send_json({"type": "message", "text": "hello", "client_id": "m1"})  # resend after a drop
-    frames = await _frames_until(ws2, _typing_off)
-    echoes = [f for f in frames if f["type"] == "message"]
-    assert [e["cursor"] for e in echoes] == [customer_cursor]
+    echo = await ws2.receive_json(timeout=5)  # the stored message again: its turn is not run twice
+    assert (echo["type"], echo["cursor"], echo["client_id"]) == ("message", customer_cursor, "m1")
+    await ws2.send_json({"type": "ping"})
+    assert await ws2.receive_json(timeout=5) == {"type": "pong"}  # and nothing else came before
     assert len(fake.received) == 1
     await ws2.close()
 
@@ -121,3 +130,37 @@ async def test_replay_pages_past_one_page(gateway: Gateway, monkeypatch) -> None
     cursors = [f["cursor"] for f in replayed]
     assert cursors == sorted(set(cursors))
     await ws2.close()
+
+
+async def test_a_silent_connection_is_closed_and_an_oversized_frame_refused(gateway: Gateway, monkeypatch: Any) -> None:
+    """The documented limits: a 64 KiB frame is the most a tab may send; a tab silent too long is let go."""
+    from aiohttp import WSMsgType
+
+    from bot.gateway.keys import WEB
+
+    client, fake = gateway
+    web_channel = client.server.app[WEB]
+    monkeypatch.setattr(web_channel, "_limits", web_channel._limits.__class__(ws_idle_timeout_s=0.5))
+    ws, _ = await _connect(client)
+    await ws.send_json({"type": "ping"})
+    assert await ws.receive_json(timeout=5) == {"type": "pong"}
+    closing = await ws.receive(timeout=5)  # silent for longer than the idle limit
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and ws.close_code == 1001
+
+    ws, _ = await _connect(client)
+    await ws.send_str(json.dumps({"type": "message", "text": "x" * (65 * 1024), "client_id": "big"}))
+    closing = await ws.receive(timeout=5)
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR) and ws.close_code == 1009
+    assert fake.received == []
+
+
+async def test_the_hello_must_come_within_ten_seconds(gateway: Gateway, monkeypatch: Any) -> None:
+    from aiohttp import WSMsgType
+
+    from bot.channels import web as web_module
+
+    monkeypatch.setattr(web_module, "HELLO_TIMEOUT_S", 0.3)
+    client, _ = gateway
+    ws = await client.ws_connect("/ws")
+    closing = await ws.receive(timeout=5)
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and ws.close_code == 1008

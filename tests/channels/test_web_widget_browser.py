@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -92,3 +93,48 @@ async def test_widget_reconnects_without_losing_or_duplicating_and_escapes_text(
             await browser.close()
     finally:
         await runner.cleanup()
+
+
+async def test_an_agents_reply_is_shown_as_text_in_the_widget(fake_rasa: tuple[FakeRasa, Settings]) -> None:
+    """What an agent types reaches the customer verbatim and is never markup."""
+    chromium = _chromium()
+    require(chromium is not None, "Chromium not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    from bot.db.engine import create_db_engine, session_factory
+    from bot.db.models import Agent
+    from bot.handoff.agents import AgentCredentials
+    from bot.handoff.requests import HandoffRequests
+
+    _, settings = fake_rasa
+    upgrade(settings.database_url)
+    engine = create_db_engine(settings.database_url)
+    with session_factory(engine).begin() as session:
+        session.add(Agent(id="AG-01", name="Lena", email="lena@example.com"))
+    agent = {"Authorization": f"Bearer {AgentCredentials(engine).issue('AG-01')}"}
+    port = free_port()
+    runner = await _start_gateway(settings, port)
+    try:
+        async with async_playwright() as p, aiohttp.ClientSession(f"http://127.0.0.1:{port}") as api:
+            browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{port}/#chat")
+            await page.fill("#nimbus-chat-input", "I want a person")
+            await page.click("#nimbus-chat-send")
+            await expect(page.locator('.nc-msg[data-sender="bot"]')).to_have_count(1, timeout=15_000)
+            conversation = await page.evaluate("localStorage.getItem('nimbus-chat:conversation')")
+            ref, _ = HandoffRequests(engine).request(conversation, "customer_request", {}, "web")
+            claimed = await api.post(f"/api/v1/handoffs/{ref.id}/claim", headers=agent)
+            assert claimed.status == 200
+            hostile = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><a href="#">link</a>'
+            reply = {"text": hostile}
+            assert (await api.post(f"/api/v1/handoffs/{ref.id}/messages", json=reply, headers=agent)).status == 201
+            shown = page.locator('.nc-msg[data-sender="agent"] .nc-text')
+            await expect(shown).to_have_count(1, timeout=15_000)
+            assert await shown.inner_text() == hostile
+            assert await page.locator("#nimbus-chat-log img, #nimbus-chat-log script, #nimbus-chat-log a").count() == 0
+            assert await page.evaluate("window.__xss") is None
+            await browser.close()
+    finally:
+        await runner.cleanup()
+        engine.dispose()

@@ -10,14 +10,22 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 def is_conversation_id(value: object) -> bool:
     """Conversation ids are 1–128 characters of letters, digits and ``_ . : -``."""
-    return isinstance(value, str) and CONVERSATION_ID.match(value) is not None
+    return isinstance(value, str) and CONVERSATION_ID.fullmatch(value) is not None
 
 
 def is_client_id(value: object) -> bool:
     """Client message ids are 1–64 characters of letters, digits, ``_`` and ``-``."""
-    return isinstance(value, str) and CLIENT_ID.match(value) is not None
+    return isinstance(value, str) and CLIENT_ID.fullmatch(value) is not None
 
 
 def clean_text(value: str) -> str:
-    """Strip surrounding whitespace and drop control characters other than newlines and tabs."""
-    return "".join(ch for ch in value if ch in "\n\t" or (ch >= " " and ch != "\x7f")).strip()
+    """Strip surrounding whitespace; drop control characters (C0, DEL, C1) other than newlines and tabs.
+
+    Lone surrogates (which no database stores) are dropped too; the JSON front ends already
+    refuse them with a 400 (``bot/core/jsonsafe.py``), so this only guards other paths.
+    """
+    return "".join(
+        ch
+        for ch in value
+        if ch in "\n\t" or (ch >= " " and not "\x7f" <= ch <= "\x9f" and not "\ud800" <= ch <= "\udfff")
+    ).strip()

@@ -1,21 +1,28 @@
-"""The agent HTTP API (bearer agent token): the handoff desk for any front end.
+"""The agent HTTP API: the handoff desk for any front end, each agent with their own token.
 
-``GET /api/v1/handoffs?status=``, ``GET /api/v1/handoffs/{id}`` (packet and transcript),
-``POST /api/v1/handoffs/{id}/claim``, ``POST /api/v1/handoffs/{id}/messages``,
-``POST /api/v1/handoffs/{id}/resolve`` and ``POST /api/v1/handoffs/{id}/hand-back``. The
-acting agent is named in the body as ``agent_id``. Documented in docs/api.md.
+``GET /api/v1/agents/me``, ``GET /api/v1/handoffs?status=``, ``GET /api/v1/handoffs/{id}``
+(packet and transcript), ``POST /api/v1/handoffs/{id}/claim``, ``POST /api/v1/handoffs/{id}/messages``,
+``POST /api/v1/handoffs/{id}/resolve`` and ``POST /api/v1/handoffs/{id}/hand-back``.
+
+Every request carries ``Authorization: Bearer <the agent's own token>`` (``python -m bot agents
+token ID``), and the acting agent is the token's. A body may still name ``agent_id`` (older
+clients did): it must be the token's agent, or the request is refused; it never chooses who
+acts. Documented in docs/api.md.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Any
 
 from aiohttp import web
 
 from bot.core.text import clean_text
-from bot.gateway.api import read_json_object, require_token
+from bot.gateway.api import bearer_token, read_json_object
 from bot.gateway.errors import ApiError
-from bot.gateway.keys import HANDOFFS, SETTINGS, STORE
+from bot.gateway.keys import AGENTS, HANDOFFS, INBOX, INBOX_WORKER, OUTBOX, OUTBOX_WORKER, SETTINGS, STORE
+from bot.handoff.agents import AgentIdentity
 from bot.handoff.service import AgentClose
 
 routes = web.RouteTableDef()
@@ -26,7 +33,7 @@ _CLAIM_ERRORS = {
     "taken": (409, "already_claimed", "Another agent has claimed this handoff."),
     "resolved": (409, "already_resolved", "This handoff is resolved."),
     "not_found": _NOT_FOUND,
-    "unknown_agent": (403, "unknown_agent", "agent_id is not an active agent."),
+    "unknown_agent": (403, "agent_inactive", "This agent is not active."),
 }
 _NOT_YOURS = (409, "not_yours", "Only the agent who claimed the handoff can reply.")
 _REPLY_ERRORS = {
@@ -44,30 +51,60 @@ _CLOSE_ERRORS = {
 }
 
 
+#: Ids in paths: 1-12 ASCII digits ("²" passes str.isdigit() but is no number).
+_ID = re.compile(r"[0-9]{1,12}")
+
+
 def _handoff_id(request: web.Request) -> int:
     raw = request.match_info["handoff_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not _ID.fullmatch(raw):
         raise ApiError(*_NOT_FOUND)
     return int(raw)
 
 
-def _require_agent_token(request: web.Request) -> None:
-    require_token(request, request.app[SETTINGS].gateway.agent_token)
+_TOKEN_REFUSED = {
+    "unknown": (401, "unauthorized", "Invalid token."),
+    "revoked": (401, "token_revoked", "This agent token was revoked; ask for a new one."),
+    "inactive": (403, "agent_inactive", "This agent is not active."),
+}
 
 
-async def _agent_body(request: web.Request) -> tuple[dict[str, Any], str]:
-    _require_agent_token(request)
-    body = await read_json_object(request)
-    agent_id = body.get("agent_id")
-    if not isinstance(agent_id, str) or not agent_id.strip() or len(agent_id) > 32:
-        raise ApiError(400, "invalid_agent_id", "agent_id must be the id of an agent.")
-    return body, agent_id.strip()
+async def _signed_in_agent(request: web.Request) -> AgentIdentity:
+    """The agent whose token the request carries.
+
+    Raises:
+        ApiError: 401 for a missing, unknown or revoked token; 403 when the agent is not active.
+    """
+    check = await asyncio.to_thread(request.app[AGENTS].check, bearer_token(request))
+    if check.outcome != "agent" or check.agent is None:
+        raise ApiError(*_TOKEN_REFUSED.get(check.outcome, _TOKEN_REFUSED["unknown"]))
+    return check.agent
+
+
+async def _acting_agent(request: web.Request) -> tuple[dict[str, Any], str]:
+    """The request's body (``{}`` when there is none) and the id of the token's agent.
+
+    Raises:
+        ApiError: 403 ``agent_mismatch`` when the body names another agent than the token's.
+    """
+    agent = await _signed_in_agent(request)
+    body = await read_json_object(request) if request.body_exists else {}
+    if "agent_id" in body and body["agent_id"] != agent.id:
+        raise ApiError(403, "agent_mismatch", "agent_id is not the agent of this token; leave it out.")
+    return body, agent.id
+
+
+@routes.get("/api/v1/agents/me")
+async def me(request: web.Request) -> web.Response:
+    """Who the token belongs to."""
+    agent = await _signed_in_agent(request)
+    return web.json_response({"id": agent.id, "name": agent.name})
 
 
 @routes.get("/api/v1/handoffs")
 async def list_handoffs(request: web.Request) -> web.Response:
     """Handoffs, oldest first, optionally by status."""
-    _require_agent_token(request)
+    await _signed_in_agent(request)
     status = request.query.get("status")
     if status is not None and status not in STATUSES:
         raise ApiError(400, "invalid_status", "status must be open, claimed or resolved.")
@@ -78,7 +115,7 @@ async def list_handoffs(request: web.Request) -> web.Response:
 @routes.get("/api/v1/handoffs/{handoff_id}")
 async def get_handoff(request: web.Request) -> web.Response:
     """One handoff: its packet and the conversation's full transcript."""
-    _require_agent_token(request)
+    await _signed_in_agent(request)
     view = await request.app[HANDOFFS].get(_handoff_id(request))
     if view is None:
         raise ApiError(*_NOT_FOUND)
@@ -89,7 +126,7 @@ async def get_handoff(request: web.Request) -> web.Response:
 @routes.post("/api/v1/handoffs/{handoff_id}/claim")
 async def claim(request: web.Request) -> web.Response:
     """Take an open handoff (409 when another agent was first)."""
-    _, agent_id = await _agent_body(request)
+    _, agent_id = await _acting_agent(request)
     handoff_id = _handoff_id(request)
     outcome = await request.app[HANDOFFS].claim(handoff_id, agent_id, via="api")
     if outcome in _CLAIM_ERRORS:
@@ -100,7 +137,7 @@ async def claim(request: web.Request) -> web.Response:
 @routes.post("/api/v1/handoffs/{handoff_id}/messages")
 async def post_agent_message(request: web.Request) -> web.Response:
     """Send a reply to the customer, on their own channel (only the claiming agent)."""
-    body, agent_id = await _agent_body(request)
+    body, agent_id = await _acting_agent(request)
     handoff_id = _handoff_id(request)
     text = body.get("text")
     if not isinstance(text, str) or not clean_text(text):
@@ -114,7 +151,7 @@ async def post_agent_message(request: web.Request) -> web.Response:
 
 
 async def _close(request: web.Request, how: AgentClose) -> web.Response:
-    _, agent_id = await _agent_body(request)
+    _, agent_id = await _acting_agent(request)
     handoff_id = _handoff_id(request)
     closing = await request.app[HANDOFFS].close(handoff_id, agent_id, how, via="api")
     if closing.outcome in _CLOSE_ERRORS:
@@ -133,3 +170,63 @@ async def resolve(request: web.Request) -> web.Response:
 async def hand_back(request: web.Request) -> web.Response:
     """Close the handoff mid-troubleshooting; the bot resumes the guide where it stopped."""
     return await _close(request, "handed_back")
+
+
+def _dead_letter_id(request: web.Request) -> int:
+    raw = request.match_info["item_id"]
+    if not _ID.fullmatch(raw):
+        raise ApiError(404, "not_found", "No such dead letter.")
+    return int(raw)
+
+
+@routes.get("/api/v1/dead-letters")
+async def list_dead_letters(request: web.Request) -> web.Response:
+    """Customer messages and replies given up after a day of retries (or refused for good by the platform)."""
+    await _signed_in_agent(request)
+    events = await request.app[INBOX].dead_letters()
+    replies = await request.app[OUTBOX].dead_letters()
+    return web.json_response(
+        {
+            "inbox": [
+                {
+                    "id": e.id,
+                    "platform": e.platform,
+                    "conversation_id": e.conversation_id,
+                    "attempts": e.attempts,
+                    "error": e.error,
+                }
+                for e in events
+            ],
+            "outbox": [
+                {
+                    "id": r.id,
+                    "platform": r.platform,
+                    "conversation_id": r.conversation_id,
+                    "message_cursor": r.message_id,
+                    "attempts": r.attempts,
+                    "error": r.error,
+                }
+                for r in replies
+            ],
+        }
+    )
+
+
+@routes.post("/api/v1/dead-letters/inbox/{item_id}/retry")
+async def retry_dead_event(request: web.Request) -> web.Response:
+    """Process a given-up customer message again (a new day of attempts)."""
+    await _signed_in_agent(request)
+    if not await request.app[INBOX].revive(_dead_letter_id(request)):
+        raise ApiError(404, "not_found", "No such dead letter.")
+    request.app[INBOX_WORKER].wake()
+    return web.json_response({"retried": True})
+
+
+@routes.post("/api/v1/dead-letters/outbox/{item_id}/retry")
+async def retry_dead_reply(request: web.Request) -> web.Response:
+    """Send a given-up reply again (a new day of attempts)."""
+    await _signed_in_agent(request)
+    if not await request.app[OUTBOX].revive(_dead_letter_id(request)):
+        raise ApiError(404, "not_found", "No such dead letter.")
+    request.app[OUTBOX_WORKER].wake()
+    return web.json_response({"retried": True})

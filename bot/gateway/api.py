@@ -5,17 +5,38 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import re
 from typing import Any
 
 from aiohttp import web
 
-from bot.conversations.service import CustomerMessage
-from bot.core.text import clean_text, is_conversation_id
+from bot.channels.direct import IdempotencyConflict
+from bot.core import jsonsafe
+from bot.core.text import clean_text, is_client_id, is_conversation_id
 from bot.gateway.errors import ApiError
-from bot.gateway.keys import CONVERSATIONS, ENGINE, SETTINGS, STORE, TELEGRAM
+from bot.gateway.keys import DIRECT, ENGINE, SETTINGS, STORE, TELEGRAM
 from bot.identity.deeplinks import DeepLinks, UnknownCustomer
 
 routes = web.RouteTableDef()
+
+#: Largest request body read (a message is at most 4000 characters).
+MAX_BODY = 64 * 1024
+#: A cursor is a database row id: ASCII digits, at most a signed 64-bit integer.
+CURSOR = re.compile(r"[0-9]{1,19}")
+MAX_CURSOR = 2**63 - 1
+
+
+def bearer_token(request: web.Request) -> str:
+    """The token of ``Authorization: Bearer <token>``.
+
+    Raises:
+        ApiError: 401 when the header is missing or not a bearer token.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "Missing bearer token.")
+    return token.strip()
 
 
 def require_token(request: web.Request, expected: str) -> None:
@@ -24,22 +45,21 @@ def require_token(request: web.Request, expected: str) -> None:
     Raises:
         ApiError: 401 when the header is missing or the token is wrong.
     """
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthorized", "Missing bearer token.")
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    if not hmac.compare_digest(bearer_token(request).encode(), expected.encode()):
         raise ApiError(401, "unauthorized", "Invalid token.")
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """Parse the body as a JSON object or raise a 400 that says why."""
-    if request.content_length is not None and request.content_length > 64 * 1024:
+    """Parse the body as a JSON object or raise a 400 that says why (size and nesting checked first)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", "Request body is larger than 64 KiB.")
+    raw = await request.read()
+    if len(raw) > MAX_BODY:
         raise ApiError(413, "too_large", "Request body is larger than 64 KiB.")
     try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "Request body is not valid JSON.") from None
+        body = jsonsafe.loads(raw, max_bytes=MAX_BODY)
+    except jsonsafe.UnsafeJson as exc:
+        raise ApiError(400, "invalid_json", f"Request body is not acceptable JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Request body must be a JSON object.")
     return body
@@ -67,16 +87,24 @@ async def post_message(request: web.Request) -> web.Response:
     token = body.get("customer_token")
     if token is not None and not isinstance(token, str):
         raise ApiError(400, "invalid_customer_token", "customer_token must be a string.")
-    result = await request.app[CONVERSATIONS].handle(
-        CustomerMessage(conversation_id=conversation_id, channel="direct", text=text, customer_token=token)
-    )
-    handoff = {"id": result.handoff.id, "status": result.handoff.status} if result.handoff else None
-    return web.json_response(
-        {
-            "replies": [{"text": r.text, "buttons": [b.to_json() for b in r.buttons]} for r in result.replies],
-            "handoff": handoff,
-        }
-    )
+    if "client_id" in body and not is_client_id(body["client_id"]):
+        raise ApiError(400, "invalid_idempotency_key", "client_id must be 1-64 letters, digits, _ or -.")
+    key = request.headers.get("Idempotency-Key", body.get("client_id"))
+    if key is not None and not is_client_id(key):
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-64 letters, digits, _ or -.")
+    try:
+        turn = await request.app[DIRECT].send(conversation_id, text, token, key)
+    except IdempotencyConflict:
+        raise ApiError(409, "idempotency_conflict", "This Idempotency-Key was used for a different message.") from None
+    handoff = {"id": turn.handoff.id, "status": turn.handoff.status} if turn.handoff else None
+    answer = {
+        "replies": [{"text": r.text, "buttons": [b.to_json() for b in r.buttons]} for r in turn.replies],
+        "handoff": handoff,
+    }
+    if not turn.finished:
+        # Accepted and stored: the turn goes on, its replies arrive in GET .../messages.
+        return web.json_response({**answer, "status": "processing"}, status=202)
+    return web.json_response(answer)
 
 
 @routes.get("/api/v1/conversations/{conversation_id}/messages")
@@ -87,12 +115,9 @@ async def list_messages(request: web.Request) -> web.Response:
     if not is_conversation_id(conversation_id):
         raise ApiError(400, "invalid_conversation_id", "Malformed conversation id.")
     after_raw = request.query.get("after", "0") or "0"
-    try:
-        after = int(after_raw)
-    except ValueError:
-        raise ApiError(400, "invalid_cursor", "after must be an integer cursor.") from None
-    if after < 0:
-        raise ApiError(400, "invalid_cursor", "after must not be negative.")
+    if not CURSOR.fullmatch(after_raw) or int(after_raw) > MAX_CURSOR:
+        raise ApiError(400, "invalid_cursor", "after must be a cursor: an integer from 0 to 2^63-1.")
+    after = int(after_raw)
     try:
         limit = min(max(int(request.query.get("limit", "500")), 1), 500)
     except ValueError:

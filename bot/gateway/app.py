@@ -9,6 +9,7 @@ opened before it is closed before the error reaches aiohttp.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -18,12 +19,15 @@ import aiohttp
 from aiohttp import web
 
 from bot.agentdesk.slack import SlackDesk
+from bot.channels import direct as direct_channel
 from bot.channels import slack as slack_channel
 from bot.channels import telegram as telegram_channel
+from bot.channels import web as web_channel
+from bot.channels.direct import DirectChannel
 from bot.channels.inbox import Inbox, InboxWorker
 from bot.channels.outbox import Outbox, OutboxWorker
+from bot.channels.retry import RetryPolicy
 from bot.channels.texts import load_channel_texts
-from bot.channels.web import PATH as WEB_SOCKET_PATH
 from bot.channels.web import WebChannel
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import IdentityResolver
@@ -31,12 +35,14 @@ from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
 from bot.dialogue.rasa_client import RasaClient
-from bot.gateway import agent_api, api, health
+from bot.gateway import agent_api, api, health, metrics
 from bot.gateway.errors import error_middleware
 from bot.gateway.keys import (
+    AGENTS,
     CHANNEL_TEXTS,
     CONVERSATIONS,
     DIALOGUE,
+    DIRECT,
     ENGINE,
     HANDOFFS,
     HTTP,
@@ -53,6 +59,8 @@ from bot.gateway.keys import (
     TEXTS,
     WEB,
 )
+from bot.gateway.limits import rate_limit_middleware
+from bot.handoff.agents import AgentCredentials
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.events import HandoffEvents
 from bot.handoff.hours import load_hours
@@ -92,7 +100,7 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    """The conversation and handoff services, the web channel and the durable queues (nothing to close)."""
+    """The conversation and handoff services, agents' credentials, the queues, the web and direct channels."""
     settings, engine = app[SETTINGS], app[ENGINE]
     store = app[STORE] = ConversationStore(engine)
     hub = app[HUB] = ConversationHub()
@@ -100,25 +108,50 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         session=app[HTTP],
         base_url=settings.dialogue.rasa_url,
         token=settings.dialogue.token,
+        channel_secret=settings.dialogue.channel_secret,
         timeout_s=settings.dialogue.timeout_s,
+    )
+    identity = IdentityResolver(
+        engine,
+        settings.identity.secret,
+        turn_secret=settings.dialogue.turn_secret,
+        link_idle=dt.timedelta(days=settings.identity.link_idle_days),
     )
     events = HandoffEvents()
     conversations = app[CONVERSATIONS] = ConversationService(
-        store=store,
-        hub=hub,
-        dialogue=dialogue,
-        texts=app[TEXTS],
-        identity=IdentityResolver(engine, settings.identity.secret),
-        handoff_events=events,
+        store=store, hub=hub, dialogue=dialogue, texts=app[TEXTS], identity=identity, handoff_events=events
     )
     app[HANDOFFS] = HandoffService(
         desk=HandoffDesk(engine), events=events, conversations=conversations, limits=settings.limits
     )
-    app[WEB] = WebChannel(conversations=conversations, store=store, hub=hub, texts=app[TEXTS], limits=settings.limits)
-    inbox = app[INBOX] = Inbox(engine, settings.gateway.owner_id)
-    app[OUTBOX] = Outbox(engine, settings.gateway.owner_id)
-    app[INBOX_WORKER] = InboxWorker(inbox, {})
-    app[OUTBOX_WORKER] = OutboxWorker(app[OUTBOX], [])
+    app[AGENTS] = AgentCredentials(engine)
+    retry = RetryPolicy(give_up_after=dt.timedelta(seconds=settings.limits.retry_for_s))
+    inbox = app[INBOX] = Inbox(engine, settings.gateway.owner_id, lease_s=settings.limits.lease_s, policy=retry)
+    app[OUTBOX] = Outbox(engine, settings.gateway.owner_id, lease_s=settings.limits.lease_s)
+    worker = app[INBOX_WORKER] = InboxWorker(inbox, {}, max_concurrent=settings.limits.max_concurrent_turns)
+    app[OUTBOX_WORKER] = OutboxWorker(app[OUTBOX], [], policy=retry)
+    web_chat = app[WEB] = WebChannel(
+        conversations=conversations,
+        store=store,
+        hub=hub,
+        inbox=inbox,
+        identity=identity,
+        texts=app[TEXTS],
+        limits=settings.limits,
+        allowed_origins=settings.gateway.allowed_origins,
+        wake_inbox=worker.wake,
+        trust_forwarded_for=settings.gateway.trust_forwarded_for,
+    )
+    direct = app[DIRECT] = DirectChannel(
+        conversations=conversations,
+        store=store,
+        inbox=inbox,
+        identity=identity,
+        wake_inbox=worker.wake,
+        wait_s=settings.limits.turn_wait_s,
+    )
+    worker.register(web_channel.PLATFORM, web_chat.process)
+    worker.register(direct_channel.PLATFORM, direct.process)
     yield
 
 
@@ -135,7 +168,7 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
         agents_channel=settings.slack.agents_channel,
         handoffs=app[HANDOFFS],
         engine=app[ENGINE],
-        threads_file=settings.paths.var_dir / "slack_threads.json",
+        legacy_threads_file=settings.paths.var_dir / "slack_threads.json",
     )
     app[HANDOFFS].events.subscribe(desk)
     if settings.slack.customers:
@@ -193,7 +226,7 @@ async def _queues(app: web.Application) -> AsyncIterator[None]:
     app[HUB].on_publish(lambda _message: outbox_worker.wake())
     inbox_worker.start()
     outbox_worker.start()
-    channels = ",".join(["web", *inbox_worker.platforms])
+    channels = ",".join(inbox_worker.platforms)
     _LOGGER.info("gateway.started port=%d channels=%s", app[SETTINGS].gateway.port, channels)
     try:
         yield
@@ -230,7 +263,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     _LOGGER.info("gateway.stopped")
 
 
-async def _websocket(request: web.Request) -> web.WebSocketResponse:
+async def _websocket(request: web.Request) -> web.StreamResponse:
     """The web widget's WebSocket."""
     return await request.app[WEB].websocket(request)
 
@@ -259,7 +292,10 @@ def create_app(settings: Settings) -> web.Application:
     Raises:
         bot.texts.TextsError: ``data/texts.yml`` is missing or malformed.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, rate_limit_middleware(settings.limits, settings.gateway)],
+        client_max_size=256 * 1024,
+    )
     app[SETTINGS] = settings
     texts_file = settings.paths.data_dir / "texts.yml"
     app[TEXTS] = load_texts(texts_file)
@@ -268,7 +304,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(agent_api.routes)
-    app.router.add_get(WEB_SOCKET_PATH, _websocket)
+    app.add_routes(metrics.routes)
+    app.router.add_get(web_channel.PATH, _websocket)
     if settings.slack.enabled and settings.slack.signing_secret:
         app.router.add_post("/slack/events", _slack_events)
     if settings.telegram.enabled and settings.telegram.mode == "webhook":

@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from bot.agentdesk.slack import SlackDesk
+from bot.channels.direct import DirectChannel
 from bot.channels.inbox import Inbox, InboxWorker
 from bot.channels.outbox import Outbox, OutboxWorker
 from bot.channels.telegram import TelegramChannel
@@ -16,6 +17,7 @@ from bot.conversations.hub import ConversationHub
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.dialogue.rasa_client import RasaClient
+from bot.handoff.agents import AgentCredentials
 from bot.handoff.service import HandoffService
 from bot.settings import Settings
 from bot.slack.app import SlackApp
@@ -31,7 +33,9 @@ HUB = web.AppKey("hub", ConversationHub)
 DIALOGUE = web.AppKey("dialogue", RasaClient)
 CONVERSATIONS = web.AppKey("conversations", ConversationService)
 HANDOFFS = web.AppKey("handoffs", HandoffService)
+AGENTS = web.AppKey("agents", AgentCredentials)
 WEB = web.AppKey("web", WebChannel)
+DIRECT = web.AppKey("direct", DirectChannel)
 SLACK_DESK = web.AppKey("slack_desk", SlackDesk)
 SLACK = web.AppKey("slack", SlackApp)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)

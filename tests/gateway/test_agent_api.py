@@ -10,23 +10,30 @@ from aiohttp.test_utils import TestClient
 
 from bot.db.engine import create_db_engine, session_factory
 from bot.db.models import Agent
+from bot.handoff.agents import AgentCredentials
 from bot.handoff.requests import HandoffRequests
 from tests.fakes.rasa import FakeRasa
 
 Gateway = tuple[TestClient, FakeRasa]
-AGENT = {"Authorization": "Bearer agent-token-for-tests"}
 CUSTOMER = {"Authorization": "Bearer api-token-for-tests"}
+
+
+def as_agent(agent: str) -> dict[str, str]:
+    """Headers with ``agent``'s own token (registered by the ``handoff`` fixture)."""
+    return {"Authorization": f"Bearer token-of-{agent}"}
 
 
 @pytest.fixture
 def handoff(gateway: Gateway, settings: Any) -> int:
-    """Two agents, and an open handoff on conversation c-h (after one bot turn)."""
+    """Two agents and a former one, each with their own token, and an open handoff on conversation c-h."""
     engine = create_db_engine(settings.database_url)
     try:
         with session_factory(engine).begin() as session:
             session.add(Agent(id="AG-01", name="Lena", email="lena@example.com"))
             session.add(Agent(id="AG-02", name="Tomás", email="tomas@example.com"))
             session.add(Agent(id="AG-09", name="Former", email="former@example.com", active=False))
+        for agent in ("AG-01", "AG-02", "AG-09"):
+            assert AgentCredentials(engine).register(agent, f"token-of-{agent}")
         ref, _ = HandoffRequests(engine).request("c-h", "customer_request", {"summary": "wants a person"}, "direct")
         return ref.id
     finally:
@@ -40,7 +47,8 @@ async def say(client: TestClient, text: str) -> dict[str, Any]:
 
 
 async def act(client: TestClient, handoff_id: int, verb: str, agent: str, **extra: Any) -> tuple[int, Any]:
-    resp = await client.post(f"/api/v1/handoffs/{handoff_id}/{verb}", json={"agent_id": agent, **extra}, headers=AGENT)
+    """``agent`` acts with their own token (the body names nobody)."""
+    resp = await client.post(f"/api/v1/handoffs/{handoff_id}/{verb}", json=extra, headers=as_agent(agent))
     return resp.status, await resp.json()
 
 
@@ -55,6 +63,7 @@ async def test_list_get_and_auth(gateway: Gateway, handoff: int) -> None:
     client, _ = gateway
     assert (await client.get("/api/v1/handoffs")).status == 401
     assert (await client.get("/api/v1/handoffs", headers=CUSTOMER)).status == 401
+    AGENT = as_agent("AG-01")
     listed = await (await client.get("/api/v1/handoffs?status=open", headers=AGENT)).json()
     assert [h["id"] for h in listed["handoffs"]] == [handoff]
     assert listed["handoffs"][0]["summary"] == "wants a person"
@@ -72,6 +81,9 @@ async def test_two_agents_claiming_at_once_exactly_one_wins(gateway: Gateway, ha
     assert len(winners) == 1, results
     assert set(statuses) <= {200, 409}
     assert (await act(client, handoff, "claim", "AG-09"))[0] == 403  # inactive agent
+    # Claiming with no body at all: the token is enough.
+    resp = await client.post(f"/api/v1/handoffs/{handoff}/claim", headers=as_agent(winners.pop()))
+    assert resp.status == 200 and (await resp.json())["status"] == "claimed"
 
 
 async def test_relay_both_ways_in_order_then_resolve_hands_back_to_the_bot(gateway: Gateway, handoff: int) -> None:

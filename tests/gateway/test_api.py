@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
+from bot.identity.turns import METADATA_KEY, TurnIdentity
 from tests.fakes.rasa import FakeRasa
 
 Gateway = tuple[TestClient, FakeRasa]
@@ -11,7 +12,8 @@ Gateway = tuple[TestClient, FakeRasa]
 
 async def test_message_round_trip_returns_replies_and_stores_everything(gateway: Gateway, auth: dict) -> None:
     client, fake = gateway
-    resp = await client.post("/api/v1/messages", json={"conversation_id": "c-1", "text": "hi"}, headers=auth)
+    headers = {**auth, "Idempotency-Key": "k-1"}
+    resp = await client.post("/api/v1/messages", json={"conversation_id": "c-1", "text": "hi"}, headers=headers)
     assert resp.status == 200
     body = await resp.json()
     assert body == {
@@ -20,6 +22,7 @@ async def test_message_round_trip_returns_replies_and_stores_everything(gateway:
         ],
         "handoff": None,
     }
+    token = fake.received[0]["metadata"].get(METADATA_KEY)
     assert fake.received == [
         {
             "sender": "c-1",
@@ -28,12 +31,15 @@ async def test_message_round_trip_returns_replies_and_stores_everything(gateway:
                 "channel": "direct",
                 "conversation_id": "c-1",
                 "channel_user": "c-1",
-                "customer_id": None,
-                "verified_by": None,
+                "turn": "k-1",
+                METADATA_KEY: token,
             },
         }
     ]
-    assert fake.tokens_seen == ["rasa-token-for-tests"]
+    # Who wrote travels only in the signed turn token: an anonymous customer of the direct API.
+    assert fake.vouched("turn-secret-for-tests-at-least-32-bytes") == TurnIdentity("c-1", "direct", "c-1", turn="k-1")
+    # The customer channel takes the gateway's signature, not Rasa's API token (which stays off the webhook).
+    assert (fake.tokens_seen, fake.refused) == ([None], [])
     listed = await (await client.get("/api/v1/conversations/c-1/messages", headers=auth)).json()
     assert [(m["sender"], m["text"]) for m in listed["messages"]] == [
         ("customer", "hi"),

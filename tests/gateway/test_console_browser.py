@@ -26,9 +26,15 @@ pytestmark = pytest.mark.browser
 Gateway = tuple[TestClient, FakeRasa]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-AGENT_TOKEN = "agent-token-for-tests"
-AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+#: The old shared token (still in the test settings' BOT_AGENT_TOKEN): it signs nobody in.
+SHARED_TOKEN = "agent-token-for-tests"
 CUSTOMER = {"Authorization": "Bearer api-token-for-tests"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 CONVERSATION = "c-console"
 SUMMARY = "Customer asked for a person during the Wi-Fi keeps dropping guide (1 step: which_device: A router)."
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -64,25 +70,36 @@ def handoff(gateway: Gateway, settings: Any) -> int:
         engine.dispose()
 
 
+@pytest.fixture
+def tokens(handoff: int, settings: Any) -> dict[str, str]:
+    """Each agent's own API token (as `python -m bot agents token` issues it)."""
+    from bot.handoff.agents import AgentCredentials
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        return {agent: AgentCredentials(engine).issue(agent) for agent in ("AG-01", "AG-02")}
+    finally:
+        engine.dispose()
+
+
 async def say(client: TestClient, text: str) -> None:
     resp = await client.post("/api/v1/messages", json={"conversation_id": CONVERSATION, "text": text}, headers=CUSTOMER)
     assert resp.status == 200
     assert (await resp.json())["replies"] == []  # the bot stays silent while the handoff is open
 
 
-async def sign_in(page: Any, client: TestClient, agent: str) -> None:
+async def sign_in(page: Any, client: TestClient, token: str, name: str) -> None:
     from playwright.async_api import expect
 
     await page.goto(str(client.make_url("/console")))
-    await page.get_by_label("Agent token").fill(AGENT_TOKEN)
-    await page.get_by_label("Agent id").fill(agent)
+    await page.get_by_label("Agent token").fill(token)
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page.locator("#ac-who-text")).to_have_text(f"Signed in as {agent}")
-    assert AGENT_TOKEN not in page.url
+    await expect(page.locator("#ac-who-text")).to_have_text(f"Signed in as {name}")
+    assert token not in page.url
 
 
 async def test_agent_claims_replies_sees_new_messages_and_resolves(
-    gateway: Gateway, handoff: int, chromium: str
+    gateway: Gateway, handoff: int, tokens: dict[str, str], chromium: str
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -95,11 +112,10 @@ async def test_agent_claims_replies_sees_new_messages_and_resolves(
         page.on("dialog", lambda dialog: dialogs.append(dialog.message))
         await page.goto(str(client.make_url("/console")))
         await page.get_by_label("Agent token").fill("not-the-token")
-        await page.get_by_label("Agent id").fill("AG-01")
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_role("alert")).to_have_text("The agent token was not accepted.")
-        await sign_in(page, client, "AG-01")
-        assert await page.evaluate("sessionStorage.getItem('nimbus-console:token')") == AGENT_TOKEN
+        await sign_in(page, client, tokens["AG-01"], "Lena")
+        assert await page.evaluate("sessionStorage.getItem('nimbus-console:token')") == tokens["AG-01"]
 
         queue = page.locator("#ac-queue-list li")
         await expect(queue).to_have_count(1)
@@ -152,13 +168,13 @@ async def test_agent_claims_replies_sees_new_messages_and_resolves(
         await expect(reply).to_be_disabled()
         await browser.close()
 
-    detail = await (await client.get(f"/api/v1/handoffs/{handoff}", headers=AGENT)).json()
+    detail = await (await client.get(f"/api/v1/handoffs/{handoff}", headers=bearer(tokens["AG-01"]))).json()
     assert detail["status"] == "resolved" and detail["agent_id"] == "AG-01"
     assert fake.triggered == [(CONVERSATION, "handoff_resolved")]
 
 
 async def test_a_second_agent_is_told_the_handoff_was_claimed_first(
-    gateway: Gateway, handoff: int, chromium: str
+    gateway: Gateway, handoff: int, tokens: dict[str, str], chromium: str
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -171,8 +187,8 @@ async def test_a_second_agent_is_told_the_handoff_was_claimed_first(
         start = dt.datetime.now(dt.timezone.utc)
         await tomas.clock.install(time=start)
         await tomas.clock.pause_at(start + dt.timedelta(seconds=1))
-        for page, agent in ((lena, "AG-01"), (tomas, "AG-02")):
-            await sign_in(page, client, agent)
+        for page, agent, name in ((lena, "AG-01", "Lena"), (tomas, "AG-02", "Tomás")):
+            await sign_in(page, client, tokens[agent], name)
             await page.locator("#ac-queue-list li button").first.click()
             await expect(page.get_by_role("button", name="Claim", exact=True)).to_be_enabled()
 
@@ -185,5 +201,45 @@ async def test_a_second_agent_is_told_the_handoff_was_claimed_first(
         await expect(tomas.get_by_label("Reply to the customer")).to_be_disabled()
         await browser.close()
 
-    detail = await (await client.get(f"/api/v1/handoffs/{handoff}", headers=AGENT)).json()
+    detail = await (await client.get(f"/api/v1/handoffs/{handoff}", headers=bearer(tokens["AG-02"]))).json()
     assert detail["status"] == "claimed" and detail["agent_id"] == "AG-01"
+
+
+async def test_the_console_signs_in_with_the_agents_own_token(
+    gateway: Gateway, handoff: int, tokens: dict[str, str], settings: Any, chromium: str
+) -> None:
+    """No agent-id field: the token alone says who signs in; a revoked token signs the agent out."""
+    from playwright.async_api import async_playwright, expect
+
+    from bot.handoff.agents import AgentCredentials
+
+    client, _ = gateway
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        await page.goto(str(client.make_url("/console")))
+        assert await page.get_by_label("Agent id").count() == 0
+        await page.get_by_label("Agent token").fill(SHARED_TOKEN)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("alert")).to_have_text("The agent token was not accepted.")
+
+        await sign_in(page, client, tokens["AG-02"], "Tomás")
+        assert await page.evaluate("sessionStorage.getItem('nimbus-console:agent')") is None
+        await page.reload()  # the tab keeps the token and asks again who it belongs to
+        await expect(page.locator("#ac-who-text")).to_have_text("Signed in as Tomás")
+        await page.locator("#ac-queue-list li button").first.click()
+        await page.get_by_role("button", name="Claim", exact=True).click()
+        await expect(page.locator("#ac-detail-state")).to_have_text("Claimed by you")
+
+        engine = create_db_engine(settings.database_url)
+        try:
+            AgentCredentials(engine).revoke("AG-02")
+        finally:
+            engine.dispose()
+        await expect(page.get_by_role("alert")).to_contain_text("revoked", timeout=5_000)  # the next poll
+        await expect(page.get_by_label("Agent token")).to_be_visible()
+        assert await page.evaluate("sessionStorage.getItem('nimbus-console:token')") is None
+        await browser.close()
+
+    detail = await (await client.get(f"/api/v1/handoffs/{handoff}", headers=bearer(tokens["AG-01"]))).json()
+    assert detail["status"] == "claimed" and detail["agent_id"] == "AG-02"

@@ -70,15 +70,19 @@ class SlackDesk:
         agents_channel: str,
         handoffs: HandoffService,
         engine: Engine,
-        threads_file: Path,
+        legacy_threads_file: Path | None = None,
         texts: SlackDeskTexts | None = None,
     ) -> None:
-        """Compose the desk on the gateway's Slack app (no network until it is started)."""
+        """Compose the desk on the gateway's Slack app (no network until it is started).
+
+        Its posts are recorded in ``engine``'s database; ``legacy_threads_file`` is an older
+        version's thread map, moved into the database at start.
+        """
         self._agents_channel = agents_channel
         self._handoffs = handoffs
         self._sessions = session_factory(engine)
         self._texts = texts or SlackDeskTexts()
-        self._threads = SlackThreads(threads_file)
+        self._threads = SlackThreads(engine, legacy_threads_file)
         self._jobs = HandoffJobs()
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self.slack = slack
@@ -90,7 +94,7 @@ class SlackDesk:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the thread mapping (the gateway connects the shared Slack app)."""
+        """Load the thread map (the gateway connects the shared Slack app)."""
         await asyncio.to_thread(self._threads.load)
         _LOGGER.info("slack_desk.started channel=%s", self._agents_channel)
 
@@ -171,7 +175,7 @@ class SlackDesk:
             return self.is_desk_channel(channel)  # edits, joins, files, bots (including this desk's own posts)
         if not isinstance(thread_ts, str) or thread_ts == event.get("ts"):
             return self.is_desk_channel(channel)  # not a thread reply
-        handoff_id = self._threads.handoff_for(channel, thread_ts)
+        handoff_id = await self._threads.handoff_for(channel, thread_ts)
         if handoff_id is None:
             return self.is_desk_channel(channel)
         event_id = str(body.get("event_id") or event.get("client_msg_id") or event.get("ts"))
@@ -236,7 +240,7 @@ class SlackDesk:
     # -- desk -> Slack ---------------------------------------------------------------------
 
     async def _post_root(self, handoff_id: int) -> None:
-        if self._threads.get(handoff_id) is not None:
+        if await self._threads.get(handoff_id) is not None:
             return
         card = await self._card(handoff_id)
         if card is None:
@@ -249,15 +253,18 @@ class SlackDesk:
             unfurl_links=False,
             unfurl_media=False,
         )
-        await self._threads.add(handoff_id, SlackThread(str(response["channel"]), str(response["ts"])))
+        thread = SlackThread(str(response["channel"]), str(response["ts"]))
+        if not await self._threads.add(handoff_id, thread):
+            await self.client.chat_delete(channel=thread.channel, ts=thread.ts)
+            return
         _LOGGER.info("slack_desk.posted handoff=%d", handoff_id)
 
     async def _post_in_thread(self, handoff_id: int, text: str, *, broadcast: bool = False) -> None:
-        thread = self._threads.get(handoff_id)
+        thread = await self._threads.get(handoff_id)
         if thread is None:
             _LOGGER.warning("slack_desk.no_thread handoff=%d", handoff_id)
             return
-        await self.client.chat_postMessage(
+        response = await self.client.chat_postMessage(
             channel=thread.channel,
             thread_ts=thread.ts,
             text=text,
@@ -265,9 +272,13 @@ class SlackDesk:
             unfurl_links=False,
             unfurl_media=False,
         )
+        # Every post is recorded: erasing the customer deletes it from Slack (bot/agentdesk/erasure.py).
+        channel, ts = str(response["channel"]), str(response["ts"])
+        if not await self._threads.record(handoff_id, channel, ts):
+            await self.client.chat_delete(channel=channel, ts=ts)
 
     async def _update_root(self, handoff_id: int, state: str, *, claimable: bool, resolvable: bool) -> None:
-        thread = self._threads.get(handoff_id)
+        thread = await self._threads.get(handoff_id)
         card = await self._card(handoff_id)
         if thread is None or card is None:
             _LOGGER.warning("slack_desk.no_thread handoff=%d", handoff_id)

@@ -35,3 +35,4 @@ class SlackDeskTexts:
     resolve_needs_claim: str = "Claim this handoff before resolving it."
     not_yours: str = "Only the agent who claimed this handoff can do that."
     reply_too_long: str = "Your reply is too long for the customer's channel; it was not sent."
+    erased: str = "This handoff's details were erased at the customer's request."

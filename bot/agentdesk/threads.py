@@ -1,8 +1,10 @@
-"""Which Slack message is the root of which handoff's thread, kept in a JSON file.
+"""Where the Slack desk's messages are: each handoff's root message (its thread) and every post in it.
 
-The mapping lives in memory and in ``<var_dir>/slack_threads.json``, rewritten atomically
-(temporary file + rename) after every change, so a restarted gateway still knows where each
-open handoff's thread is. One gateway replica owns the file; see docs/slack-agent-desk.md.
+They are rows of ``slack_desk_posts``, so a restarted gateway still knows each open handoff's
+thread, and erasing a customer finds every copy of their conversation the desk left in Slack
+(:mod:`bot.agentdesk.erasure`). Earlier versions kept only the roots, in
+``<var_dir>/slack_threads.json``; :meth:`SlackThreads.load` moves such a file into the table
+and removes it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db.engine import session_factory
+from bot.db.models import Handoff, SlackDeskPost
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Oldest entries are forgotten beyond this many threads (closed handoffs are never needed again).
-MAX_THREADS = 5000
+PostKind = Literal["root", "thread"]
 
 
 @dataclass(frozen=True)
@@ -29,61 +38,102 @@ class SlackThread:
 
 
 class SlackThreads:
-    """Handoff id <-> Slack thread, durable across restarts."""
+    """Handoff id <-> Slack thread, and the ts of every message the desk posted, in the database."""
 
-    def __init__(self, path: Path) -> None:
-        """Keep the mapping in ``path`` (read by :meth:`load`)."""
-        self._path = path
-        self._by_handoff: dict[int, SlackThread] = {}
-        self._by_ts: dict[tuple[str, str], int] = {}
-        self._write_lock = asyncio.Lock()
+    def __init__(self, engine: Engine, legacy_file: Path | None = None) -> None:
+        """Keep the posts in ``engine``'s database; move ``legacy_file`` (an older version's map) there."""
+        self._sessions = session_factory(engine)
+        self._legacy_file = legacy_file
+        self._channels: set[str] = set()
 
     def load(self) -> None:
-        """Read the file if it exists; a corrupt file is logged and ignored (threads are then unknown)."""
+        """Move an older version's thread file into the table, and learn the channels posted in."""
+        if self._legacy_file is not None:
+            self._import(self._legacy_file)
+        with self._sessions() as session:
+            self._channels = set(session.execute(select(SlackDeskPost.channel).distinct()).scalars())
+
+    def _import(self, path: Path) -> None:
         try:
-            raw = json.loads(self._path.read_text(encoding="utf-8"))
+            raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
-            _LOGGER.warning("slack_desk.threads_unreadable path=%s error=%s", self._path, exc)
+            _LOGGER.warning("slack_desk.threads_unreadable path=%s error=%s", path, type(exc).__name__)
             return
-        if not isinstance(raw, dict):
-            return
-        for key, value in raw.items():
-            if key.isdigit() and isinstance(value, dict):
-                channel, ts = value.get("channel"), value.get("ts")
-                if isinstance(channel, str) and isinstance(ts, str):
-                    self._remember(int(key), SlackThread(channel, ts))
+        imported = 0
+        for key, value in (raw if isinstance(raw, dict) else {}).items():
+            if not (key.isdigit() and isinstance(value, dict)):
+                continue
+            channel, ts = value.get("channel"), value.get("ts")
+            if isinstance(channel, str) and isinstance(ts, str):
+                imported += self._import_root(int(key), SlackThread(channel, ts))
+        path.unlink()
+        _LOGGER.info("slack_desk.threads_imported count=%d", imported)
 
-    def _remember(self, handoff_id: int, thread: SlackThread) -> None:
-        self._by_handoff[handoff_id] = thread
-        self._by_ts[(thread.channel, thread.ts)] = handoff_id
+    def _import_root(self, handoff_id: int, thread: SlackThread) -> int:
+        with self._sessions.begin() as session:
+            if session.get(Handoff, handoff_id) is None or self._root(session, handoff_id) is not None:
+                return 0  # a handoff erased since, or already moved
+            taken = session.execute(
+                select(SlackDeskPost.id).where(SlackDeskPost.channel == thread.channel, SlackDeskPost.ts == thread.ts)
+            ).first()
+            if taken is not None:
+                return 0
+            session.add(SlackDeskPost(handoff_id=handoff_id, channel=thread.channel, ts=thread.ts, kind="root"))
+        return 1
 
-    def get(self, handoff_id: int) -> SlackThread | None:
-        """The thread of a handoff, if one was posted."""
-        return self._by_handoff.get(handoff_id)
+    @staticmethod
+    def _root(session: Session, handoff_id: int) -> SlackThread | None:
+        row = session.execute(
+            select(SlackDeskPost.channel, SlackDeskPost.ts).where(
+                SlackDeskPost.handoff_id == handoff_id, SlackDeskPost.kind == "root"
+            )
+        ).first()
+        return SlackThread(str(row[0]), str(row[1])) if row is not None else None
 
     def channels(self) -> set[str]:
         """The channel ids the desk has posted in (the agents' channel, as Slack names it)."""
-        return {thread.channel for thread in self._by_handoff.values()}
+        return set(self._channels)
 
-    def handoff_for(self, channel: str, ts: str) -> int | None:
+    async def get(self, handoff_id: int) -> SlackThread | None:
+        """The thread of a handoff, if its root message was posted (and not erased since)."""
+        return await asyncio.to_thread(self._get, handoff_id)
+
+    def _get(self, handoff_id: int) -> SlackThread | None:
+        with self._sessions() as session:
+            return self._root(session, handoff_id)
+
+    async def handoff_for(self, channel: str, ts: str) -> int | None:
         """The handoff whose root message is ``ts`` in ``channel``."""
-        return self._by_ts.get((channel, ts))
+        return await asyncio.to_thread(self._handoff_for, channel, ts)
 
-    async def add(self, handoff_id: int, thread: SlackThread) -> None:
-        """Remember a new root message and persist the mapping."""
-        self._remember(handoff_id, thread)
-        while len(self._by_handoff) > MAX_THREADS:
-            oldest = min(self._by_handoff)
-            old = self._by_handoff.pop(oldest)
-            self._by_ts.pop((old.channel, old.ts), None)
-        async with self._write_lock:  # the snapshot is taken under the lock: the last write is the newest
-            snapshot = {str(k): {"channel": v.channel, "ts": v.ts} for k, v in self._by_handoff.items()}
-            await asyncio.to_thread(self._write, snapshot)
+    def _handoff_for(self, channel: str, ts: str) -> int | None:
+        with self._sessions() as session:
+            found = session.execute(
+                select(SlackDeskPost.handoff_id).where(
+                    SlackDeskPost.channel == channel, SlackDeskPost.ts == ts, SlackDeskPost.kind == "root"
+                )
+            ).scalar_one_or_none()
+        return int(found) if found is not None else None
 
-    def _write(self, snapshot: dict[str, dict[str, str]]) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        tmp.write_text(json.dumps(snapshot, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self._path)
+    async def add(self, handoff_id: int, thread: SlackThread) -> bool:
+        """Remember a handoff's new root message; False when the handoff is gone (erased meanwhile)."""
+        return await self._record(handoff_id, thread.channel, thread.ts, "root")
+
+    async def record(self, handoff_id: int, channel: str, ts: str) -> bool:
+        """Remember a message posted in a handoff's thread; False when the handoff is gone."""
+        return await self._record(handoff_id, channel, ts, "thread")
+
+    async def _record(self, handoff_id: int, channel: str, ts: str, kind: PostKind) -> bool:
+        self._channels.add(channel)
+        return await asyncio.to_thread(self._insert, handoff_id, channel, ts, kind)
+
+    def _insert(self, handoff_id: int, channel: str, ts: str, kind: PostKind) -> bool:
+        try:
+            with self._sessions.begin() as session:
+                session.add(SlackDeskPost(handoff_id=handoff_id, channel=channel, ts=ts, kind=kind))
+        except IntegrityError:  # no such handoff any more: its customer was erased while we posted
+            _LOGGER.warning("slack_desk.post_not_recorded handoff=%d kind=%s", handoff_id, kind)
+            return False
+        return True

@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.agentdesk.blocks import HandoffCard, root_message
 from bot.agentdesk.slack import SlackDesk
 from bot.agentdesk.texts import SlackDeskTexts
+from bot.agentdesk.threads import SlackThreads
 from bot.db.engine import create_db_engine, session_factory
-from bot.db.models import Agent
+from bot.db.models import Agent, SlackDeskPost
 from bot.gateway.app import create_app
 from bot.gateway.keys import HANDOFFS, SLACK_DESK
 from bot.handoff.events import HandoffEscalated, HandoffOpened
@@ -32,7 +34,6 @@ from tests.fakes.slack import CHANNEL_ID, FakeSlack, button_press, thread_reply
 
 SECRET = "slack-signing-secret-for-tests"
 CUSTOMER = {"Authorization": "Bearer api-token-for-tests"}
-AGENT = {"Authorization": "Bearer agent-token-for-tests"}
 _event_ids = itertools.count(1)
 _message_ts = itertools.count(1)
 
@@ -51,6 +52,12 @@ class Desk:
     @property
     def desk(self) -> SlackDesk:
         return self.client.server.app[SLACK_DESK]
+
+    def agent(self, agent_id: str) -> dict[str, str]:
+        """Headers with a new API token of ``agent_id`` (the agent API's credential)."""
+        from bot.handoff.agents import AgentCredentials
+
+        return {"Authorization": f"Bearer {AgentCredentials(self.engine).issue(agent_id)}"}
 
 
 async def start_gateway(settings: Settings) -> TestClient:
@@ -164,6 +171,17 @@ def ephemerals(state: Desk, user: str) -> list[str]:
     return [c["text"] for c in state.slack.called("chat.postEphemeral") if c["user"] == user]
 
 
+def desk_posts(state: Desk) -> list[tuple[int, str, str, str]]:
+    """The desk's record of its own Slack messages: (handoff, kind, channel, ts), in the order posted."""
+    with state.engine.connect() as connection:
+        rows = connection.execute(
+            select(SlackDeskPost.handoff_id, SlackDeskPost.kind, SlackDeskPost.channel, SlackDeskPost.ts).order_by(
+                SlackDeskPost.id
+            )
+        ).all()
+    return [(int(h), str(k), str(c), str(t)) for h, k, c, t in rows]
+
+
 def buttons(blocks: list[dict[str, Any]]) -> list[str]:
     return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
 
@@ -177,8 +195,7 @@ async def test_a_handoff_is_posted_with_claim_and_resolve_and_its_thread_is_kept
     section = root["blocks"][0]["text"]["text"]
     assert "customer_request" in section and "router &lt;blinks&gt; red" in section and "direct" in section
     assert "http" not in section
-    stored = json.loads((desk.settings.paths.var_dir / "slack_threads.json").read_text())
-    assert stored == {str(desk.handoff): {"channel": CHANNEL_ID, "ts": root_ts}}
+    assert desk_posts(desk) == [(desk.handoff, "root", CHANNEL_ID, root_ts)]
     assert [c.token for c in desk.slack.calls] == ["xoxb-test-token"]
 
 
@@ -212,11 +229,7 @@ async def test_claim_then_a_second_agent_and_a_stranger_are_told_why_not(desk: D
 
 
 async def test_a_claim_in_the_console_or_agent_api_shows_in_slack(desk: Desk) -> None:
-    resp = await desk.client.post(
-        f"/api/v1/handoffs/{desk.handoff}/claim",
-        json={"agent_id": "AG-02"},
-        headers={"Authorization": "Bearer agent-token-for-tests"},
-    )
+    resp = await desk.client.post(f"/api/v1/handoffs/{desk.handoff}/claim", json={}, headers=desk.agent("AG-02"))
     assert resp.status == 200
     await desk.desk.drain()
     [update] = desk.slack.called("chat.update")
@@ -254,7 +267,7 @@ async def test_relay_both_ways_in_order_then_resolve(desk: Desk) -> None:
 
     # A reply from another front end (the agent API) is echoed into the thread.
     resp = await desk.client.post(
-        f"/api/v1/handoffs/{desk.handoff}/messages", json={"agent_id": "AG-01", "text": "One moment"}, headers=AGENT
+        f"/api/v1/handoffs/{desk.handoff}/messages", json={"text": "One moment"}, headers=desk.agent("AG-01")
     )
     assert resp.status == 201
     await desk.desk.drain()
@@ -312,6 +325,48 @@ async def test_the_thread_mapping_survives_a_restart(desk: Desk) -> None:
     await desk.client.post("/api/v1/messages", json={"conversation_id": "c-s", "text": "thanks"}, headers=CUSTOMER)
     await desk.desk.drain()
     assert thread_posts(desk)[-1] == "*Customer:* thanks"
+
+
+async def test_every_message_the_desk_posts_is_recorded_for_erasure(desk: Desk) -> None:
+    await desk.client.server.app[HANDOFFS].events.publish(HandoffEscalated(desk.handoff, "c-s"))
+    await press(desk, "handoff_claim", "U0AGENT01")
+    await press(desk, "handoff_claim", "U0AGENT02")  # an ephemeral answer: gone by itself, nothing to record
+    await desk.client.post(
+        "/api/v1/messages", json={"conversation_id": "c-s", "text": "still there?"}, headers=CUSTOMER
+    )
+    await desk.client.post(
+        f"/api/v1/handoffs/{desk.handoff}/messages", json={"text": "One moment"}, headers=desk.agent("AG-01")
+    )
+    await desk.desk.drain()
+    root_ts, _ = root_of(desk.slack)
+    posts = desk_posts(desk)
+    assert posts[0] == (desk.handoff, "root", CHANNEL_ID, root_ts)
+    assert [kind for _, kind, _, _ in posts[1:]] == ["thread"] * 3  # the nudge, the customer, the echo
+    assert {(channel, ts) for _, _, channel, ts in posts} == set(desk.slack.live)  # every message it left
+    # A post for a handoff erased meanwhile is not recorded (the desk then deletes it from Slack).
+    assert await SlackThreads(desk.engine).record(424242, CHANNEL_ID, "1600000000.000009") is False
+
+
+async def test_a_thread_file_of_an_older_version_is_moved_into_the_database(desk: Desk) -> None:
+    second, _ = HandoffRequests(desk.engine).request("c-s2", "customer_request", {}, "direct")
+    legacy = desk.settings.paths.var_dir / "slack_threads.json"
+    legacy.write_text(
+        json.dumps(
+            {
+                str(second.id): {"channel": CHANNEL_ID, "ts": "1600000000.000001"},
+                "424242": {"channel": CHANNEL_ID, "ts": "1600000000.000002"},  # no such handoff any more
+            }
+        )
+    )
+    await desk.client.close()
+    desk.client = await start_gateway(desk.settings)
+    assert not legacy.exists()
+    assert (second.id, "root", CHANNEL_ID, "1600000000.000001") in desk_posts(desk)
+    assert all(handoff != 424242 for handoff, _, _, _ in desk_posts(desk))
+    body = thread_reply("U0AGENT01", "claim the old one", "1600000000.000001", "Ev0LEGACY", "1600000001.000001")
+    assert (await post_signed(desk.client, body, "application/json")).status == 200
+    await desk.desk.drain()
+    assert ephemerals(desk, "U0AGENT01") == ["Claim this handoff first: your reply was not sent to the customer."]
 
 
 async def test_url_verification_and_bot_messages(desk: Desk) -> None:

@@ -1,8 +1,9 @@
 /*!
  * Nimbus agent console — plain JavaScript, no dependencies, no build step.
  *
- * Served at /console by the gateway; talks to the agent API (docs/api.md) with the agent
- * token, which is kept in sessionStorage for this tab only and never put in a URL.
+ * Served at /console by the gateway; talks to the agent API (docs/api.md) with the agent's
+ * own token, which is kept in sessionStorage for this tab only and never put in a URL. The
+ * token alone says who is signed in (GET api/v1/agents/me); no agent id is ever sent.
  * The queue and the open handoff are polled every 2 s.
  *
  * Security rule for this file: text from the server or the agent is only ever put into the
@@ -15,7 +16,6 @@
   var POLL_MS = 2000;
   var MAX_CHARS = 4000;
   var KEY_TOKEN = "nimbus-console:token";
-  var KEY_AGENT = "nimbus-console:agent";
   var REASONS = {
     customer_request: "Customer asked for a person",
     frustration: "Customer seemed frustrated",
@@ -27,13 +27,14 @@
   var SENDERS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "Notice" };
   var ERRORS = {
     unauthorized: "The agent token was not accepted. Sign in again.",
+    token_revoked: "Your agent token was revoked. Ask for a new one and sign in again.",
+    agent_inactive: "Your agent account is not active.",
+    agent_mismatch: "The console sent another agent's id. Sign out and in again.",
     already_claimed: "Another agent has claimed this handoff.",
     already_resolved: "This handoff is already resolved.",
     not_yours: "Another agent holds this handoff.",
     not_claimed: "Claim the handoff first.",
-    unknown_agent: "Your agent id is not an active agent. Sign out and check it.",
     not_found: "This handoff no longer exists.",
-    invalid_agent_id: "Your agent id is not valid. Sign out and check it.",
     text_too_long: "The reply is too long.",
     invalid_text: "The reply is empty.",
   };
@@ -103,7 +104,6 @@
   var signin = $("ac-signin");
   var signinForm = $("ac-signin-form");
   var tokenInput = $("ac-token");
-  var agentInput = $("ac-agent");
   var signinButton = $("ac-signin-button");
   var signinError = $("ac-signin-error");
   var who = $("ac-who");
@@ -129,7 +129,8 @@
 
   // ------------------------------------------------------------------- state
   var token = null;
-  var agentId = null;
+  var agentId = null; // who the token belongs to, from GET api/v1/agents/me
+  var agentName = null;
   var queueTimer = null;
   var detailTimer = null;
   var queueItems = {}; // handoff id → <li>
@@ -215,57 +216,57 @@
   function showSignin(message) {
     stopPolling();
     token = null;
+    agentId = null;
+    agentName = null;
     desk.hidden = true;
     who.hidden = true;
     signin.hidden = false;
-    if (agentId) agentInput.value = agentId;
     tokenInput.value = "";
     show(signinError, message);
-    (agentInput.value ? tokenInput : agentInput).focus();
+    tokenInput.focus();
   }
 
-  function tokenRejected() {
+  // A 401 or 403 while working: the token was revoked or the agent deactivated; sign in again.
+  function tokenRejected(result) {
     storeRemove(KEY_TOKEN);
-    showSignin(ERRORS.unauthorized);
+    selectHandoff(null);
+    showSignin(result ? errorText(result) : ERRORS.unauthorized);
   }
 
-  function startDesk() {
+  function isRefused(result) {
+    return result.status === 401 || (result.status === 403 && result.data && result.data.error &&
+      result.data.error.code === "agent_inactive");
+  }
+
+  function startDesk(me) {
+    agentId = String(me.id);
+    agentName = typeof me.name === "string" && me.name ? me.name : agentId;
     signin.hidden = true;
     desk.hidden = false;
     who.hidden = false;
-    whoText.textContent = "Signed in as " + agentId;
+    whoText.textContent = "Signed in as " + agentName;
+    whoText.title = agentId;
     show(signinError, "");
     pollQueue();
   }
 
-  signinForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var enteredToken = tokenInput.value.trim();
-    var enteredAgent = agentInput.value.trim();
-    if (!enteredToken || !enteredAgent) {
-      show(signinError, "Enter the agent token and your agent id.");
-      return;
-    }
-    if (enteredAgent.length > 32) {
-      show(signinError, "An agent id has at most 32 characters.");
-      return;
-    }
-    token = enteredToken;
-    agentId = enteredAgent;
+  // The token alone says who signs in: the gateway answers with the agent it belongs to.
+  function signIn(candidate, fromStorage) {
+    token = candidate;
     signinButton.disabled = true;
-    api("GET", "api/v1/handoffs?status=open")
+    return api("GET", "api/v1/agents/me")
       .then(
         function (result) {
-          if (result.status === 401) {
-            token = null;
-            show(signinError, "The agent token was not accepted.");
-            tokenInput.focus();
+          if (result.status === 200 && result.data && result.data.id) {
+            storeSet(KEY_TOKEN, candidate);
+            tokenInput.value = "";
+            startDesk(result.data);
             return;
           }
-          storeSet(KEY_TOKEN, token);
-          storeSet(KEY_AGENT, agentId);
-          tokenInput.value = "";
-          startDesk();
+          storeRemove(KEY_TOKEN);
+          var message = result.status === 401 && !fromStorage && result.data && result.data.error &&
+            result.data.error.code === "unauthorized" ? "The agent token was not accepted." : errorText(result);
+          showSignin(message);
         },
         function () {
           token = null;
@@ -275,13 +276,20 @@
       .then(function () {
         signinButton.disabled = false;
       });
+  }
+
+  signinForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var entered = tokenInput.value.trim();
+    if (!entered) {
+      show(signinError, "Enter your agent token.");
+      return;
+    }
+    signIn(entered, false);
   });
 
   signoutButton.addEventListener("click", function () {
     storeRemove(KEY_TOKEN);
-    storeRemove(KEY_AGENT);
-    agentId = null;
-    agentInput.value = "";
     selectHandoff(null);
     showSignin("");
   });
@@ -301,8 +309,8 @@
     Promise.all([api("GET", "api/v1/handoffs?status=open"), api("GET", "api/v1/handoffs?status=claimed")])
       .then(
         function (results) {
-          if (results[0].status === 401 || results[1].status === 401) {
-            tokenRejected();
+          if (isRefused(results[0]) || isRefused(results[1])) {
+            tokenRejected(isRefused(results[0]) ? results[0] : results[1]);
             return;
           }
           if (results[0].status !== 200 || results[1].status !== 200) {
@@ -416,8 +424,8 @@
         function (result) {
           if (id !== selectedId || seq < detailShownSeq) return;
           detailShownSeq = seq;
-          if (result.status === 401) {
-            tokenRejected();
+          if (isRefused(result)) {
+            tokenRejected(result);
             return;
           }
           if (result.status !== 200) {
@@ -590,15 +598,15 @@
     busy = true;
     updateActions();
     show(errorBox, "");
-    var payload = { agent_id: agentId };
+    var payload = {}; // the token says who acts: no agent id is sent
     for (var key in body) {
       if (Object.prototype.hasOwnProperty.call(body, key)) payload[key] = body[key];
     }
     api("POST", "api/v1/handoffs/" + encodeURIComponent(id) + "/" + verb, payload)
       .then(
         function (result) {
-          if (result.status === 401) {
-            tokenRejected();
+          if (isRefused(result)) {
+            tokenRejected(result);
             return;
           }
           if (id !== selectedId) return;
@@ -667,8 +675,8 @@
   });
 
   // ------------------------------------------------------------------- start
-  token = storeGet(KEY_TOKEN);
-  agentId = storeGet(KEY_AGENT);
-  if (token && agentId) startDesk();
+  storeRemove("nimbus-console:agent"); // written by older versions, which took the agent id from a field
+  var stored = storeGet(KEY_TOKEN);
+  if (stored) signIn(stored, true);
   else showSignin("");
 })();

@@ -28,6 +28,7 @@
   var OUTBOX_LIMIT = 50;
   var RATE_LIMIT_RETRY_MS = 10000;
   var KEY_CONVERSATION = "nimbus-chat:conversation";
+  var KEY_SECRET = "nimbus-chat:secret"; // proves this browser started the conversation (sent only in hello)
   var KEY_CURSOR = "nimbus-chat:cursor";
   var KEY_OUTBOX = "nimbus-chat:outbox";
   var KEY_HISTORY = "nimbus-chat:history";
@@ -629,6 +630,8 @@
       if (ws !== sock) return;
       lastFrameAt = Date.now();
       var hello = { type: "hello", conversation_id: conversationId, after: maxCursor };
+      var secret = conversationId ? storeGet(KEY_SECRET) : null;
+      if (secret) hello.resume_secret = secret;
       if (CUSTOMER_TOKEN) hello.customer_token = CUSTOMER_TOKEN;
       sendFrame(hello);
       startPing(sock);
@@ -736,6 +739,7 @@
     if (conversationId && frame.conversation_id !== conversationId) forgetConversation();
     conversationId = frame.conversation_id;
     storeSet(KEY_CONVERSATION, conversationId);
+    if (typeof frame.resume_secret === "string" && frame.resume_secret) storeSet(KEY_SECRET, frame.resume_secret);
     ready = true;
     attempt = 0;
     clearTimeout(connectingTimer);
@@ -869,6 +873,7 @@
   // Forget the conversation (e.g. when the host site's user logs out).
   function reset() {
     storeRemove(KEY_CONVERSATION);
+    storeRemove(KEY_SECRET);
     storeRemove(KEY_CURSOR);
     storeRemove(KEY_OUTBOX);
     storeRemove(KEY_HISTORY);

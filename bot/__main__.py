@@ -1,8 +1,9 @@
-"""Command line: ``python -m bot {run,gateway,migrate,seed,nlp,train,validate,records-api,customers,telegram}``."""
+"""Command line: ``python -m bot run|gateway|migrate|seed|nlp|train|validate|records-api|customers|agents|telegram``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -40,6 +41,32 @@ def _seed(settings: Settings) -> str:
     return str(report)
 
 
+def _demo_agent_token(settings: Settings) -> tuple[str, str] | None:
+    """Development only: the first active agent's API token, kept in ``var/dev-secrets.json`` across restarts.
+
+    The stored token is registered again if the database is new, and replaced when it was
+    revoked. Returns the agent's description and the token; None when no agent is active.
+    """
+    from bot.db.engine import create_db_engine
+    from bot.handoff.agents import AgentCredentials
+    from bot.settings.env import dev_tokens
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        credentials = AgentCredentials(engine)
+        agent = credentials.first_active_agent()
+        if agent is None:
+            return None
+        name = f"agent_token:{agent.id}"
+        token = dev_tokens(settings.paths.var_dir, [name], nbytes=32)[name]
+        if not credentials.register(agent.id, token):
+            token = dev_tokens(settings.paths.var_dir, [name], nbytes=32, renew=True)[name]
+            credentials.register(agent.id, token)
+    finally:
+        engine.dispose()
+    return f"{agent.name}, {agent.id}", token
+
+
 def _ensure_nlp(settings: Settings, *, force: bool = False) -> str:
     from bot.nlp import DEFAULT_DIR, ensure_pipeline
 
@@ -59,6 +86,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     print("  database migrated", flush=True)
     if not settings.is_production and not args.no_seed:
         print(f"  demo data seeded: {_seed(settings)}", flush=True)
+    demo_agent = None if settings.is_production else _demo_agent_token(settings)
+    if os.environ.get("BOT_AGENT_TOKEN"):
+        print(
+            "note: BOT_AGENT_TOKEN is no longer used; each agent signs in with their own token "
+            "(python -m bot agents token AGENT_ID)",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"  spaCy catalog pipeline: {_ensure_nlp(settings)}", flush=True)
     if args.no_train:
         model = model_path(settings.paths.project_root, settings.paths.models_dir)
@@ -102,8 +137,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  Web chat:        {settings.gateway.url}/", flush=True)
         print(f"  Direct API:      POST {settings.gateway.url}/api/v1/messages", flush=True)
         print(f"  API token:       {settings.gateway.api_token}", flush=True)
-        if "BOT_AGENT_TOKEN" in settings.generated_tokens:
-            print(f"  Agent token:     {settings.gateway.agent_token}", flush=True)
+        print(f"  Agent console:   {settings.gateway.url}/console", flush=True)
+        if demo_agent is not None:
+            print(f"  Agent token:     {demo_agent[1]} ({demo_agent[0]})", flush=True)
         print(f"  Logs:            {settings.paths.var_dir / 'logs'}", flush=True)
         if settings.smtp.uses_maildir:
             print(f"  Linking codes:   {settings.paths.var_dir / 'mail'} (development mail folder)", flush=True)
@@ -220,32 +256,100 @@ def cmd_records_api(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     """Privacy requests: ``customers export ID`` (JSON to stdout) and ``customers erase ID --yes``."""
+    import asyncio
     import json
 
+    from bot.agentdesk.erasure import SlackDeskCopies
+    from bot.channels.inbox import ErasureBlocked, ErasureLock
     from bot.db.engine import create_db_engine
-    from bot.identity.privacy import UnknownCustomer, erase_customer, export_customer, tracker_db_url
+    from bot.identity.privacy import (
+        CopiesNotErased,
+        CustomerCopies,
+        MailFolderCopies,
+        TrackerStoreUnavailable,
+        UnknownCustomer,
+        erase_customer,
+        export_customer,
+    )
+    from bot.slack.app import web_client
 
     if args.action == "erase" and not args.yes:
         print(
             f"error: erasing deletes customer {args.customer_id}'s conversations, messages, handoffs, channel "
-            "identities, link codes and dialogue tracker events for good (orders, devices, subscriptions, invoices "
-            "and the record-access audit are kept); run again with --yes to do it",
+            "identities, link codes, dialogue tracker events, the messages the Slack agent desk posted about them "
+            "and the development mails sent to them, for good (orders, devices, subscriptions, invoices and the "
+            "record-access audit are kept); run again with --yes to do it",
             file=sys.stderr,
         )
         return 2
     _migrate(settings)
     engine = create_db_engine(settings.database_url)
+    tracker_url = settings.dialogue.tracker_url
     try:
         if args.action == "export":
-            export = export_customer(engine, args.customer_id, tracker_db_url(settings.paths))
+            export = export_customer(engine, args.customer_id, tracker_url)
             print(json.dumps(export, indent=2, ensure_ascii=False, default=str))
-        else:
-            counts = erase_customer(engine, args.customer_id, tracker_db_url(settings.paths))
-            print(f"erased customer {args.customer_id}'s bot data:")
-            for kind, count in sorted(counts.items()):
-                print(f"  {kind}: {count}")
+            return 0
+        slack = web_client(settings.slack) if settings.slack.bot_token else None
+        mails = MailFolderCopies(settings.paths.var_dir / "mail")
+        copies: list[CustomerCopies] = [SlackDeskCopies(slack, engine), mails]  # Slack first: it may refuse
+        lock = ErasureLock(engine)  # no turn runs in the customer's conversations meanwhile
+        counts = asyncio.run(erase_customer(engine, args.customer_id, tracker_url, copies=copies, lock=lock))
+        print(f"erased customer {args.customer_id}'s bot data:")
+        for kind, count in sorted(counts.items()):
+            print(f"  {kind}: {count}")
+        if counts.get("slack_threads"):
+            print(
+                "note: agents' own replies in those Slack threads were not deleted (a bot token can delete only "
+                "the bot's messages); if they hold the customer's data, delete them in Slack"
+            )
     except UnknownCustomer:
         print(f"error: no customer with id {args.customer_id!r}", file=sys.stderr)
+        return 1
+    except TrackerStoreUnavailable as exc:
+        print(f"error: {exc}{'; nothing was exported' if args.action == 'export' else ''}", file=sys.stderr)
+        return 1
+    except ErasureBlocked as exc:
+        print(f"error: {exc}; nothing was erased", file=sys.stderr)
+        return 1
+    except CopiesNotErased as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
+    """``agents token ID`` (a new API token, printed once), ``agents revoke ID``, ``agents list``."""
+    from bot.db.engine import create_db_engine
+    from bot.handoff.agents import AgentCredentials, InactiveAgent, UnknownAgent
+
+    _migrate(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        credentials = AgentCredentials(engine)
+        if args.action == "list":
+            for agent in credentials.roster():
+                used = f"{agent.last_used_at:%Y-%m-%d %H:%M} UTC" if agent.last_used_at else "never"
+                state = "active" if agent.active else "inactive"
+                print(f"{agent.id}\t{agent.name}\t{state}\ttokens: {agent.tokens}\tlast used: {used}")
+        elif args.action == "token":
+            token = credentials.issue(args.agent_id)
+            print(token)  # alone on stdout, so that a script can take it
+            print(
+                f"new API token of agent {args.agent_id}, shown only now: sign in to the console at "
+                f"{settings.gateway.url}/console with it, or send it as 'Authorization: Bearer <token>'; "
+                f"revoke with: python -m bot agents revoke {args.agent_id}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"revoked {credentials.revoke(args.agent_id)} token(s) of agent {args.agent_id}")
+    except UnknownAgent:
+        print(f"error: no agent with id {args.agent_id!r} (agents come from data/agents.yml)", file=sys.stderr)
+        return 1
+    except InactiveAgent:
+        print(f"error: agent {args.agent_id!r} is not active; no token issued", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
@@ -309,6 +413,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "customers": cmd_customers,
     "records-api": cmd_records_api,
+    "agents": cmd_agents,
     "telegram": cmd_telegram,
 }
 
@@ -336,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     erase = privacy.add_parser("erase", help="delete the bot's data about a customer (keeps company records)")
     erase.add_argument("customer_id", help="the customer's id, e.g. C1001")
     erase.add_argument("--yes", action="store_true", help="confirm the erasure")
+    agents = sub.add_parser("agents", help="agents' own API tokens: issue, revoke, list")
+    agent_actions = agents.add_subparsers(dest="action", required=True)
+    agent_token = agent_actions.add_parser("token", help="issue a new API token for an agent (printed once)")
+    agent_token.add_argument("agent_id", help="the agent's id, e.g. AG-01")
+    revoke = agent_actions.add_parser("revoke", help="revoke every token of an agent")
+    revoke.add_argument("agent_id", help="the agent's id, e.g. AG-01")
+    agent_actions.add_parser("list", help="agents with their number of valid tokens and last use")
     records_api = sub.add_parser("records-api", help="serve the reference records REST API (BOT_RECORDS_TOKEN)")
     records_api.add_argument("--host", default="127.0.0.1", help="address to listen on")
     records_api.add_argument("--port", type=int, default=8090, help="port to listen on")

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from bot.settings import Settings
 
@@ -39,13 +40,27 @@ class ManagedProcess:
         """Resident memory of the process in MiB (Linux), or None when it is not running."""
         if self.process is None or self.process.poll() is not None:
             return None
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            return None
+        return rss_mib(self.process.pid)
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory of process ``pid`` in MiB (Linux), or None when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
         return None
+    return None
+
+
+def _private_log(path: Path) -> BinaryIO:
+    """Open a log file for appending, readable by its owner only (0600, in a 0700 folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file keeps its mode otherwise
+    return os.fdopen(descriptor, "ab")
 
 
 def _probe(url: str) -> bool:
@@ -93,7 +108,7 @@ class Supervisor:
                     "--auth-token",
                     settings.dialogue.token,
                     "--interface",
-                    "127.0.0.1",
+                    settings.dialogue.rasa_host,
                     "--port",
                     str(settings.dialogue.rasa_port),
                     "--endpoints",
@@ -101,14 +116,24 @@ class Supervisor:
                     "--credentials",
                     str(root / "credentials.yml"),
                 ],
-                env=base_env,
+                # endpoints.yml reads where the action server is (and its token, in base_env).
+                env={**base_env, "BOT_ACTION_URL": settings.dialogue.action_url},
                 ready_url=f"{settings.dialogue.rasa_url}/status?token={settings.dialogue.token}",
                 log_path=log_dir / "rasa.log",
             ),
             ManagedProcess(
                 name="actions",
-                argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.dialogue.action_port)],
-                env={**base_env, "SANIC_HOST": "127.0.0.1"},
+                # Rasa SDK's server behind the action token (actions/server.py reads it from base_env).
+                argv=[
+                    python,
+                    "-m",
+                    "actions.server",
+                    "--host",
+                    settings.dialogue.action_host,
+                    "--port",
+                    str(settings.dialogue.action_port),
+                ],
+                env=base_env,
                 ready_url=f"{settings.dialogue.action_url}/health",
                 log_path=log_dir / "actions.log",
             ),
@@ -125,8 +150,7 @@ class Supervisor:
     def start(self) -> None:
         """Start every process, each in its own session so a terminal's Ctrl-C reaches only us."""
         for managed in self.processes:
-            managed.log_path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(managed.log_path, "ab")
+            handle = _private_log(managed.log_path)
             managed.log_handle = handle
             managed.started_at = time.monotonic()
             managed.process = subprocess.Popen(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,23 +12,35 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.gateway.app import create_app
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.training import ensure_model
 from tests.fakes.rasa import FakeRasa, start_fake_rasa
 from tests.fakes.slack import FakeSlack, start_fake_slack
-from tests.helpers import free_port
+from tests.helpers import free_port, interface_addresses
 from tests.mail import MailSink, smtp_server
 from tests.stack import E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread, start_stack
 
 pytest_plugins = ["tests.db_fixtures"]
 
+# Property tests (Hypothesis): a modest number of examples, no per-example deadline (two shared
+# cores), no example database left in the work tree. CI (CI=true) derandomizes, so a run is
+# reproducible; a developer's run explores new examples each time. Known counterexamples are
+# pinned with @example, so an xfail stays failing until its fix lands.
+hypothesis_settings.register_profile(
+    "dev", max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile("ci", parent=hypothesis_settings.get_profile("dev"), derandomize=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
 class NetworkGuard:
-    """Refuses socket connections to anything but loopback (and AF_UNIX), remembering each attempt.
+    """Refuses socket connections that leave this machine (loopback, its own addresses and AF_UNIX stay), remembering each attempt.
 
     ``install`` patches ``socket.socket.connect``/``connect_ex`` (asyncio, aiohttp, httpx, redis... all
     end up there); C clients such as libpq and subprocesses are not affected. Host names other than
@@ -50,7 +64,8 @@ class NetworkGuard:
             return False  # a host name: would need a DNS lookup and is not local anyway
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        return ip.is_loopback or ip.is_unspecified  # 0.0.0.0 / :: reach this machine
+        # 0.0.0.0 / :: and the machine's own interface addresses reach this machine
+        return ip.is_loopback or ip.is_unspecified or str(ip) in interface_addresses()
 
     def check(self, sock: socket.socket, address: Any) -> None:
         """Raise ``OSError`` (and record it) unless ``address`` is local."""
@@ -76,6 +91,17 @@ class NetworkGuard:
         monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    """asyncio's own event loop for every test (overrides pytest-asyncio's fixture).
+
+    pytest-asyncio takes whatever policy is installed when the first async test starts; by then
+    collection has imported ``rasa.core.channels``, which installs uvloop's for the whole process,
+    and a gateway's teardown on uvloop once hung CI for good.
+    """
+    return asyncio.DefaultEventLoopPolicy()
+
+
 @pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
     """Every test: a connection to a non-loopback address raises and fails the test at teardown."""
@@ -97,6 +123,9 @@ def settings(tmp_path: Path) -> Settings:
             "BOT_AGENT_TOKEN": "agent-token-for-tests",
             "BOT_RASA_TOKEN": "rasa-token-for-tests",
             "BOT_IDENTITY_SECRET": "identity-secret-for-tests",
+            "BOT_RASA_CHANNEL_SECRET": "channel-secret-for-tests",
+            "BOT_ACTION_TOKEN": "action-token-for-tests",
+            "BOT_TURN_SECRET": "turn-secret-for-tests-at-least-32-bytes",
             "BOT_RASA_PORT": str(free_port()),
             "BOT_ACTION_PORT": str(free_port()),
             "BOT_RASA_TIMEOUT": "5",
@@ -107,7 +136,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def fake_rasa(settings: Settings) -> AsyncIterator[tuple[FakeRasa, Settings]]:
     """A fake Rasa server, and settings that point the gateway at it."""
-    fake, server = await start_fake_rasa(settings.dialogue.token)
+    fake, server = await start_fake_rasa(settings.dialogue.token, settings.dialogue.channel_secret)
     try:
         yield fake, settings.with_overrides(dialogue={"rasa_port": server.port})
     finally:
@@ -167,6 +196,9 @@ def stack(
         "BOT_SLACK_SIGNING_SECRET": E2E_SLACK_SIGNING_SECRET,
         "BOT_SLACK_AGENTS_CHANNEL": "#support-agents",
         "BOT_SLACK_API_URL": slack_api[1],
+        # As in a cluster: Rasa and the action server listen on every interface, not only loopback.
+        "BOT_RASA_HOST": "0.0.0.0",
+        "BOT_ACTION_HOST": "0.0.0.0",
     }
     running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir, extra_env=env)
     try:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import functools
+import ipaddress
 import socket
+import struct
 import time
 
 from aiohttp import web
@@ -14,6 +18,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@functools.cache
+def interface_addresses() -> tuple[str, ...]:
+    """This machine's own IPv4 addresses other than loopback (what another pod would connect to)."""
+    siocgifaddr = 0x8915  # Linux ioctl: the IPv4 address of an interface
+    found: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(sock.fileno(), siocgifaddr, struct.pack("256s", name[:15].encode()))
+            except OSError:  # no IPv4 address on this interface
+                continue
+            address = socket.inet_ntoa(packed[20:24])
+            if not ipaddress.ip_address(address).is_loopback:
+                found.append(address)
+    return tuple(found)
 
 
 async def queue_counts(app: web.Application) -> tuple[dict[str, int], dict[str, int]]:

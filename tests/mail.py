@@ -36,6 +36,15 @@ class MailSink:
         assert len(found) == 1, body
         return str(found[0])
 
+    def all_codes(self) -> list[str]:
+        """Every 6-digit code mailed so far."""
+        found = []
+        for message in self.messages:
+            body = message.get_payload(decode=True)
+            text = body.decode("utf-8") if isinstance(body, bytes) else str(message.get_payload())
+            found.extend(re.findall(r"\b\d{6}\b", text))
+        return found
+
     def codes_for(self, address: str) -> list[str]:
         """The 6-digit codes mailed to ``address``, oldest first."""
         found = []

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,12 @@ class RunningStack:
     var_dir: Path
     gateway_url: str
     api_token: str
-    agent_token: str
+    #: The demo agent's (AG-01's) own token, as `python -m bot run` printed it in development.
+    agent_token: str = ""
     rasa_url: str = ""
     rasa_token: str = ""
+    action_url: str = ""
+    env: dict[str, str] = field(default_factory=dict)
 
     def output(self) -> str:
         """Everything the supervisor printed so far."""
@@ -49,6 +54,19 @@ class RunningStack:
                 parts.append(f"--- {name}.log ---\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:]))
         return "\n".join(parts)
 
+    def issue_agent_token(self, agent_id: str) -> str:
+        """A new API token of ``agent_id``, issued as an operator would: ``python -m bot agents token``."""
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "agents", "token", agent_id],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
     def stop(self, timeout_s: float = 60) -> int:
         """SIGTERM the supervisor (as Ctrl-C would) and return its exit code."""
         if self.process.poll() is None:
@@ -62,6 +80,10 @@ class RunningStack:
 
 
 E2E_IDENTITY_SECRET = "e2e-identity-secret-for-signing-customer-tokens"
+#: The secrets between the three processes (docs/identity.md), shared with a second gateway on the same Rasa.
+E2E_CHANNEL_SECRET = "e2e-rasa-channel-secret-signing-gateway-requests"
+E2E_ACTION_TOKEN = "e2e-action-server-token-that-rasa-presents"
+E2E_TURN_SECRET = "e2e-turn-secret-signing-each-messages-identity"
 E2E_SLACK_SIGNING_SECRET = "e2e-slack-signing-secret"
 
 
@@ -91,6 +113,7 @@ def start_stack(
     var_dir.mkdir(parents=True, exist_ok=True)
     gateway_port = free_port()
     rasa_port = free_port()
+    action_port = free_port()
     env = {
         **os.environ,
         "BOT_ENV": "development",
@@ -98,11 +121,13 @@ def start_stack(
         "BOT_MODELS_DIR": str(models_dir),
         "BOT_GATEWAY_PORT": str(gateway_port),
         "BOT_RASA_PORT": str(rasa_port),
-        "BOT_ACTION_PORT": str(free_port()),
+        "BOT_ACTION_PORT": str(action_port),
         "BOT_API_TOKEN": "e2e-api-token",
-        "BOT_AGENT_TOKEN": "e2e-agent-token",
         "BOT_RASA_TOKEN": "e2e-rasa-token",
         "BOT_IDENTITY_SECRET": E2E_IDENTITY_SECRET,
+        "BOT_RASA_CHANNEL_SECRET": E2E_CHANNEL_SECRET,
+        "BOT_ACTION_TOKEN": E2E_ACTION_TOKEN,
+        "BOT_TURN_SECRET": E2E_TURN_SECRET,
         **(extra_env or {}),
     }
     output_path = var_dir / "supervisor.out"
@@ -121,13 +146,20 @@ def start_stack(
         var_dir,
         f"http://127.0.0.1:{gateway_port}",
         "e2e-api-token",
-        "e2e-agent-token",
         rasa_url=f"http://127.0.0.1:{rasa_port}",
         rasa_token="e2e-rasa-token",
+        action_url=f"http://127.0.0.1:{action_port}",
+        env=env,
     )
     deadline = time.monotonic() + ready_timeout_s + 30
     while time.monotonic() < deadline:
         if "Press Ctrl-C to stop." in stack.output():
+            # The demo works out of the box: development issues the first agent's token and prints it.
+            printed = re.search(r"^\s*Agent token:\s+(\S+) \(.*, AG-01\)$", stack.output(), re.MULTILINE)
+            if printed is None:
+                stack.stop()
+                raise RuntimeError(f"no agent token printed:\n{stack.output()}")
+            stack.agent_token = printed.group(1)
             return stack
         if process.poll() is not None:
             raise RuntimeError(f"bot exited with {process.returncode}:\n{stack.output()}\n{stack.logs()}")
@@ -163,3 +195,65 @@ def joined(reply: dict[str, Any]) -> str:
 def buttons(reply: dict[str, Any]) -> dict[str, str]:
     """Button title -> payload over all replies of a direct-API answer."""
     return {b["title"]: b["payload"] for r in reply["replies"] for b in r.get("buttons") or []}
+
+
+@dataclass
+class Gateway:
+    """A ``python -m bot gateway`` subprocess (its own process group) and how to reach it."""
+
+    env: dict[str, str]
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self, timeout_s: float = 60) -> None:
+        """Start the process and wait until ``GET /healthz`` answers 200."""
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== start {self.starts} =====\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "gateway"],
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310 (local)
+                    if response.status == 200:
+                        return
+            time.sleep(0.2)
+        raise RuntimeError(f"gateway not healthy within {timeout_s}s:\n{self.log_tail()}")
+
+    def stop(self, *, kill: bool, timeout_s: float = 20) -> None:
+        """SIGKILL the process group, or SIGTERM it (SIGKILL when it does not stop in time)."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        if kill:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+    def restart(self, kill: bool) -> None:
+        """Stop (SIGKILL when ``kill``), then start again with the same environment."""
+        self.stop(kill=kill)
+        self.start()
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines of the gateway's output, for failure messages."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])

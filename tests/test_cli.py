@@ -33,3 +33,66 @@ def test_validate_command_reports_a_broken_guide_with_file_and_line(
     assert main(["validate"]) == 1
     err = capsys.readouterr().err
     assert "zz_broken.yml:11" in err and "nowhere" in err
+
+
+def test_agents_token_revoke_and_list(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.__main__ import main
+    from bot.db.engine import create_db_engine
+    from bot.handoff.agents import AgentCredentials
+
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
+    assert main(["seed"]) == 0
+    capsys.readouterr()
+    assert main(["agents", "token", "AG-02"]) == 0
+    captured = capsys.readouterr()
+    token = captured.out.strip()
+    assert len(token) == 43 and "\n" not in token  # alone on stdout
+    assert "shown only now" in captured.err and token not in captured.err
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        assert AgentCredentials(engine).check(token).outcome == "agent"
+        assert main(["agents", "list"]) == 0
+        listed = capsys.readouterr().out
+        assert "AG-02\tTomás Ribeiro\tactive\ttokens: 1\tlast used: " in listed and token not in listed
+        assert main(["agents", "revoke", "AG-02"]) == 0
+        assert capsys.readouterr().out.strip() == "revoked 1 token(s) of agent AG-02"
+        assert AgentCredentials(engine).check(token).outcome == "revoked"
+    finally:
+        engine.dispose()
+    assert main(["agents", "token", "AG-99"]) == 1
+    assert "no agent with id 'AG-99'" in capsys.readouterr().err
+    assert main(["agents", "token", "AG-07"]) == 1  # active: false in data/agents.yml
+    assert "not active" in capsys.readouterr().err
+
+
+def test_the_development_demo_agent_token_is_kept_and_renewed_once_revoked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    from bot.__main__ import _demo_agent_token, main
+    from bot.db.engine import create_db_engine
+    from bot.handoff.agents import AgentCredentials
+    from bot.settings import load_settings
+
+    settings = load_settings({"BOT_VAR_DIR": str(tmp_path)})
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    assert main(["seed"]) == 0
+    described, token = _demo_agent_token(settings) or ("", "")
+    assert described == "Lena Hoffmann, AG-01" and len(token) == 43
+    stored = json.loads((tmp_path / "dev-secrets.json").read_text())
+    assert stored["agent_token:AG-01"] == token
+    assert _demo_agent_token(settings) == (described, token)  # a restart reuses it
+    engine = create_db_engine(settings.database_url)
+    try:
+        credentials = AgentCredentials(engine)
+        assert credentials.check(token).outcome == "agent"
+        credentials.revoke("AG-01")
+        _, renewed = _demo_agent_token(settings) or ("", "")
+        assert renewed != token and credentials.check(renewed).outcome == "agent"
+        assert credentials.check(token).outcome == "revoked"
+    finally:
+        engine.dispose()

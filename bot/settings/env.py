@@ -16,6 +16,8 @@ def env_value(value: object) -> str:
     """A setting as a child process reads it back from its environment."""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
     return str(value)
 
 
@@ -33,6 +35,10 @@ class Env:
     def secret(self, name: str) -> str:
         """The value exactly as given (a password may start or end with a space)."""
         return self._env.get(name, "")
+
+    def words(self, name: str) -> list[str]:
+        """A comma-separated list, blanks dropped."""
+        return [word.strip() for word in self.text(name).split(",") if word.strip()]
 
     def switched_on(self, name: str) -> bool:
         """An opt-in switch: on only for 1, true or yes."""
@@ -79,8 +85,15 @@ class Env:
         return Path(raw).resolve() if raw else default
 
 
-def dev_tokens(var_dir: Path, wanted: list[str]) -> dict[str, str]:
-    """Load or create development tokens in ``var/dev-secrets.json`` (mode 0600)."""
+def dev_tokens(var_dir: Path, wanted: list[str], *, nbytes: int = 24, renew: bool = False) -> dict[str, str]:
+    """Load or create development tokens in ``var/dev-secrets.json`` (mode 0600).
+
+    Args:
+        var_dir: The run-time folder.
+        wanted: The tokens' names in the file.
+        nbytes: Random bytes of a token created now.
+        renew: Replace the stored tokens of ``wanted`` with new ones.
+    """
     path = var_dir / "dev-secrets.json"
     stored: dict[str, str] = {}
     if path.exists():
@@ -91,8 +104,8 @@ def dev_tokens(var_dir: Path, wanted: list[str]) -> dict[str, str]:
             stored = {}
     changed = False
     for name in wanted:
-        if not stored.get(name):
-            stored[name] = secrets.token_urlsafe(24)
+        if renew or not stored.get(name):
+            stored[name] = secrets.token_urlsafe(nbytes)
             changed = True
     if changed:
         var_dir.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,14 @@ from bot.settings.sections import (
     TelegramSettings,
 )
 
-_GENERATED_TOKENS = ("BOT_API_TOKEN", "BOT_AGENT_TOKEN", "BOT_RASA_TOKEN", "BOT_IDENTITY_SECRET")
+_GENERATED_TOKENS = (
+    "BOT_API_TOKEN",
+    "BOT_RASA_TOKEN",
+    "BOT_IDENTITY_SECRET",
+    "BOT_RASA_CHANNEL_SECRET",
+    "BOT_ACTION_TOKEN",
+    "BOT_TURN_SECRET",
+)
 ENVIRONMENTS = ("development", "production", "test")
 RECORDS_BACKENDS = ("sql", "http")
 #: Per-request timeout ceiling of the HTTP records backend (the issue's contract: at most 3 s).
@@ -103,17 +110,35 @@ _VARIABLES: dict[str, dict[str, str]] = {
         "port": "BOT_GATEWAY_PORT",
         "public_url": "BOT_PUBLIC_URL",
         "api_token": "BOT_API_TOKEN",
-        "agent_token": "BOT_AGENT_TOKEN",
         "replica_id": "BOT_REPLICA_ID",
+        "allowed_origins": "BOT_ALLOWED_ORIGINS",
+        "trust_forwarded_for": "BOT_TRUST_FORWARDED_FOR",
     },
     "dialogue": {
+        "rasa_host": "BOT_RASA_HOST",
         "rasa_port": "BOT_RASA_PORT",
+        "action_host": "BOT_ACTION_HOST",
         "action_port": "BOT_ACTION_PORT",
         "token": "BOT_RASA_TOKEN",
+        "channel_secret": "BOT_RASA_CHANNEL_SECRET",
+        "action_token": "BOT_ACTION_TOKEN",
+        "turn_secret": "BOT_TURN_SECRET",
         "timeout_s": "BOT_RASA_TIMEOUT",
+        "tracker_url": "BOT_TRACKER_URL",
     },
-    "limits": {"max_message_chars": "BOT_MAX_MESSAGE_CHARS"},
-    "identity": {"secret": "BOT_IDENTITY_SECRET"},
+    "limits": {
+        "max_message_chars": "BOT_MAX_MESSAGE_CHARS",
+        "max_concurrent_turns": "BOT_MAX_CONCURRENT_TURNS",
+        "api_rate_per_client": "BOT_API_RATE_PER_CLIENT",
+        "api_rate_total": "BOT_API_RATE_TOTAL",
+        "ws_max_per_client": "BOT_WS_MAX_PER_CLIENT",
+        "ws_max_connections": "BOT_WS_MAX_CONNECTIONS",
+        "ws_idle_timeout_s": "BOT_WS_IDLE_TIMEOUT",
+        "turn_wait_s": "BOT_TURN_WAIT",
+        "retry_for_s": "BOT_RETRY_FOR",
+        "lease_s": "BOT_LEASE",
+    },
+    "identity": {"secret": "BOT_IDENTITY_SECRET", "link_idle_days": "BOT_LINK_IDLE_DAYS"},
     "smtp": {
         "host": "BOT_SMTP_HOST",
         "port": "BOT_SMTP_PORT",
@@ -147,7 +172,7 @@ _VARIABLES: dict[str, dict[str, str]] = {
 
 
 def _tokens(env: Env, environment: str, var_dir: Path) -> tuple[dict[str, str], list[str]]:
-    """The four generated tokens, and which of them were generated (not set)."""
+    """The tokens and secrets of :data:`_GENERATED_TOKENS`, and which of them were generated (not set)."""
     tokens = {name: env.text(name) for name in _GENERATED_TOKENS}
     missing = [name for name, value in tokens.items() if not value]
     if missing and environment == "production":
@@ -173,18 +198,50 @@ def _gateway(env: Env, tokens: Mapping[str, str]) -> GatewaySettings:
         port=env.integer("BOT_GATEWAY_PORT", 8080),
         public_url=env.text("BOT_PUBLIC_URL"),
         api_token=tokens["BOT_API_TOKEN"],
-        agent_token=tokens["BOT_AGENT_TOKEN"],
         replica_id=env.text("BOT_REPLICA_ID"),
+        allowed_origins=tuple(origin.rstrip("/") for origin in env.words("BOT_ALLOWED_ORIGINS")),
+        trust_forwarded_for=env.switched_on("BOT_TRUST_FORWARDED_FOR"),
     )
 
 
-def _dialogue(env: Env, tokens: Mapping[str, str]) -> DialogueSettings:
+def _dialogue(env: Env, tokens: Mapping[str, str], paths: Paths) -> DialogueSettings:
     return DialogueSettings(
+        rasa_host=env.text("BOT_RASA_HOST", "127.0.0.1"),
         rasa_port=env.integer("BOT_RASA_PORT", 5005),
+        action_host=env.text("BOT_ACTION_HOST", "127.0.0.1"),
         action_port=env.integer("BOT_ACTION_PORT", 5055),
         token=tokens["BOT_RASA_TOKEN"],
+        channel_secret=tokens["BOT_RASA_CHANNEL_SECRET"],
+        action_token=tokens["BOT_ACTION_TOKEN"],
+        turn_secret=tokens["BOT_TURN_SECRET"],
         timeout_s=env.number("BOT_RASA_TIMEOUT", 30.0),
+        # endpoints.yml hands this URL to Rasa's SQL tracker store; the privacy commands read the same.
+        tracker_url=env.text("BOT_TRACKER_URL", f"sqlite:///{paths.tracker_db}"),
     )
+
+
+def _limits(env: Env, rasa_timeout_s: float) -> Limits:
+    defaults = Limits()
+    limits = Limits(
+        max_message_chars=env.integer("BOT_MAX_MESSAGE_CHARS", defaults.max_message_chars),
+        max_concurrent_turns=env.integer("BOT_MAX_CONCURRENT_TURNS", defaults.max_concurrent_turns),
+        api_rate_per_client=env.number("BOT_API_RATE_PER_CLIENT", defaults.api_rate_per_client),
+        api_rate_total=env.number("BOT_API_RATE_TOTAL", defaults.api_rate_total),
+        ws_max_per_client=env.integer("BOT_WS_MAX_PER_CLIENT", defaults.ws_max_per_client),
+        ws_max_connections=env.integer("BOT_WS_MAX_CONNECTIONS", defaults.ws_max_connections),
+        ws_idle_timeout_s=env.number("BOT_WS_IDLE_TIMEOUT", defaults.ws_idle_timeout_s),
+        turn_wait_s=env.number("BOT_TURN_WAIT", defaults.turn_wait_s),
+        retry_for_s=env.number("BOT_RETRY_FOR", defaults.retry_for_s),
+        lease_s=env.number("BOT_LEASE", defaults.lease_s),
+    )
+    if limits.lease_s <= rasa_timeout_s:
+        # A replica still waiting for Rasa must not see its turn taken over by another one.
+        raise SettingsError(
+            f"BOT_LEASE ({limits.lease_s:g} s) must be longer than BOT_RASA_TIMEOUT ({rasa_timeout_s:g} s)"
+        )
+    if limits.max_concurrent_turns < 1 or limits.api_rate_per_client <= 0 or limits.api_rate_total <= 0:
+        raise SettingsError("BOT_MAX_CONCURRENT_TURNS and the BOT_API_RATE_* limits must be above 0")
+    return limits
 
 
 def _smtp(env: Env, environment: str) -> SmtpSettings:
@@ -260,15 +317,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"BOT_ENV must be development, production or test, got {environment!r}")
     paths = _paths(reader)
     tokens, generated = _tokens(reader, environment, paths.var_dir)
+    dialogue = _dialogue(reader, tokens, paths)
     return Settings(
         environment=environment,
         log_level=reader.text("BOT_LOG_LEVEL", "INFO").upper(),
         database_url=reader.text("BOT_DATABASE_URL", f"sqlite:///{paths.var_dir / 'bot.db'}"),
         paths=paths,
         gateway=_gateway(reader, tokens),
-        dialogue=_dialogue(reader, tokens),
-        limits=Limits(max_message_chars=reader.integer("BOT_MAX_MESSAGE_CHARS", 4000)),
-        identity=IdentitySettings(secret=tokens["BOT_IDENTITY_SECRET"]),
+        dialogue=dialogue,
+        limits=_limits(reader, dialogue.timeout_s),
+        identity=IdentitySettings(
+            secret=tokens["BOT_IDENTITY_SECRET"], link_idle_days=reader.integer("BOT_LINK_IDLE_DAYS", 30)
+        ),
         smtp=_smtp(reader, environment),
         records=_records(reader),
         slack=_slack(reader),

@@ -27,14 +27,17 @@ class Paths:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    """The gateway's address and the bearer tokens of its APIs."""
+    """The gateway's address and the bearer token of its direct API (agents have their own tokens)."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
     api_token: str = ""
-    agent_token: str = ""
     replica_id: str = ""
+    # Sites that may open the widget's WebSocket besides the gateway's own ("*": any).
+    allowed_origins: tuple[str, ...] = ()
+    # Behind a balancer that sets X-Forwarded-For: the client is its first hop (for per-client limits).
+    trust_forwarded_for: bool = False
 
     @property
     def url(self) -> str:
@@ -52,36 +55,76 @@ class GatewaySettings:
 
 @dataclass(frozen=True)
 class DialogueSettings:
-    """How the gateway reaches the Rasa server and the action server (always on loopback)."""
+    """Where the Rasa server and the action server listen, the secrets between the processes, the tracker store.
 
+    ``token`` guards Rasa's HTTP API (``--auth-token``); ``channel_secret`` signs the
+    gateway's messages to Rasa's customer channel; ``action_token`` is what Rasa shows the
+    action server; ``turn_secret`` signs the identity the gateway vouches for in each
+    message (docs/identity.md, "Between the processes"). ``tracker_url`` is the SQLAlchemy
+    URL (SQLite or PostgreSQL) of Rasa's tracker store, which endpoints.yml hands to Rasa.
+    """
+
+    rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
+    action_host: str = "127.0.0.1"
     action_port: int = 5055
     token: str = ""
+    channel_secret: str = ""
+    action_token: str = ""
+    turn_secret: str = ""
     timeout_s: float = 30.0
+    tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'rasa_tracker.db'}"
 
     @property
     def rasa_url(self) -> str:
         """Base URL of the Rasa server."""
-        return f"http://127.0.0.1:{self.rasa_port}"
+        return f"http://{_reachable(self.rasa_host)}:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
         """Base URL of the action server."""
-        return f"http://127.0.0.1:{self.action_port}"
+        return f"http://{_reachable(self.action_host)}:{self.action_port}"
+
+
+def _reachable(host: str) -> str:
+    """The address to call a server on that listens on ``host`` (every interface: this machine's loopback)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits every channel and front end applies to what people type."""
+    """What one client, and everyone together, may ask of the gateway."""
 
     max_message_chars: int = 4000
+    # Customer turns the gateway runs at once (each asks the dialogue server once), shared fairly by channel.
+    max_concurrent_turns: int = 8
+    # Direct API requests a second per client, and for everyone together (bursts of twice as many).
+    api_rate_per_client: float = 20.0
+    api_rate_total: float = 200.0
+    # Open widget connections per client and in all; a connection silent this long is closed.
+    ws_max_per_client: int = 20
+    ws_max_connections: int = 2000
+    ws_idle_timeout_s: float = 90.0
+    # How long a direct-API request waits for its turn before answering 202 (the reply comes later).
+    turn_wait_s: float = 45.0
+    # How long a failing customer message or reply is retried before it becomes a dead letter.
+    retry_for_s: float = 86_400.0
+    # How long a replica holds a customer message or reply it took on; when it dies, another
+    # replica takes the work over after this (longer than BOT_RASA_TIMEOUT).
+    lease_s: float = 60.0
 
 
 @dataclass(frozen=True)
 class IdentitySettings:
-    """The secret that signs customer tokens, linking codes and deep links."""
+    """The secret that signs customer tokens, linking codes and deep links; how long a linked chat stays linked."""
 
     secret: str = ""
+    # A chat linked by an emailed code stops being verified after this many days without a message.
+    link_idle_days: int = 30
 
 
 @dataclass(frozen=True)

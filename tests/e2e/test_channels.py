@@ -12,18 +12,12 @@ both fakes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -39,7 +33,15 @@ from tests.fakes.slack import FakeSlack, customer_button_press, dm_event, mentio
 from tests.fakes.slack import deliver as slack_deliver
 from tests.fakes.telegram import TOKEN, FakeTelegram, base_url
 from tests.helpers import free_port
-from tests.stack import E2E_IDENTITY_SECRET, E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread
+from tests.stack import (
+    E2E_CHANNEL_SECRET,
+    E2E_IDENTITY_SECRET,
+    E2E_SLACK_SIGNING_SECRET,
+    E2E_TURN_SECRET,
+    Gateway,
+    RunningStack,
+    serve_in_thread,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -54,68 +56,6 @@ _ids = itertools.count(1)
 
 
 # -- the second gateway --------------------------------------------------------------------------
-
-
-@dataclass
-class Gateway:
-    """A ``python -m bot gateway`` subprocess (its own process group) and how to reach it."""
-
-    env: dict[str, str]
-    url: str
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-
-    def start(self, timeout_s: float = 60) -> None:
-        """Start the process and wait until ``GET /healthz`` answers 200."""
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(f"\n===== start {self.starts} =====\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "gateway"],
-                cwd=PROJECT_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310 (local)
-                    if response.status == 200:
-                        return
-            time.sleep(0.2)
-        raise RuntimeError(f"gateway not healthy within {timeout_s}s:\n{self.log_tail()}")
-
-    def stop(self, *, kill: bool, timeout_s: float = 20) -> None:
-        """SIGKILL the process group, or SIGTERM it (SIGKILL when it does not stop in time)."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        if kill:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-
-    def restart(self, kill: bool) -> None:
-        """Stop (SIGKILL when ``kill``), then start again with the same environment."""
-        self.stop(kill=kill)
-        self.start()
-
-    def log_tail(self, lines: int = 60) -> str:
-        """The last lines of the gateway's output, for failure messages."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -225,9 +165,10 @@ def rig(
             "BOT_RASA_PORT": str(int(stack.rasa_url.rsplit(":", 1)[1])),
             "BOT_RASA_TOKEN": stack.rasa_token,
             "BOT_API_TOKEN": stack.api_token,
-            "BOT_AGENT_TOKEN": stack.agent_token,
             "BOT_IDENTITY_SECRET": E2E_IDENTITY_SECRET,
-            "BOT_ACTION_PORT": str(stack_settings.dialogue.action_port),
+            "BOT_RASA_CHANNEL_SECRET": E2E_CHANNEL_SECRET,
+            "BOT_TURN_SECRET": E2E_TURN_SECRET,
+            "BOT_ACTION_PORT": stack.action_url.rsplit(":", 1)[1],
             "BOT_GATEWAY_PORT": str(gateway_port),
             "BOT_REPLICA_ID": "e2e-channels",
             "BOT_TELEGRAM_BOT_TOKEN": TOKEN,
@@ -437,9 +378,9 @@ async def test_guide_completed_on_slack_with_buttons(rig: Rig, session: aiohttp.
     assert probe and all("<!channel>" not in t and "<b>" not in t for t in texts(probe)), texts(probe)
     await escape.say("I want to talk to a real person please")
     handoff_id = await open_handoff(rig, session, escape.conversation)
-    await agent_post(rig, session, f"handoffs/{handoff_id}/claim", {"agent_id": LENA})
+    await agent_post(rig, session, f"handoffs/{handoff_id}/claim", {})
     typed = "Hi <!channel>, this is <b>Lena</b> & co <https://evil.example|click>"
-    await agent_post(rig, session, f"handoffs/{handoff_id}/messages", {"agent_id": LENA, "text": typed})
+    await agent_post(rig, session, f"handoffs/{handoff_id}/messages", {"text": typed})
     await rig.settled(escape.conversation, lambda: len(escape.posted()))
     relayed = [p for p in escape.posted() if "Lena" in p["text"]]
     assert len(relayed) == 1, texts(escape.posted())
@@ -447,7 +388,7 @@ async def test_guide_completed_on_slack_with_buttons(rig: Rig, session: aiohttp.
     for post in escape.posted():
         shown = [post["text"], *[(b.get("text") or {}).get("text", "") for b in post.get("blocks") or []]]
         assert not any("<!channel>" in t or "<b>" in t or "<https" in t for t in shown), shown
-    await agent_post(rig, session, f"handoffs/{handoff_id}/resolve", {"agent_id": LENA})
+    await agent_post(rig, session, f"handoffs/{handoff_id}/resolve", {})
     await rig.settled(escape.conversation, lambda: len(escape.posted()))
     escape.assert_each_posted_once()
 
@@ -456,6 +397,7 @@ async def test_guide_completed_on_slack_with_buttons(rig: Rig, session: aiohttp.
 
 
 def agent_headers(rig: Rig) -> dict[str, str]:
+    """Lena's own token (the stack's demo agent): it works on any gateway of the same database."""
     return {"Authorization": f"Bearer {rig.stack.agent_token}"}
 
 
@@ -485,9 +427,10 @@ async def test_handoff_relayed_to_and_from_a_telegram_customer(rig: Rig, session
     assert new, "the bot said nothing"
     handoff_id = await open_handoff(rig, session, chat.conversation)
 
-    await agent_post(rig, session, f"handoffs/{handoff_id}/claim", {"agent_id": LENA})
+    claimed = await agent_post(rig, session, f"handoffs/{handoff_id}/claim", {})
+    assert claimed["agent_id"] == LENA  # the token's agent
     reply = "Hi, this is Lena from Nimbus support. Which router do you have?"
-    await agent_post(rig, session, f"handoffs/{handoff_id}/messages", {"agent_id": LENA, "text": reply})
+    await agent_post(rig, session, f"handoffs/{handoff_id}/messages", {"text": reply})
     await rig.settled(chat.conversation, lambda: len(chat.sent()))
     new = chat.sent()[chat.read :]
     chat.read += len(new)
@@ -502,7 +445,7 @@ async def test_handoff_relayed_to_and_from_a_telegram_customer(rig: Rig, session
     assert answer in customer_says, customer_says
     assert detail["status"] == "claimed"
 
-    resolved = await agent_post(rig, session, f"handoffs/{handoff_id}/resolve", {"agent_id": LENA})
+    resolved = await agent_post(rig, session, f"handoffs/{handoff_id}/resolve", {})
     assert resolved["status"] == "resolved"
     await rig.settled(chat.conversation, lambda: len(chat.sent()))
     new = chat.sent()[chat.read :]

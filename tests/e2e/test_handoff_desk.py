@@ -93,9 +93,9 @@ def test_web_customer_slack_and_console_agent_resolve_and_csat(
             # 3. The web console shows it claimed by her; she replies from the console ...
             console = browser.new_context().new_page()
             console.goto(f"{stack.gateway_url}/console")
-            console.fill("#ac-token", stack.agent_token)
-            console.fill("#ac-agent", LENA[0])
+            console.fill("#ac-token", stack.agent_token)  # Lena's own token, printed by `python -m bot run`
             console.click("#ac-signin-button")
+            expect(console.locator("#ac-who-text")).to_have_text("Signed in as Lena Hoffmann", timeout=15_000)
             console.locator(f'li[data-handoff="{handoff_id}"] button').click()
             expect(console.locator("#ac-detail-state")).to_contain_text("Claimed by you", timeout=15_000)
             console.fill("#ac-reply", "Hi, this is Lena from Nimbus support.")

@@ -109,15 +109,14 @@ async def test_agent_hands_back_mid_guide_and_the_bot_resumes_the_step(
     await say(session, stack, conversation, option_payload(1))  # a router -> the status LED step
     opened = await say(session, stack, conversation, "can I talk to a real person")
     handoff_id = opened["handoff"]["id"]
-    agent = {"Authorization": f"Bearer {stack.agent_token}"}
+    agent = {"Authorization": f"Bearer {stack.issue_agent_token('AG-02')}"}  # Tomás's own token
     base = f"{stack.gateway_url}/api/v1/handoffs/{handoff_id}"
-    async with session.post(f"{base}/claim", json={"agent_id": "AG-02"}, headers=agent) as response:
+    async with session.post(f"{base}/claim", headers=agent) as response:
         assert response.status == 200, await response.text()
-    async with session.post(
-        f"{base}/messages", json={"agent_id": "AG-02", "text": "Let's finish the checks."}, headers=agent
-    ) as response:
+        assert (await response.json())["agent_id"] == "AG-02"
+    async with session.post(f"{base}/messages", json={"text": "Let's finish the checks."}, headers=agent) as response:
         assert response.status == 201
-    async with session.post(f"{base}/hand-back", json={"agent_id": "AG-02"}, headers=agent) as response:
+    async with session.post(f"{base}/hand-back", headers=agent) as response:
         assert response.status == 200, await response.text()
         closed = await response.json()
     assert any(step_text(wifi, "status_led") in reply["text"] for reply in closed["bot_replies"]), closed

@@ -52,7 +52,7 @@ class SlackCall:
     token: str | None
     #: ``time.monotonic()`` when the request was received.
     at: float = 0.0
-    #: ``"ok"``, ``"429"``, ``"5xx"``, ``"timeout"`` (an injected fault) or ``"error"`` (unknown method).
+    #: ``"ok"``, ``"429"``, ``"5xx"``, ``"timeout"`` (an injected fault) or ``"error"`` (unknown method, API error).
     outcome: str = "ok"
 
 
@@ -74,6 +74,8 @@ class FakeSlack:
 
     calls: list[SlackCall] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    #: The bot's messages still in Slack, ``(channel id, ts) -> text``: posted, updated, not deleted.
+    live: dict[tuple[str, str], str] = field(default_factory=dict)
     #: Socket Mode: every JSON frame a client sent, and those that acknowledge an envelope.
     frames: list[dict[str, Any]] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
@@ -83,6 +85,7 @@ class FakeSlack:
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _envelopes: itertools.count = field(default_factory=lambda: itertools.count(1))
     _faults: dict[str, list[_Fault]] = field(default_factory=dict)
+    _deleted: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def called(self, method: str) -> list[dict[str, Any]]:
@@ -215,9 +218,26 @@ class FakeSlack:
             message = {"type": "message", "text": args.get("text", ""), "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
-            return {"channel": resolved_channel(args.get("channel")), "ts": ts, "message": message}
+            channel = resolved_channel(args.get("channel"))
+            with self._lock:
+                self.live[(channel, ts)] = str(args.get("text", ""))
+            return {"channel": channel, "ts": ts, "message": message}
         if method == "chat.update":
+            key = (str(args.get("channel")), str(args.get("ts")))
+            with self._lock:
+                if key in self._deleted:
+                    return {"ok": False, "error": "message_not_found"}
+                self.live[key] = str(args.get("text", ""))
             return {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
+        if method == "chat.delete":
+            # Slack deletes only what the bot posted; anything else it does not know is "message_not_found".
+            key = (str(args.get("channel")), str(args.get("ts")))
+            with self._lock:
+                if key not in self.live:
+                    return {"ok": False, "error": "message_not_found"}
+                del self.live[key]
+                self._deleted.add(key)
+            return {"channel": key[0], "ts": key[1]}
         if method == "chat.postEphemeral":
             return {"message_ts": self._next_ts()}
         return None
@@ -236,6 +256,7 @@ class FakeSlack:
                 for key in ("blocks", "attachments"):
                     if isinstance(args.get(key), str):
                         args[key] = json.loads(args[key])
+            args = {**request.query, **args}  # slack_sdk sends some methods' arguments (chat.delete) as query params
             token = request.headers.get("Authorization", "").removeprefix("Bearer ") or None
             fault = self._take_fault(method)
             if fault is not None:
@@ -256,6 +277,8 @@ class FakeSlack:
                 call.outcome = "error"
                 self.unknown.append(method)
                 return web.json_response({"ok": False, "error": "unknown_method"})
+            if answer.get("ok") is False:
+                call.outcome = "error"  # an API error Slack answers with HTTP 200 (message_not_found...)
             return web.json_response({"ok": True, **answer})
 
         app.router.add_post("/api/{method}", api)

@@ -24,6 +24,7 @@ from tests.conftest import NetworkGuard
 from tests.fakes import slack as slack_fake
 from tests.fakes.slack import BOT_USER_ID, CHANNEL_ID, FakeSlack, start_fake_slack
 from tests.fakes.telegram import BOT_USER, TOKEN, FakeTelegram, base_url, start_fake_telegram
+from tests.helpers import interface_addresses
 
 CHAT = 4242
 
@@ -256,6 +257,28 @@ async def test_slack_posted_filters_and_echoes_id_channels(slack_client: tuple[F
         await fake.wait_posted("D0CUST1", 2, timeout=0.1)
 
 
+async def test_slack_delete_removes_only_the_bots_own_live_messages(
+    slack_client: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    fake, client = slack_client
+    root = await client.chat_postMessage(channel="#support-agents", text="root")
+    reply = await client.chat_postMessage(channel="#support-agents", text="in thread", thread_ts=root["ts"])
+    assert set(fake.live) == {(CHANNEL_ID, root["ts"]), (CHANNEL_ID, reply["ts"])}
+    await client.chat_delete(channel=CHANNEL_ID, ts=reply["ts"])
+    await client.chat_update(channel=CHANNEL_ID, ts=root["ts"], text="erased", blocks=[])
+    assert fake.live == {(CHANNEL_ID, root["ts"]): "erased"}
+    for call in (
+        client.chat_delete(channel=CHANNEL_ID, ts=reply["ts"]),  # already gone
+        client.chat_delete(channel=CHANNEL_ID, ts="1699999999.000001"),  # an agent's message: not the bot's
+        client.chat_update(channel=CHANNEL_ID, ts=reply["ts"], text="too late"),
+    ):
+        with pytest.raises(SlackApiError) as raised:
+            await call
+        assert raised.value.response["error"] == "message_not_found"
+    assert [c.outcome for c in fake.calls if c.method == "chat.delete"] == ["ok", "error", "error"]
+    assert fake.unknown == []
+
+
 async def test_slack_customer_events_are_signed_and_well_formed() -> None:
     secret = "signing-secret"
     seen: list[tuple[str, dict[str, str]]] = []
@@ -322,4 +345,13 @@ def test_network_guard_blocks_outbound_and_allows_loopback(monkeypatch: pytest.M
     assert NetworkGuard.is_local(socket.AF_INET, ("localhost", 80))
     assert not NetworkGuard.is_local(socket.AF_INET, ("example.com", 80))
     assert NetworkGuard.is_local(socket.AF_UNIX, "/tmp/some.sock")
+    # This machine's own interface addresses stay on this machine (a pod's address, in a cluster).
+    assert all(NetworkGuard.is_local(socket.AF_INET, (address, 80)) for address in interface_addresses())
     assert len(guard.blocked) == 2
+
+
+async def test_tests_run_on_asyncio_s_own_loop() -> None:
+    """Not on uvloop, which importing Rasa installs for the whole process (see conftest's event_loop_policy)."""
+    import rasa.core.channels.channel  # noqa: F401  (installs uvloop's policy, as collection does)
+
+    assert type(asyncio.get_running_loop()).__module__.startswith("asyncio.")

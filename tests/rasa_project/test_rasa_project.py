@@ -17,7 +17,13 @@ ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": 
 
 def _rasa(*args: str, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:
     # endpoints.yml reads these; point them at the test's own temporary files.
-    env = {**ENV, "BOT_ACTION_PORT": "1", "BOT_TRACKER_DB": str((tmp or Path("/nonexistent")) / "tracker.db")}
+    tracker = (tmp or Path("/nonexistent")) / "tracker.db"
+    env = {
+        **ENV,
+        "BOT_ACTION_URL": "http://127.0.0.1:1",
+        "BOT_ACTION_TOKEN": "unused",
+        "BOT_TRACKER_URL": f"sqlite:///{tracker}",
+    }
     return subprocess.run(
         [sys.executable, "-m", "rasa", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
     )

@@ -74,6 +74,20 @@ def _ensure_nlp(settings: Settings, *, force: bool = False) -> str:
     return f"{path} {'rebuilt' if rebuilt else 'up to date'}"
 
 
+def _ensure_help(settings: Settings) -> str:
+    """Encode the help center's sections if they changed since the last time (cached under models/help)."""
+    from bot.db.seed import load_demo_data
+    from bot.help import load_help_center
+    from bot.help.search import ensure_index_file
+    from bot.nlp.minilm import get_encoder
+
+    skus = {product.sku for product in load_demo_data(settings.paths.data_dir).products}
+    articles = load_help_center(settings.paths.data_dir / "help", skus)
+    path, built = ensure_index_file(articles, settings.paths.models_dir / "help", get_encoder)
+    sections = sum(len(article.sections) for article in articles)
+    return f"{len(articles)} articles, {sections} sections, {path.name} {'built' if built else 'up to date'}"
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Migrate, seed, train if needed, start all three processes, wait for Ctrl-C."""
     from bot.supervisor import Supervisor
@@ -95,6 +109,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             flush=True,
         )
     print(f"  spaCy catalog pipeline: {_ensure_nlp(settings)}", flush=True)
+    print("  help center: checking the search index…", flush=True)
+    print(f"  help center: {_ensure_help(settings)}", flush=True)
     if args.no_train:
         model = model_path(settings.paths.project_root, settings.paths.models_dir)
         if not model.exists():
@@ -194,6 +210,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from bot.training import ensure_model
 
     print(f"spaCy catalog pipeline: {_ensure_nlp(settings)}")
+    print(f"help center: {_ensure_help(settings)}")
     result = ensure_model(settings.paths.project_root, settings.paths.models_dir, force=args.force)
     print(f"{result.path} {f'trained in {result.seconds:.1f} s' if result.trained else 'up to date'}")
     return 0
@@ -207,6 +224,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.diagnostics import validate_guides
     from bot.handoff.config import load_handoff_config
     from bot.handoff.hours import load_hours
+    from bot.help import SearchSettings, validate_help_center
     from bot.identity.texts import load_link_texts
     from bot.texts import load_texts
 
@@ -215,16 +233,23 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     load_catalog_texts(settings.paths.data_dir / "texts.yml")
     load_link_texts(settings.paths.data_dir / "texts.yml")
     load_channel_texts(settings.paths.data_dir / "texts.yml")
-    load_demo_data(settings.paths.data_dir)
+    demo = load_demo_data(settings.paths.data_dir)
     load_handoff_config(settings.paths.data_dir / "handoff.yml")
-    problems = validate_guides(settings.paths.data_dir / "diagnostics")
+    help_dir = settings.paths.data_dir / "help"
+    _, help_problems = validate_help_center(help_dir, {product.sku for product in demo.products})
+    try:
+        SearchSettings.load(help_dir / "search.yml")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    problems = [str(p) for p in (*help_problems, *validate_guides(settings.paths.data_dir / "diagnostics"))]
     if not problems:
         from bot.diagnostics import load_guides
         from bot.diagnostics.wiring import check_wiring
 
         guides = load_guides(settings.paths.data_dir / "diagnostics").values()
         root = settings.paths.project_root
-        problems = check_wiring(guides, root / "domain.yml", root / "data" / "rules.yml")
+        problems = [str(p) for p in check_wiring(guides, root / "domain.yml", root / "data" / "rules.yml")]
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:

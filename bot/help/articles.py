@@ -19,6 +19,8 @@ import yaml
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: ``[text](help:<id>)``, ``[text](help:<id>#<section>)`` and ``[text](product:<SKU>)``.
 LINK_PATTERN = re.compile(r"\[([^\]]*)\]\((help|product):([^)\s]*)\)")
+#: ``<!-- also asked: how many days to send it back | return window -->``: how customers ask for a section.
+ALSO_ASKED = re.compile(r"^\s*<!--\s*also asked:(.*)-->\s*$")
 FIELDS = ("id", "title", "tags", "products", "updated")
 
 
@@ -62,6 +64,7 @@ class Section:
     heading: str
     text: str
     line: int
+    also_asked: tuple[str, ...] = ()  # other ways customers ask for this section (search only, never shown)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,24 @@ def _sections(
     seen: dict[str, int] = {}
     for heading, line, text_lines in parts:
         slug = slugify(heading)
-        text = "\n".join(text_lines).strip()
+        also_asked: list[str] = []
+        kept: list[str] = []
+        for offset, raw in enumerate(text_lines, start=1):
+            match = ALSO_ASKED.match(raw)
+            if match:
+                phrasings = [p.strip() for p in match.group(1).split("|")]
+                if not all(phrasings):
+                    problems.append(Problem(path, line + offset, "bad_also_asked", "an 'also asked' phrasing is empty"))
+                also_asked += [p for p in phrasings if p]
+            elif raw.lstrip().startswith("<!--") and "also asked" in raw and "-->" not in raw:
+                problems.append(
+                    Problem(
+                        path, line + offset, "bad_also_asked", "an 'also asked' comment must end on its line with -->"
+                    )
+                )
+            else:
+                kept.append(raw)
+        text = "\n".join(kept).strip()
         if not slug:
             problems.append(Problem(path, line, "empty_heading", "a section heading has no letters or digits"))
             continue
@@ -178,7 +198,7 @@ def _sections(
         if not text:
             problems.append(Problem(path, line, "empty_section", f"section '{heading}' has no text"))
             continue
-        sections.append(Section(f"{article_id}#{slug}", article_id, heading, text, line))
+        sections.append(Section(f"{article_id}#{slug}", article_id, heading, text, line, tuple(also_asked)))
     if not parts:
         problems.append(Problem(path, first_line, "no_sections", "the article has no '## ' section"))
     return "\n".join(intro).strip(), sections, problems

@@ -4,9 +4,11 @@ The index holds every section of every article. A question is scored against eac
 as ``semantic_weight * cosine + (1 - semantic_weight) * bm25 / ceiling`` (both in [0, 1]):
 the cosine of the question's embedding and the section's (the best of its heading and its
 passage), and the BM25 score over the section's words plus its article's title and tags,
-relative to the best score the question could reach. The thresholds that decide between
-answering, suggesting articles and offering a person come from ``data/help/search.yml``,
-calibrated by ``bench/help_retrieval.py``.
+relative to the best score the question could reach. The best section is answered when its
+score reaches ``answer_threshold`` and it leads the second best by ``answer_margin`` (two
+close sections mean the question is ambiguous: wrong answers are mostly of that kind); else
+from ``suggest_threshold`` the two likeliest articles are offered, and below that a person.
+The numbers come from ``data/help/search.yml``, calibrated by ``bench/help_retrieval.py``.
 
 Embeddings of the sections are computed once per content (``HelpIndex.build``) and cached
 in a file keyed by a fingerprint of the articles and the encoder, so a running bot never
@@ -19,7 +21,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -48,8 +50,9 @@ class SearchSettings:
     """How confident the search must be (``data/help/search.yml``)."""
 
     semantic_weight: float = 0.6
-    answer_threshold: float = 0.5  # at or above: answer with the best section
-    suggest_threshold: float = 0.35  # at or above (and below answer): offer the two likeliest articles
+    answer_threshold: float = 0.5  # at or above (and clear of the runner-up): answer with the best section
+    answer_margin: float = 0.0  # how far the best section must lead the second best to be answered
+    suggest_threshold: float = 0.35  # at or above (and not answered): offer the two likeliest articles
 
     @classmethod
     def load(cls, path: Path) -> SearchSettings:
@@ -66,7 +69,7 @@ class SearchSettings:
             raise ValueError(f"{path}: unreadable ({error})") from error
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping")
-        known = {"semantic_weight", "answer_threshold", "suggest_threshold"}
+        known = {"semantic_weight", "answer_threshold", "answer_margin", "suggest_threshold"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
@@ -114,21 +117,19 @@ class SearchResult:
         return list(seen.values())
 
 
-def _heading_text(article: Article, section: Section) -> str:
-    return f"{article.title}: {section.heading}"
-
-
-def _passage_text(article: Article, section: Section) -> str:
-    return f"{section.heading}\n{section.text}"
+def section_texts(article: Article, section: Section) -> list[str]:
+    """What is embedded for a section: its heading (with the title), its passage, and each way it is also asked."""
+    return [f"{article.title}: {section.heading}", f"{section.heading}\n{section.text}", *section.also_asked]
 
 
 def fingerprint(articles: Sequence[Article], encoder_name: str) -> str:
-    """Changes whenever a section text, heading, title or the encoder changes."""
+    """Changes whenever a section text, heading, phrasing, title or the encoder changes."""
     digest = hashlib.sha256(f"{INDEX_VERSION}|{encoder_name}".encode())
     for article in articles:
         for section in article.sections:
-            digest.update(_heading_text(article, section).encode())
-            digest.update(_passage_text(article, section).encode())
+            for text in section_texts(article, section):
+                digest.update(text.encode() + b"\0")
+            digest.update(b"\1")
     return digest.hexdigest()[:16]
 
 
@@ -141,13 +142,25 @@ class HelpIndex:
         embeddings: np.ndarray,
         encoder: Encoder,
         settings: SearchSettings | None = None,
+        prototypes: np.ndarray | None = None,
     ) -> None:
+        """Index ``articles``.
+
+        ``embeddings``: the rows of :func:`section_texts` for every section, in order;
+        ``prototypes``: optionally one learned direction per section (a fine-tuned encoder's
+        class head, ``bot/nlp/help_model.py``), averaged with the best row's cosine.
+        """
         self.articles = {a.id: a for a in articles}
         self.sections: list[tuple[Article, Section]] = [(a, s) for a in articles for s in a.sections]
-        if embeddings.shape[0] != 2 * len(self.sections):
+        counts = [len(section_texts(a, s)) for a, s in self.sections]
+        if embeddings.shape[0] != sum(counts):
             raise ValueError("the embeddings do not match the sections (rebuild the help index)")
-        self.heading_vectors = embeddings[0::2]
-        self.passage_vectors = embeddings[1::2]
+        self.vectors = embeddings
+        #: The first row of each section's vectors (rows of one section are contiguous).
+        self.starts = np.cumsum([0, *counts[:-1]]).astype(np.intp)
+        if prototypes is not None and prototypes.shape[0] != len(self.sections):
+            raise ValueError("the prototypes do not match the sections (rebuild the help model)")
+        self.prototypes = prototypes
         self.encoder = encoder
         self.settings = settings or SearchSettings()
         documents = []
@@ -163,11 +176,10 @@ class HelpIndex:
 
     @staticmethod
     def embed_sections(articles: Sequence[Article], encoder: Encoder) -> np.ndarray:
-        """Heading and passage vectors of every section, interleaved (heading, passage, ...)."""
-        texts = []
-        for article in articles:
-            for section in article.sections:
-                texts += [_heading_text(article, section), _passage_text(article, section)]
+        """The vectors of every section's texts (:func:`section_texts`), section after section."""
+        texts = [
+            text for article in articles for section in article.sections for text in section_texts(article, section)
+        ]
         return encoder.encode(texts)
 
     @classmethod
@@ -189,7 +201,8 @@ class HelpIndex:
                     embeddings = stored["embeddings"]
             except (OSError, ValueError, KeyError) as error:
                 logger.warning("help.index_unreadable path=%s error=%s (re-encoding)", path.name, error)
-        if embeddings is None or embeddings.shape[0] != 2 * sum(len(a.sections) for a in articles):
+        rows = sum(len(section_texts(a, s)) for a in articles for s in a.sections)
+        if embeddings is None or embeddings.shape[0] != rows:
             embeddings = cls.embed_sections(articles, encoder)
             cache_dir.mkdir(parents=True, exist_ok=True)
             temporary = path.with_suffix(".tmp.npz")
@@ -198,7 +211,7 @@ class HelpIndex:
             for old in cache_dir.glob("help-index-*.npz"):
                 if old != path:
                     old.unlink(missing_ok=True)
-            logger.info("help.index_built sections=%d file=%s", embeddings.shape[0] // 2, path.name)
+            logger.info("help.index_built vectors=%d file=%s", embeddings.shape[0], path.name)
         return cls(articles, embeddings, encoder, settings)
 
     def correct(self, question: str) -> str:
@@ -214,7 +227,9 @@ class HelpIndex:
         lexical, ceiling = self.bm25.scores(query_terms)
         lexical_scores = np.asarray(lexical, np.float32) / (ceiling or 1.0)
         vector = self.encoder.encode([corrected])[0]
-        semantic = np.maximum(self.heading_vectors @ vector, self.passage_vectors @ vector)
+        semantic = np.maximum.reduceat(self.vectors @ vector, self.starts)
+        if self.prototypes is not None:
+            semantic = (semantic + self.prototypes @ vector) / 2
         weight = self.settings.semantic_weight
         scores = weight * semantic + (1 - weight) * lexical_scores
         order = np.argsort(-scores)[:limit]
@@ -229,7 +244,8 @@ class HelpIndex:
             for i in order
         )
         top = hits[0].score
-        if top >= self.settings.answer_threshold:
+        lead = top - (hits[1].score if len(hits) > 1 else 0.0)
+        if top >= self.settings.answer_threshold and lead >= self.settings.answer_margin:
             decision = "answer"
         elif top >= self.settings.suggest_threshold:
             decision = "suggest"
@@ -241,20 +257,6 @@ class HelpIndex:
 def cache_path(articles: Sequence[Article], cache_dir: Path, encoder_name: str = "all-MiniLM-L6-v2") -> Path:
     """Where the section embeddings of this content are kept."""
     return cache_dir / f"help-index-{fingerprint(articles, encoder_name)}.npz"
-
-
-def ensure_index_file(
-    articles: Sequence[Article], cache_dir: Path, encoder_factory: Callable[[], Encoder]
-) -> tuple[Path, bool]:
-    """The cached section embeddings of these articles, encoded now if missing: ``(path, built)``.
-
-    The encoder is only created (a few seconds) when something must be encoded.
-    """
-    path = cache_path(articles, cache_dir)
-    if path.is_file():
-        return path, False
-    HelpIndex.build(articles, encoder_factory(), cache_dir)
-    return path, True
 
 
 def describe(result: SearchResult) -> str:

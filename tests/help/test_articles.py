@@ -125,3 +125,22 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
 def test_slugs_are_lower_case_with_single_hyphens() -> None:
     assert slugify("Who pays for return shipping?") == "who-pays-for-return-shipping"
     assert slugify("  Klarna / PayPal — refunds!  ") == "klarna-paypal-refunds"
+
+
+def test_also_asked_phrasings_are_read_for_search_and_kept_out_of_the_answer(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "## How long do I have?\n", "## How long do I have?\n<!-- also asked: return window | is 3 weeks too late -->\n"
+    )
+    write(tmp_path, "returns.md", text)
+    [article] = load_help_center(tmp_path, SKUS)
+    section = article.sections[0]
+    assert section.also_asked == ("return window", "is 3 weeks too late")
+    assert "also asked" not in section.text and section.text.startswith("Thirty days")
+
+
+@pytest.mark.parametrize(
+    "line", ["<!-- also asked: return window | | too late -->", "<!-- also asked: return window | too late"]
+)
+def test_a_broken_also_asked_line_is_reported(tmp_path: Path, line: str) -> None:
+    write(tmp_path, "returns.md", VALID.replace("## How long do I have?\n", f"## How long do I have?\n{line}\n"))
+    assert ("returns.md", 11, "bad_also_asked") in problems_of(tmp_path)

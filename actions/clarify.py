@@ -9,11 +9,15 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.handoff import announce, frustration_signal, hand_over
+from actions.help import reply_from_help, search_help
 from bot.handoff.clarify import HUMAN_INTENT, clarify_options, low_confidence_streak
 
 
 class ActionClarify(Action):
-    """Answers ``nlu_fallback``: offers the two likeliest topics, or hands over when it keeps failing.
+    """Answers ``nlu_fallback``: a confident help-center answer, else "did you mean ...?", else a person.
+
+    A message no intent fits may still be a question the help center answers well
+    (actions/help.py); otherwise the two likeliest topics are offered.
 
     How many misunderstood messages in a row lead to a handoff is
     ``low_confidence_handoff_after`` in ``data/handoff.yml``; the button titles are its
@@ -35,6 +39,12 @@ class ActionClarify(Action):
             dispatcher.utter_message(response="utter_frustrated_empathy")
             await announce(dispatcher, tracker)
             return events
+        text = tracker.latest_message.get("text") or ""
+        if text and not text.startswith("/"):
+            # Not one of the intents, but perhaps a question the help center answers well.
+            result = await search_help(text)
+            if result.decision == "answer":
+                return await reply_from_help(dispatcher, tracker, result)
         if low_confidence_streak(tracker.events) >= config.low_confidence_handoff_after:
             events = await hand_over(tracker, "low_confidence")
             dispatcher.utter_message(response="utter_not_understood_handoff")

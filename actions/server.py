@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
+import threading
 
 from rasa_sdk import utils
 from rasa_sdk.endpoint import create_app
@@ -21,6 +22,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions import services
 from bot.settings import load_settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,6 +60,13 @@ def create_action_app(token: str, actions_package: str = "actions") -> Sanic:
     return app
 
 
+def _warm_up() -> None:
+    try:
+        services.help_index()
+    except Exception:  # the first help question raises it again, as a clear error in that action
+        _LOGGER.exception("actions.help_warm_up_failed")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the actions until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m actions.server", description=__doc__.splitlines()[0])
@@ -71,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     host = args.host or settings.dialogue.action_host
     port = args.port if args.port is not None else settings.dialogue.action_port
     _LOGGER.info("actions.serving host=%s port=%d", host, port)
+    # Load the help center's encoder and index now, not at the first customer's question (seconds).
+    threading.Thread(target=_warm_up, name="help-warm-up", daemon=True).start()
     app.run(host=host, port=port, workers=1, access_log=False, motd=False)
 
 

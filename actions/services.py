@@ -16,12 +16,18 @@ from sqlalchemy.engine import Engine
 
 from bot.catalog.answers import ProductAnswers
 from bot.db.engine import create_db_engine
+from bot.db.seed import load_demo_data
 from bot.diagnostics import DiagnosticTree, load_guides
 from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.handoff.hours import BusinessHours, load_hours
 from bot.handoff.requests import HandoffRequests
+from bot.help import HelpIndex, SearchSettings, load_help_center
+from bot.help.feedback import HelpAnswers
+from bot.help.replies import HelpReplies
+from bot.help.texts import load_help_texts
 from bot.identity.linking import LinkingService
 from bot.identity.wiring import build_linking
+from bot.nlp.help_model import load_help_index
 from bot.records import RecordsBackend, build_records
 from bot.settings import Settings, load_settings
 
@@ -72,6 +78,28 @@ class Services:
     def business_hours(self) -> BusinessHours:
         """The support team's hours (``data/business_hours.yml``)."""
         return load_hours(self.settings.paths.data_dir / "business_hours.yml")
+
+    @functools.cached_property
+    def help_index(self) -> HelpIndex:
+        """Search over the help center's sections (its tuned encoder from models/help, trained there if missing)."""
+        data_dir = self.settings.paths.data_dir
+        skus = {product.sku for product in load_demo_data(data_dir).products}
+        return load_help_index(
+            load_help_center(data_dir / "help", skus),
+            self.settings.paths.models_dir / "help",
+            SearchSettings.load(data_dir / "help" / "search.yml"),
+        )
+
+    @functools.cached_property
+    def help_replies(self) -> HelpReplies:
+        """Help-center replies worded with the ``help:`` texts, linking to the gateway's article pages."""
+        base = f"{self.settings.gateway.url}/help/"
+        return HelpReplies(load_help_texts(self.settings.paths.data_dir / "texts.yml"), lambda article: base + article)
+
+    @functools.cached_property
+    def help_answers(self) -> HelpAnswers:
+        """The record of help replies and their feedback."""
+        return HelpAnswers(self.engine)
 
     def close(self) -> None:
         """Release the database connections (if the engine was ever built)."""
@@ -142,3 +170,18 @@ def handoff_config() -> HandoffConfig:
 def business_hours() -> BusinessHours:
     """The support team's hours."""
     return current().business_hours
+
+
+def help_index() -> HelpIndex:
+    """Search over the help center."""
+    return current().help_index
+
+
+def help_replies() -> HelpReplies:
+    """Help-center replies."""
+    return current().help_replies
+
+
+def help_answers() -> HelpAnswers:
+    """The record of help replies and their feedback."""
+    return current().help_answers

@@ -75,17 +75,16 @@ def _ensure_nlp(settings: Settings, *, force: bool = False) -> str:
 
 
 def _ensure_help(settings: Settings) -> str:
-    """Encode the help center's sections if they changed since the last time (cached under models/help)."""
+    """Fine-tune the help center's encoder if the articles changed since the last time (kept under models/help)."""
     from bot.db.seed import load_demo_data
     from bot.help import load_help_center
-    from bot.help.search import ensure_index_file
-    from bot.nlp.minilm import get_encoder
+    from bot.nlp.help_model import ensure_help_model
 
     skus = {product.sku for product in load_demo_data(settings.paths.data_dir).products}
     articles = load_help_center(settings.paths.data_dir / "help", skus)
-    path, built = ensure_index_file(articles, settings.paths.models_dir / "help", get_encoder)
+    path, built = ensure_help_model(articles, settings.paths.models_dir / "help")
     sections = sum(len(article.sections) for article in articles)
-    return f"{len(articles)} articles, {sections} sections, {path.name} {'built' if built else 'up to date'}"
+    return f"{len(articles)} articles, {sections} sections, {path.name} {'trained' if built else 'up to date'}"
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -109,7 +108,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             flush=True,
         )
     print(f"  spaCy catalog pipeline: {_ensure_nlp(settings)}", flush=True)
-    print("  help center: checking the search index…", flush=True)
+    print("  help center: checking its search model (a minute or two to train when articles changed)…", flush=True)
     print(f"  help center: {_ensure_help(settings)}", flush=True)
     if args.no_train:
         model = model_path(settings.paths.project_root, settings.paths.models_dir)
@@ -225,6 +224,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.handoff.config import load_handoff_config
     from bot.handoff.hours import load_hours
     from bot.help import SearchSettings, validate_help_center
+    from bot.help.texts import load_help_texts
     from bot.identity.texts import load_link_texts
     from bot.texts import load_texts
 
@@ -233,6 +233,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     load_catalog_texts(settings.paths.data_dir / "texts.yml")
     load_link_texts(settings.paths.data_dir / "texts.yml")
     load_channel_texts(settings.paths.data_dir / "texts.yml")
+    load_help_texts(settings.paths.data_dir / "texts.yml")
     demo = load_demo_data(settings.paths.data_dir)
     load_handoff_config(settings.paths.data_dir / "handoff.yml")
     help_dir = settings.paths.data_dir / "help"

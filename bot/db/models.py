@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -458,3 +459,23 @@ class Erasure(Base):
 
     conversation_id = Column(String(128), primary_key=True)
     started_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class HelpAnswer(Base):
+    """One help-center reply the bot gave, and whether the customer said it helped.
+
+    No text of the customer's is kept: the question is personal data, the section is not.
+    ``decision``: ``answer`` (a passage of ``section_id``), ``suggest`` (two articles offered;
+    ``section_id`` is the best one) or ``none`` (a person offered).
+    """
+
+    __tablename__ = "help_answers"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    decision = Column(String(10), nullable=False)
+    section_id = Column(String(200))
+    score = Column(Float, nullable=False)
+    helpful = Column(Boolean)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    feedback_at = Column(DateTime)

@@ -35,7 +35,7 @@ from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
 from bot.dialogue.rasa_client import RasaClient
-from bot.gateway import agent_api, api, health, metrics
+from bot.gateway import agent_api, api, health, help_pages, metrics
 from bot.gateway.errors import error_middleware
 from bot.gateway.keys import (
     AGENTS,
@@ -45,6 +45,7 @@ from bot.gateway.keys import (
     DIRECT,
     ENGINE,
     HANDOFFS,
+    HELP_ARTICLES,
     HTTP,
     HUB,
     INBOX,
@@ -66,6 +67,7 @@ from bot.handoff.events import HandoffEvents
 from bot.handoff.hours import load_hours
 from bot.handoff.service import HandoffService
 from bot.handoff.timers import HandoffTimers
+from bot.help import load_help_center
 from bot.identity.deeplinks import DeepLinks
 from bot.settings import Settings
 from bot.slack.app import SlackApp
@@ -291,6 +293,7 @@ def create_app(settings: Settings) -> web.Application:
 
     Raises:
         bot.texts.TextsError: ``data/texts.yml`` is missing or malformed.
+        bot.help.HelpCenterError: an article in ``data/help/`` is malformed.
     """
     app = web.Application(
         middlewares=[error_middleware, rate_limit_middleware(settings.limits, settings.gateway)],
@@ -300,11 +303,13 @@ def create_app(settings: Settings) -> web.Application:
     texts_file = settings.paths.data_dir / "texts.yml"
     app[TEXTS] = load_texts(texts_file)
     app[CHANNEL_TEXTS] = load_channel_texts(texts_file)  # fails at start, not at the first Telegram message
+    app[HELP_ARTICLES] = {a.id: a for a in load_help_center(settings.paths.data_dir / "help")}
     app.cleanup_ctx.append(_resources)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(agent_api.routes)
     app.add_routes(metrics.routes)
+    app.add_routes(help_pages.routes)
     app.router.add_get(web_channel.PATH, _websocket)
     if settings.slack.enabled and settings.slack.signing_secret:
         app.router.add_post("/slack/events", _slack_events)

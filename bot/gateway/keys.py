@@ -19,12 +19,14 @@ from bot.conversations.store import ConversationStore
 from bot.dialogue.rasa_client import RasaClient
 from bot.handoff.agents import AgentCredentials
 from bot.handoff.service import HandoffService
+from bot.help import Article
 from bot.settings import Settings
 from bot.slack.app import SlackApp
 from bot.texts import Texts
 
 SETTINGS = web.AppKey("settings", Settings)
 TEXTS = web.AppKey("texts", Texts)
+HELP_ARTICLES = web.AppKey("help_articles", dict[str, Article])
 CHANNEL_TEXTS = web.AppKey("channel_texts", ChannelTexts)
 ENGINE = web.AppKey("engine", Engine)
 HTTP = web.AppKey("http", aiohttp.ClientSession)

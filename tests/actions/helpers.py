@@ -37,7 +37,7 @@ T0 = 1_795_430_000.0
 
 Event = dict[str, Any]
 #: Services parts built from the data folder alone (immutable; conftest.py loads them once per session).
-DATA_PARTS = ("guides", "product_answers", "handoff_config", "business_hours")
+DATA_PARTS = ("guides", "product_answers", "handoff_config", "business_hours", "help_index", "help_replies")
 
 
 def identity(

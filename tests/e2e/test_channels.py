@@ -393,6 +393,34 @@ async def test_guide_completed_on_slack_with_buttons(rig: Rig, session: aiohttp.
     escape.assert_each_posted_once()
 
 
+# -- 2b. a help-center answer on each push channel -----------------------------------------------
+
+
+async def test_help_answers_with_feedback_buttons_on_telegram_and_slack(
+    rig: Rig, session: aiohttp.ClientSession
+) -> None:
+    chat = TelegramChat(rig, session, 700_009)
+    new = await chat.say("can i pay with klarna?")
+    [answer] = [m for m in new if "Did that answer your question?" in m["text"]]
+    assert "/help/payment-methods" in answer["text"] and answer.get("parse_mode") is None
+    keys = [b["text"] for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+    assert keys == ["Yes, thanks", "No"]
+    thanks = await chat.press(answer, "Yes, thanks")
+    assert any("glad that helped" in t for t in texts(thanks)), texts(thanks)
+    chat.assert_each_sent_once()
+
+    dm = SlackChat(rig, session, "D0E2EHELP")
+    new = await dm.say("how do i unsubscribe from your newsletter")
+    [answer] = [m for m in new if "Did that answer your question?" in m["text"]]
+    assert "/help/newsletter" in answer["text"]
+    sorry = await dm.press(answer, "No")
+    titles = [
+        e["text"]["text"] for m in sorry for b in m.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert titles[-1] == "Talk to a person" and len(titles) == 2, titles
+    dm.assert_each_posted_once()
+
+
 # -- 3. a handoff with a Telegram customer -------------------------------------------------------
 
 

@@ -1,0 +1,67 @@
+"""What the bot answered from the help center, and whether it helped (the ``help_answers`` table)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from bot.db.models import HelpAnswer
+from bot.help.search import SearchResult
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class HelpAnswers:
+    """Records each help reply (section, score, decision; never the customer's words) and its verdict."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, conversation_id: str, result: SearchResult, section_id: str | None = None) -> int:
+        """Store one reply; returns its id (kept in the dialogue for the feedback buttons)."""
+        best = result.best
+        with self.engine.begin() as conn:
+            answer_id = conn.execute(
+                HelpAnswer.__table__.insert().values(
+                    conversation_id=conversation_id,
+                    decision=result.decision,
+                    section_id=section_id or (best.section.id if best else None),
+                    score=round(best.score, 4) if best else 0.0,
+                    created_at=_now(),
+                )
+            ).inserted_primary_key[0]
+        _LOGGER.info(
+            "help.answered id=%s decision=%s section=%s",
+            answer_id,
+            result.decision,
+            section_id or (best.section.id if best else None),
+        )
+        return int(answer_id)
+
+    def feedback(self, answer_id: int, conversation_id: str, helpful: bool) -> bool:
+        """Set the verdict of one of this conversation's replies (the first click counts); False if none."""
+        table = HelpAnswer.__table__
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(table)
+                .where(table.c.id == answer_id, table.c.conversation_id == conversation_id, table.c.helpful.is_(None))
+                .values(helpful=helpful, feedback_at=_now())
+            ).rowcount
+        if done:
+            _LOGGER.info("help.feedback id=%s helpful=%s", answer_id, helpful)
+        return bool(done)
+
+    def section_of(self, answer_id: int, conversation_id: str) -> str | None:
+        """The section a reply of this conversation was about."""
+        table = HelpAnswer.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(table.c.section_id).where(table.c.id == answer_id, table.c.conversation_id == conversation_id)
+            ).scalar()

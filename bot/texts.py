@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,46 @@ def read_section(path: Path, section: str) -> dict[str, Any]:
     if not isinstance(mapping, dict):
         raise TextsError(f"{path}: expected a top-level '{section}:' mapping")
     return mapping
+
+
+def read_templates(
+    path: Path,
+    section: str,
+    placeholders: Mapping[str, frozenset[str]],
+    required: Mapping[str, frozenset[str]] | None = None,
+) -> dict[str, str]:
+    """Read the ``str.format`` templates of one section and check them (each component's texts).
+
+    Args:
+        path: The texts file.
+        section: Its top-level key (``catalog``, ``identity``, ``help``...).
+        placeholders: Every template key and the placeholders it may use.
+        required: Placeholders a template must use (``{code}`` in a verification mail).
+
+    Returns:
+        Each key's template, stripped.
+
+    Raises:
+        TextsError: with the file name, when a key is missing or empty, or a template is
+            malformed, uses a placeholder the bot does not fill, or lacks a required one.
+    """
+    mapping = read_section(path, section)
+    missing = [key for key in placeholders if not isinstance(mapping.get(key), str) or not mapping[key].strip()]
+    if missing:
+        raise TextsError(f"{path}: missing or empty {section} text(s): {', '.join(missing)}")
+    for key, allowed in placeholders.items():
+        try:
+            used = {name for _, name, _, _ in string.Formatter().parse(mapping[key]) if name is not None}
+        except ValueError as exc:
+            raise TextsError(f"{path}: {section}.{key}: malformed template: {exc}") from exc
+        unknown = sorted(used - allowed)
+        if unknown:
+            names = ", ".join(sorted(allowed)) or "none"
+            raise TextsError(f"{path}: {section}.{key}: unknown placeholder(s) {', '.join(unknown)} (allowed: {names})")
+        absent = sorted((required or {}).get(key, frozenset()) - used)
+        if absent:
+            raise TextsError(f"{path}: {section}.{key}: must contain {', '.join('{' + n + '}' for n in absent)}")
+    return {key: mapping[key].strip() for key in placeholders}
 
 
 def load_texts(path: Path) -> Texts:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.texts import TextsError, read_section
+from bot.texts import TextsError, read_section, read_templates
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "money": frozenset({"symbol", "amount"}),
@@ -114,25 +113,13 @@ def load_catalog_texts(path: Path) -> CatalogTexts:
         TextsError: with the file name, when the file is unreadable, a key is missing or empty,
             or a template uses a placeholder the service does not fill.
     """
+    templates = read_templates(path, "catalog", PLACEHOLDERS)
     section = read_section(path, "catalog")
-    templates = [f.name for f in fields(CatalogTexts) if f.name in PLACEHOLDERS]
-    missing = [key for key in templates if not isinstance(section.get(key), str) or not section[key].strip()]
-    for key in ("currency_symbols", "spec_labels"):
-        if key not in section:
-            missing.append(key)
+    missing = [key for key in ("currency_symbols", "spec_labels") if key not in section]
     if missing:
         raise TextsError(f"{path}: missing or empty catalog text(s): {', '.join(missing)}")
-    for key in templates:
-        try:
-            used = {name for _, name, _, _ in string.Formatter().parse(section[key]) if name is not None}
-        except ValueError as exc:
-            raise TextsError(f"{path}: catalog.{key}: malformed template: {exc}") from exc
-        unknown = sorted(used - PLACEHOLDERS[key])
-        if unknown:
-            allowed = ", ".join(sorted(PLACEHOLDERS[key])) or "none"
-            raise TextsError(f"{path}: catalog.{key}: unknown placeholder(s) {', '.join(unknown)} (allowed: {allowed})")
     return CatalogTexts(
-        **{key: section[key].strip() for key in templates},
+        **templates,
         currency_symbols=_string_map(path, "currency_symbols", section["currency_symbols"]),
         spec_labels=_string_map(path, "spec_labels", section["spec_labels"]),
     )

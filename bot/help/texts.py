@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import string
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.texts import TextsError, read_section
+from bot.texts import read_templates
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "answer": frozenset({"passage", "title", "url"}),
@@ -44,18 +43,4 @@ def load_help_texts(path: Path) -> HelpTexts:
         TextsError: with the file name, when a key is missing or empty or a template uses a
             placeholder the bot does not fill.
     """
-    section = read_section(path, "help")
-    keys = [f.name for f in fields(HelpTexts)]
-    missing = [key for key in keys if not isinstance(section.get(key), str) or not section[key].strip()]
-    if missing:
-        raise TextsError(f"{path}: missing or empty help text(s): {', '.join(missing)}")
-    for key in keys:
-        try:
-            used = {name for _, name, _, _ in string.Formatter().parse(section[key]) if name is not None}
-        except ValueError as exc:
-            raise TextsError(f"{path}: help.{key}: malformed template: {exc}") from exc
-        unknown = sorted(used - PLACEHOLDERS[key])
-        if unknown:
-            allowed = ", ".join(sorted(PLACEHOLDERS[key])) or "none"
-            raise TextsError(f"{path}: help.{key}: unknown placeholder(s) {', '.join(unknown)} (allowed: {allowed})")
-    return HelpTexts(**{key: section[key].strip() for key in keys})
+    return HelpTexts(**read_templates(path, "help", PLACEHOLDERS))

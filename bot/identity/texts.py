@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import string
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.texts import TextsError, read_section
+from bot.texts import read_templates
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "code_email_subject": frozenset({"code", "minutes"}),
@@ -46,23 +45,4 @@ def load_link_texts(path: Path) -> LinkTexts:
         TextsError: with the file name, when the file is unreadable, a key is missing or empty,
             or a template uses an unknown placeholder or lacks a required one.
     """
-    section = read_section(path, "identity")
-    keys = [f.name for f in fields(LinkTexts)]
-    missing = [key for key in keys if not isinstance(section.get(key), str) or not section[key].strip()]
-    if missing:
-        raise TextsError(f"{path}: missing or empty identity text(s): {', '.join(missing)}")
-    for key in keys:
-        try:
-            used = {name for _, name, _, _ in string.Formatter().parse(section[key]) if name is not None}
-        except ValueError as exc:
-            raise TextsError(f"{path}: identity.{key}: malformed template: {exc}") from exc
-        unknown = sorted(used - PLACEHOLDERS[key])
-        if unknown:
-            allowed = ", ".join(sorted(PLACEHOLDERS[key]))
-            raise TextsError(
-                f"{path}: identity.{key}: unknown placeholder(s) {', '.join(unknown)} (allowed: {allowed})"
-            )
-        absent = sorted(REQUIRED_PLACEHOLDERS.get(key, frozenset()) - used)
-        if absent:
-            raise TextsError(f"{path}: identity.{key}: must contain {', '.join('{' + n + '}' for n in absent)}")
-    return LinkTexts(**{key: section[key].strip() for key in keys})
+    return LinkTexts(**read_templates(path, "identity", PLACEHOLDERS, REQUIRED_PLACEHOLDERS))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from bot.help import Article, Section
 from bot.help.pages import article_html, index_html
 from bot.help.replies import HelpReplies, article_payload, feedback_payload
 from bot.help.search import Hit, SearchResult
 from bot.help.texts import load_help_texts
 from bot.settings import PROJECT_ROOT
+from bot.texts import TextsError
 
 SECTION = Section(
     "returns#window",
@@ -94,3 +97,14 @@ def test_pages_escape_the_article_text_and_link_articles() -> None:
     assert "the router" in html and "product:" not in html
     assert "return window" not in html
     assert '<a href="/help/returns">Returns</a>' in index_html([SHIPPING, RETURNS])
+
+
+def test_a_broken_help_text_is_a_clear_error(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "data" / "texts.yml").read_text(encoding="utf-8")
+    broken = tmp_path / "texts.yml"
+    broken.write_text(text.replace("{passage}", "{passage} {customer_name}"), encoding="utf-8")
+    with pytest.raises(TextsError, match=r"help\.answer: unknown placeholder\(s\) customer_name"):
+        load_help_texts(broken)
+    broken.write_text(text.replace('  button_person: "Talk to a person"\n', ""), encoding="utf-8")
+    with pytest.raises(TextsError, match="missing or empty help text"):
+        load_help_texts(broken)

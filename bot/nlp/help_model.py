@@ -6,7 +6,7 @@ The top blocks of all-MiniLM-L6-v2 are fine-tuned on them (:meth:`MiniLMEncoder.
 a cosine-softmax head), so questions phrased like customers' land nearer the right section;
 the head's class directions become the sections' prototypes in :class:`bot.help.HelpIndex`.
 
-Built by ``python -m bot train`` (and ``run``) when the help center changed: about 1.5 minutes
+Built by ``python -m bot train`` (and ``run``) when the help center changed: about 2 minutes
 on 2 cores. The tuned blocks, the prototypes and the section vectors are kept in one file
 ``models/help/help-model-<fingerprint>.npz``; a running bot only loads it.
 """
@@ -28,7 +28,7 @@ from bot.nlp.minilm import LAYER_KEYS, MiniLMEncoder, get_encoder
 _LOGGER = logging.getLogger(__name__)
 
 #: How the encoder is fine-tuned (part of the file's fingerprint: a change retrains).
-TUNING = {"layers": 4, "epochs": 5, "batch_size": 32, "learning_rate": 1e-4, "head_learning_rate": 2e-3, "seed": 1}
+TUNING = {"layers": 4, "epochs": 8, "batch_size": 32, "learning_rate": 1e-4, "head_learning_rate": 2e-3, "seed": 1}
 PREFIX = "help-model-"
 
 

@@ -41,6 +41,7 @@ from bot.db.models import (
     DeepLink,
     Device,
     Handoff,
+    HelpAnswer,
     InboxItem,
     Invoice,
     LinkCode,
@@ -288,6 +289,10 @@ def _erase_rows(engine: Engine, subject: ErasureSubject) -> dict[str, int]:
         )
         _delete(connection, delete(DeepLink).where(DeepLink.customer_id == customer_id))
         counts["messages"] = _delete(connection, delete(Message).where(Message.conversation_id.in_(conversation_ids)))
+        # Which help articles they read and whether those helped: about the person, so it goes too.
+        counts["help_answers"] = _delete(
+            connection, delete(HelpAnswer).where(HelpAnswer.conversation_id.in_(conversation_ids))
+        )
         counts["conversations"] = _delete(connection, delete(Conversation).where(Conversation.id.in_(conversation_ids)))
         link_codes = _delete(connection, delete(LinkCode).where(LinkCode.customer_id == customer_id))
         link_failures = 0

@@ -21,6 +21,7 @@ from bot.db.models import (
     ChannelIdentity,
     Conversation,
     Handoff,
+    HelpAnswer,
     LinkCode,
     LinkFailure,
     Message,
@@ -64,6 +65,9 @@ def _add_bot_data(engine: Engine, customer_id: str, tag: str) -> None:
                 ]
             )
         session.add(Handoff(conversation_id=f"{tag}-conv-1", reason="asked_for_human", packet={"tag": tag}))
+        session.add(
+            HelpAnswer(conversation_id=f"{tag}-conv-2", decision="answer", section_id="returns-policy#x", score=0.7)
+        )
         session.add(
             ChannelIdentity(channel="telegram", external_id=f"{tag}-chat", customer_id=customer_id, linked_at=AT)
         )
@@ -176,6 +180,7 @@ async def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engin
         "conversations": 2,
         "messages": 4,
         "handoffs": 1,
+        "help_answers": 1,
         "channel_inbox": 0,
         "channel_outbox": 0,
         "channel_identities": 1,
@@ -185,6 +190,8 @@ async def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engin
     }
     assert _count(populated, Conversation, Conversation.customer_id == CUSTOMER) == 0
     assert _count(populated, Message, Message.conversation_id.like("mine-%")) == 0
+    assert _count(populated, HelpAnswer, HelpAnswer.conversation_id.like("mine-%")) == 0
+    assert _count(populated, HelpAnswer, HelpAnswer.conversation_id.like("theirs-%")) == 1
     assert _count(populated, ChannelIdentity, ChannelIdentity.customer_id == CUSTOMER) == 0
     assert _count(populated, LinkFailure, LinkFailure.external_id == "mine-chat") == 0
     # Company records and the audit stay.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bot.core.problems import Problem
 from bot.diagnostics.engine import DiagnosticSession, SessionError, Step, StepOutcome
 from bot.diagnostics.loader import GuideError, load_guide, load_guides, validate_guides
-from bot.diagnostics.model import DiagnosticTree, Node, Option, Problem
+from bot.diagnostics.model import DiagnosticTree, Node, Option
 
 __all__ = [
     "DiagnosticSession",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.diagnostics.model import DEVICE_CATEGORIES, STEP_KINDS, TERMINAL_KINDS, DiagnosticTree, Node, Option, Problem
+from bot.core.problems import Problem
+from bot.diagnostics.model import DEVICE_CATEGORIES, STEP_KINDS, TERMINAL_KINDS, DiagnosticTree, Node, Option
 from bot.diagnostics.validator import check_collection, check_tree
 
 GUIDE_SUFFIXES = (".yml", ".yaml")

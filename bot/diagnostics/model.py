@@ -26,27 +26,6 @@ DEVICE_CATEGORIES = (
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One defect found in a guide file.
-
-    Attributes:
-        file: The guide file.
-        line: 1-based line the defect is reported at.
-        code: Stable machine-readable kind, e.g. ``unknown_reference``.
-        message: Human-readable explanation.
-    """
-
-    file: Path
-    line: int
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        """Return ``file:line: message [code]``."""
-        return f"{self.file}:{self.line}: {self.message} [{self.code}]"
-
-
-@dataclass(frozen=True)
 class Option:
     """One answer the customer can give at a step.
 

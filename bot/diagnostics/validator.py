@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.diagnostics.model import RESERVED_TARGETS, DiagnosticTree, Problem
+from bot.core.problems import Problem
+from bot.diagnostics.model import RESERVED_TARGETS, DiagnosticTree
 
 
 def _edges(tree: DiagnosticTree) -> dict[str, list[str]]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from bot.diagnostics.model import DiagnosticTree, Problem
+from bot.core.problems import Problem
+from bot.diagnostics.model import DiagnosticTree
 
 START_ACTION = "action_diagnostic_start"
 

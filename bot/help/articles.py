@@ -16,26 +16,14 @@ from typing import Any
 
 import yaml
 
+from bot.core.problems import Problem
+
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: ``[text](help:<id>)``, ``[text](help:<id>#<section>)`` and ``[text](product:<SKU>)``.
 LINK_PATTERN = re.compile(r"\[([^\]]*)\]\((help|product):([^)\s]*)\)")
 #: ``<!-- also asked: how many days to send it back | return window -->``: how customers ask for a section.
 ALSO_ASKED = re.compile(r"^\s*<!--\s*also asked:(.*)-->\s*$")
 FIELDS = ("id", "title", "tags", "products", "updated")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One defect of a help-center file: ``file:line: message [code]``."""
-
-    file: Path
-    line: int
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        """Return ``file:line: message [code]``."""
-        return f"{self.file}:{self.line}: {self.message} [{self.code}]"
 
 
 class HelpCenterError(ValueError):

@@ -116,6 +116,8 @@ def test_the_widget_shows_a_help_answer_and_takes_the_feedback(stack: RunningSta
             answer = page.locator('.nc-msg[data-sender="bot"] .nc-text', has_text="Did that answer your question?")
             expect(answer.last).to_be_visible(timeout=30_000)
             assert "/help/payment-methods" in answer.last.inner_text()
+            link = answer.last.locator('a[href$="/help/payment-methods"]')
+            expect(link).to_have_attribute("rel", "noopener noreferrer")  # the article opens in a new tab
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "help-answer.png"), full_page=True)
             page.locator(".nc-button:not([disabled])").get_by_text("No", exact=True).click()

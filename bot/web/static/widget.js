@@ -271,9 +271,35 @@
     }
   }
 
+  // Web addresses in the bot's messages (help-center articles) become links; built with DOM
+  // calls, never innerHTML, and only for http(s) addresses.
+  var URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/g;
+  function fillText(node, text, linkify) {
+    if (!linkify) {
+      node.textContent = text; // never innerHTML
+      return;
+    }
+    var last = 0;
+    var match;
+    URL_PATTERN.lastIndex = 0;
+    while ((match = URL_PATTERN.exec(text)) !== null) {
+      var url = match[0].replace(/[).,;:!?]+$/, "");
+      if (match.index > last) node.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var link = document.createElement("a");
+      link.href = url;
+      link.textContent = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      node.appendChild(link);
+      last = match.index + url.length;
+      URL_PATTERN.lastIndex = last;
+    }
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+  }
+
   function buildMessage(sender, text, createdAt) {
     var textNode = el("div", { className: "nc-text" });
-    textNode.textContent = text; // never innerHTML
+    fillText(textNode, String(text == null ? "" : text), sender === "bot");
     var bubble = el("div", { className: "nc-bubble" }, [
       el("span", { className: "nc-sr", text: senderLabel(sender) + ": " }),
       textNode,

@@ -56,9 +56,8 @@ class ActionHelpAnswer(Action):
             article = services.help_index().articles.get(str(article_id))
             if article is not None:
                 _say(dispatcher, services.help_replies().for_article(article))
-                empty = SearchResult("answer", ())
                 answer_id = await asyncio.to_thread(
-                    services.help_answers().record, tracker.sender_id, empty, article.id
+                    services.help_answers().record_article, tracker.sender_id, article.id
                 )
                 return [SlotSet("help_answer_id", float(answer_id)), SlotSet("help_alternative", None)]
         text = tracker.latest_message.get("text") or ""

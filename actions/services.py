@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 
 from bot.catalog.answers import ProductAnswers
 from bot.db.engine import create_db_engine
-from bot.db.seed import load_demo_data
 from bot.diagnostics import DiagnosticTree, load_guides
 from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.handoff.hours import BusinessHours, load_hours
@@ -81,11 +80,13 @@ class Services:
 
     @functools.cached_property
     def help_index(self) -> HelpIndex:
-        """Search over the help center's sections (its tuned encoder from models/help, trained there if missing)."""
+        """Search over the help center's sections (its tuned encoder from models/help, trained there if missing).
+
+        The articles' product references were checked by ``bot validate``; the catalog is not read again here.
+        """
         data_dir = self.settings.paths.data_dir
-        skus = {product.sku for product in load_demo_data(data_dir).products}
         return load_help_index(
-            load_help_center(data_dir / "help", skus),
+            load_help_center(data_dir / "help"),
             self.settings.paths.models_dir / "help",
             SearchSettings.load(data_dir / "help" / "search.yml"),
         )

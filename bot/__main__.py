@@ -75,13 +75,14 @@ def _ensure_nlp(settings: Settings, *, force: bool = False) -> str:
 
 
 def _ensure_help(settings: Settings) -> str:
-    """Fine-tune the help center's encoder if the articles changed since the last time (kept under models/help)."""
-    from bot.db.seed import load_demo_data
+    """Fine-tune the help center's encoder if the articles changed since the last time (kept under models/help).
+
+    Product references are ``bot validate``'s to check (``run`` validates first); training needs only the text.
+    """
     from bot.help import load_help_center
     from bot.nlp.help_model import ensure_help_model
 
-    skus = {product.sku for product in load_demo_data(settings.paths.data_dir).products}
-    articles = load_help_center(settings.paths.data_dir / "help", skus)
+    articles = load_help_center(settings.paths.data_dir / "help")
     path, built = ensure_help_model(articles, settings.paths.models_dir / "help")
     sections = sum(len(article.sections) for article in articles)
     return f"{len(articles)} articles, {sections} sections, {path.name} {'trained' if built else 'up to date'}"

@@ -24,25 +24,29 @@ class HelpAnswers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, conversation_id: str, result: SearchResult, section_id: str | None = None) -> int:
-        """Store one reply; returns its id (kept in the dialogue for the feedback buttons)."""
+    def record(self, conversation_id: str, result: SearchResult) -> int:
+        """Store the reply to a question; returns its id (kept in the dialogue for the feedback buttons)."""
         best = result.best
+        return self._insert(
+            conversation_id, result.decision, best.section.id if best else None, round(best.score, 4) if best else 0.0
+        )
+
+    def record_article(self, conversation_id: str, article_id: str) -> int:
+        """Store an article the customer picked from suggestions (shown whole, so it counts as an answer)."""
+        return self._insert(conversation_id, "answer", article_id, 0.0)
+
+    def _insert(self, conversation_id: str, decision: str, section_id: str | None, score: float) -> int:
         with self.engine.begin() as conn:
             answer_id = conn.execute(
                 HelpAnswer.__table__.insert().values(
                     conversation_id=conversation_id,
-                    decision=result.decision,
-                    section_id=section_id or (best.section.id if best else None),
-                    score=round(best.score, 4) if best else 0.0,
+                    decision=decision,
+                    section_id=section_id,
+                    score=score,
                     created_at=_now(),
                 )
             ).inserted_primary_key[0]
-        _LOGGER.info(
-            "help.answered id=%s decision=%s section=%s",
-            answer_id,
-            result.decision,
-            section_id or (best.section.id if best else None),
-        )
+        _LOGGER.info("help.answered id=%s decision=%s section=%s", answer_id, decision, section_id)
         return int(answer_id)
 
     def feedback(self, answer_id: int, conversation_id: str, helpful: bool) -> bool:

@@ -10,15 +10,14 @@ close sections mean the question is ambiguous: wrong answers are mostly of that 
 from ``suggest_threshold`` the two likeliest articles are offered, and below that a person.
 The numbers come from ``data/help/search.yml``, calibrated by ``bench/help_retrieval.py``.
 
-Embeddings of the sections are computed once per content (``HelpIndex.build``) and cached
-in a file keyed by a fingerprint of the articles and the encoder, so a running bot never
-encodes the help center again and training rebuilds it only when an article changed.
+The bot runs on the fine-tuned encoder of ``bot/nlp/help_model.py``, which keeps the section
+vectors in its model file; :meth:`HelpIndex.build` indexes with any encoder (the pretrained
+one, say), caching the vectors per content in the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -257,10 +256,3 @@ class HelpIndex:
 def cache_path(articles: Sequence[Article], cache_dir: Path, encoder_name: str = "all-MiniLM-L6-v2") -> Path:
     """Where the section embeddings of this content are kept."""
     return cache_dir / f"help-index-{fingerprint(articles, encoder_name)}.npz"
-
-
-def describe(result: SearchResult) -> str:
-    """A compact JSON line for benchmarks and debugging (no customer text)."""
-    return json.dumps(
-        {"decision": result.decision, "hits": [[h.section.id, round(h.score, 3)] for h in result.hits[:3]]}
-    )

@@ -109,6 +109,10 @@ def _notice(conversation_id: str) -> tuple[str, dict[str, str]]:
     return queue_notice(services.engine(), services.business_hours(), handoff_id)
 
 
+#: Requests that go to a person with their own reason (anything else: ``customer_request``).
+INTENT_REASONS = {"frustrated": "frustration", "complaint": "complaint", "order_change": "order_change"}
+
+
 class ActionRequestHuman(Action):
     """The customer asked for a person: open the handoff and say so."""
 
@@ -121,7 +125,7 @@ class ActionRequestHuman(Action):
     ) -> list[dict[str, Any]]:
         """Open (or reuse) the handoff, pausing a running guide, and tell the customer."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        reason = "frustration" if intent == "frustrated" else "customer_request"
+        reason = INTENT_REASONS.get(str(intent), "customer_request")
         events = await hand_over(tracker, reason)
         await announce(dispatcher, tracker)
         return events

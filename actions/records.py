@@ -47,7 +47,8 @@ def find_order_number(text: str) -> str | None:
     return found.group(0) if found else None
 
 
-def _bot_spoke_this_turn(tracker: Tracker) -> bool:
+def bot_spoke_this_turn(tracker: Tracker) -> bool:
+    """Whether an action already said something since the customer's latest message."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return False
@@ -130,7 +131,7 @@ class ValidateOrderForm(FormValidationAction):
         """Accept a known number; count wrong ones; stop after three (then a person takes over)."""
         if value is None:
             return {}
-        if _bot_spoke_this_turn(tracker):
+        if bot_spoke_this_turn(tracker):
             # Activation after action_order_status already answered the number in this very
             # message: the form asks for a new one instead of judging it twice.
             return {"order_number": None}

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from sqlalchemy.engine import Engine
 
+from bot.account.contact import ContactVerification, SmsFolder, load_contact_texts
 from bot.catalog.answers import ProductAnswers
 from bot.db.engine import create_db_engine
 from bot.diagnostics import DiagnosticTree, load_guides
@@ -25,9 +26,10 @@ from bot.help.feedback import HelpAnswers
 from bot.help.replies import HelpReplies
 from bot.help.texts import load_help_texts
 from bot.identity.linking import LinkingService
-from bot.identity.wiring import build_linking
+from bot.identity.wiring import build_linking, build_mailer
 from bot.nlp.help_model import load_help_index
 from bot.records import RecordsBackend, build_records
+from bot.records.policy import Policy, load_policy
 from bot.settings import Settings, load_settings
 
 
@@ -61,7 +63,24 @@ class Services:
     @functools.cached_property
     def records(self) -> RecordsBackend:
         """The customer-records backend the settings choose (SQL or the HTTP records API)."""
-        return build_records(self.settings.records, self.engine)
+        return build_records(self.settings.records, self.engine, self.policy)
+
+    @functools.cached_property
+    def policy(self) -> Policy:
+        """The self-service rules (``data/records/policy.yml``)."""
+        return load_policy(self.settings.paths.data_dir)
+
+    @functools.cached_property
+    def contact_verification(self) -> ContactVerification:
+        """Codes proving a new email address (mailed) or phone number (SMS; ``var/sms`` in development)."""
+        paths = self.settings.paths
+        return ContactVerification(
+            self.engine,
+            self.settings.identity.secret,
+            build_mailer(self.settings.smtp, paths),
+            SmsFolder(paths.var_dir / "sms"),
+            load_contact_texts(paths.data_dir / "texts.yml"),
+        )
 
     @functools.cached_property
     def linking(self) -> LinkingService:
@@ -161,6 +180,21 @@ def records() -> RecordsBackend:
 def linking() -> LinkingService:
     """Account linking by emailed one-time codes."""
     return current().linking
+
+
+def policy() -> Policy:
+    """The self-service rules."""
+    return current().policy
+
+
+def contact_verification() -> ContactVerification:
+    """Codes proving a new email address or phone number."""
+    return current().contact_verification
+
+
+def gateway_url() -> str:
+    """The gateway's public address (return labels and help pages live there)."""
+    return current().settings.gateway.url
 
 
 def handoff_config() -> HandoffConfig:

@@ -218,6 +218,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     """Check the business data files (catalog, records, texts) without touching the database."""
+    from bot.account.contact import load_contact_texts
     from bot.catalog.texts import load_catalog_texts
     from bot.channels.texts import load_channel_texts
     from bot.db.seed import load_demo_data
@@ -227,6 +228,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.help import SearchSettings, validate_help_center
     from bot.help.texts import load_help_texts
     from bot.identity.texts import load_link_texts
+    from bot.records.policy import load_policy
     from bot.texts import load_texts
 
     load_texts(settings.paths.data_dir / "texts.yml")
@@ -235,6 +237,8 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     load_link_texts(settings.paths.data_dir / "texts.yml")
     load_channel_texts(settings.paths.data_dir / "texts.yml")
     load_help_texts(settings.paths.data_dir / "texts.yml")
+    load_contact_texts(settings.paths.data_dir / "texts.yml")
+    load_policy(settings.paths.data_dir)
     demo = load_demo_data(settings.paths.data_dir)
     load_handoff_config(settings.paths.data_dir / "handoff.yml")
     help_dir = settings.paths.data_dir / "help"

@@ -85,6 +85,27 @@ def _read_text(path: Path, shown: str) -> str:
         raise DataFileError(shown, None, f"cannot read file: {exc}") from None
 
 
+def read_yaml_mapping(path: Path, shown: str) -> LinedDict:
+    """Read a YAML file whose top level is a mapping (lines kept, duplicate keys refused).
+
+    Raises:
+        DataFileError: On a syntax error, a duplicate key or another top level.
+    """
+    text = _read_text(path, shown)
+    try:
+        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise DataFileError(
+            shown, mark.line + 1 if mark is not None else None, f"invalid YAML: {exc.problem}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise DataFileError(shown, None, f"invalid YAML: {exc}") from None
+    if not isinstance(document, LinedDict):
+        raise DataFileError(shown, 1, "expected a top-level mapping")
+    return document
+
+
 def read_yaml_list(path: Path, shown: str, key: str) -> list[LinedDict]:
     """Read a YAML file whose top level is ``{key: [mapping, ...]}``.
 

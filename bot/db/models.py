@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.sql.expression import true
 
 Base: Any = declarative_base()
 
@@ -78,6 +79,8 @@ class Customer(Base):
     city = Column(String(120))
     country = Column(String(2))
     created_at = Column(DateTime, nullable=False, default=utcnow)
+    # Marketing emails and SMS; the customer can opt out in the chat (transactional mail always goes).
+    marketing_opt_in = Column(Boolean, nullable=False, default=True, server_default=true())
 
     identities = relationship("ChannelIdentity", back_populates="customer")
     orders = relationship("Order", back_populates="customer")
@@ -158,6 +161,9 @@ class Order(Base):
     shipped_at = Column(DateTime)
     delivered_at = Column(DateTime)
     status_changed_at = Column(DateTime)
+    # Where it goes and how it was paid (refund timing depends on the method: data/records/policy.yml).
+    shipping_address = Column(Text)
+    payment_method = Column(String(20))
 
     customer = relationship("Customer", back_populates="orders")
     items = relationship("OrderItem", back_populates="order", cascade="all, delete-orphan")
@@ -173,6 +179,8 @@ class OrderItem(Base):
     sku = Column(String(40), ForeignKey("products.sku"), nullable=False)
     quantity = Column(Integer, nullable=False, default=1)
     unit_price_cents = Column(Integer, nullable=False)
+    # False for a line that cannot be sent back (e.g. a cable cut to length).
+    returnable = Column(Boolean, nullable=False, default=True, server_default=true())
 
     order = relationship("Order", back_populates="items")
 
@@ -479,3 +487,76 @@ class HelpAnswer(Base):
     helpful = Column(Boolean)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     feedback_at = Column(DateTime)
+
+
+class ServiceRequest(Base):
+    """A change a verified customer asked for in the chat, once per idempotency key.
+
+    ``kind``: ``cancel_order``, ``start_return``, ``change_address``, ``update_contact``,
+    ``marketing_opt_out``, ``account_deletion``. ``outcome``: ``done``, ``refused`` or
+    ``pending`` (an account deletion waits for an agent). ``result`` is what the customer was
+    told, replayed for a repeated confirmation. No address, email or phone is kept here.
+    """
+
+    __tablename__ = "service_requests"
+    __table_args__ = (UniqueConstraint("customer_id", "idempotency_key", name="uq_service_request_key"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    # Plain string, not a foreign key: a deletion request is kept as proof after the erasure.
+    customer_id = Column(String(32), nullable=False, index=True)
+    idempotency_key = Column(String(64), nullable=False)
+    kind = Column(String(30), nullable=False)
+    order_number = Column(String(20))
+    outcome = Column(String(20), nullable=False)
+    reference = Column(String(40))
+    result = Column(JSON, nullable=False, default=dict)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    completed_at = Column(DateTime)
+
+
+class ReturnRequest(Base):
+    """A return started for a delivered order: its RMA number, reason and progress."""
+
+    __tablename__ = "returns"
+
+    rma = Column(String(20), primary_key=True)
+    order_number = Column(String(20), ForeignKey("orders.number", ondelete="CASCADE"), nullable=False, index=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    reason = Column(String(200), nullable=False)
+    status = Column(String(20), nullable=False)  # awaiting_parcel, received, refunded
+    refund_cents = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Refund(Base):
+    """Money going back to a customer for a cancelled order or a received return."""
+
+    __tablename__ = "refunds"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    order_number = Column(String(20), ForeignKey("orders.number", ondelete="CASCADE"), nullable=False, index=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    amount_cents = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+    method = Column(String(20), nullable=False)
+    status = Column(String(20), nullable=False)  # pending, issued
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    expected_by = Column(Date, nullable=False)
+    issued_on = Column(Date)
+
+
+class ContactChange(Base):
+    """A new email address or phone number waiting for the code sent to it (the code stored hashed)."""
+
+    __tablename__ = "contact_changes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    kind = Column(String(10), nullable=False)  # email, phone
+    new_value = Column(String(320), nullable=False)
+    code_hash = Column(String(128), nullable=False)
+    tries = Column(Integer, nullable=False, default=0)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)

@@ -26,7 +26,7 @@ from bot.db import models
 from bot.db.demo_catalog import load_agents, load_products, load_stock, load_stores
 from bot.db.demo_orders import load_orders
 from bot.db.demo_records import load_customers, load_devices, load_invoices, load_subscriptions
-from bot.db.demo_types import DataFileError, DemoData
+from bot.db.demo_types import CustomerRecord, DataFileError, DemoData
 
 __all__ = ["DataFileError", "DemoData", "SeedReport", "TableCounts", "load_demo_data", "seed_database"]
 
@@ -120,13 +120,40 @@ def seed_database(engine: Engine, data: DemoData) -> SeedReport:
     tables: dict[str, TableCounts] = {}
     with engine.begin() as conn:
         for table, rows in _table_rows(data):
-            tables[table.name] = _upsert(conn, table, rows)
+            # An address the customer changed in the chat is not put back by the next seeding.
+            tables[table.name] = _upsert(conn, table, rows, insert_only={"shipping_address"})
             if table.name == "orders":
                 tables["order_items"] = _sync_order_items(conn, data)
     report = SeedReport(tables)
     total = sum(report.counts().values())
     _LOGGER.info("seed.done inserted=%d updated=%d rows=%d", report.inserted, report.updated, total)
     return report
+
+
+_METHODS_BY_COUNTRY = {
+    "DE": ("card", "paypal", "klarna", "direct_debit"),
+    "AT": ("card", "paypal", "klarna"),
+    "NL": ("ideal", "paypal", "card"),
+    "BE": ("bancontact", "card", "paypal"),
+}
+_STREETS = ("Lindenstraße", "Hauptstraße", "Gartenweg", "Kirchplatz", "Marktstraße", "Parkallee", "Rosenstraat")
+
+
+def demo_order_extras(number: str, customer: CustomerRecord) -> dict[str, str]:
+    """The demo order's payment method and delivery address, derived from its number and customer.
+
+    The demo files do not hold them; a company's real records do.
+    """
+    seed = int(number)
+    methods = _METHODS_BY_COUNTRY.get(customer.country or "", ("card", "paypal"))
+    postcode = f"{1000 + seed % 8999:04d}" if customer.country in ("AT", "BE") else f"{10000 + seed % 89999:05d}"
+    if customer.country == "NL":
+        postcode = f"{1000 + seed % 8999:04d} {'ABCDEFGH'[seed % 8]}{'KLMNPRST'[seed % 8]}"
+    street = _STREETS[seed % len(_STREETS)]
+    return {
+        "payment_method": methods[seed % len(methods)],
+        "shipping_address": f"{street} {1 + seed % 97}, {postcode} {customer.city or 'Berlin'}",
+    }
 
 
 def _table(model: Any) -> Table:
@@ -162,21 +189,33 @@ def _table_rows(data: DemoData) -> Iterable[tuple[Table, list[dict[str, Any]]]]:
         _table(models.Agent),
         [{**vars(agent), "skills": list(agent.skills), "languages": list(agent.languages)} for agent in data.agents],
     )
+    customers = {customer.id: customer for customer in data.customers}
     yield (
         _table(models.Order),
-        [{key: value for key, value in vars(order).items() if key != "items"} for order in data.orders],
+        [
+            {
+                **{key: value for key, value in vars(order).items() if key != "items"},
+                **demo_order_extras(order.number, customers[order.customer_id]),
+            }
+            for order in data.orders
+        ],
     )
     yield _table(models.Device), [vars(device).copy() for device in data.devices]
     yield _table(models.Subscription), [vars(sub).copy() for sub in data.subscriptions]
     yield _table(models.Invoice), [vars(invoice).copy() for invoice in data.invoices]
 
 
-def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> TableCounts:
-    """Insert missing rows and update differing ones, matching on the primary key."""
+def _upsert(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], insert_only: set[str] | None = None
+) -> TableCounts:
+    """Insert missing rows and update differing ones, matching on the primary key.
+
+    Columns in ``insert_only`` are written with a new row and never updated.
+    """
     if not rows:
         return TableCounts()
     key_names = [column.name for column in table.primary_key.columns]
-    names = list(rows[0])
+    names = [name for name in rows[0] if name not in (insert_only or set())]
     existing = {
         tuple(row[name] for name in key_names): row
         for row in conn.execute(select(*(table.c[name] for name in names))).mappings()
@@ -193,7 +232,8 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> Table
         conn.execute(table.insert(), missing)
     for row in changed:
         condition = and_(*(table.c[name] == row[name] for name in key_names))
-        conn.execute(table.update().where(condition).values({k: v for k, v in row.items() if k not in key_names}))
+        values = {k: v for k, v in row.items() if k not in key_names and k in names}
+        conn.execute(table.update().where(condition).values(values))
     counts = TableCounts(len(missing), len(changed), len(rows) - len(missing) - len(changed))
     _LOGGER.debug(
         "seed.table name=%s inserted=%d updated=%d unchanged=%d",

@@ -35,7 +35,7 @@ from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
 from bot.dialogue.rasa_client import RasaClient
-from bot.gateway import agent_api, api, health, help_pages, metrics
+from bot.gateway import agent_api, api, health, help_pages, metrics, return_labels
 from bot.gateway.errors import error_middleware
 from bot.gateway.keys import (
     AGENTS,
@@ -310,6 +310,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(agent_api.routes)
     app.add_routes(metrics.routes)
     app.add_routes(help_pages.routes)
+    app.add_routes(return_labels.routes)
     app.router.add_get(web_channel.PATH, _websocket)
     if settings.slack.enabled and settings.slack.signing_secret:
         app.router.add_post("/slack/events", _slack_events)

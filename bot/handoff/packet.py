@@ -36,6 +36,8 @@ _LEADS = {
     "low_confidence": "The bot did not understand the customer",
     "diagnostics_exhausted": "The troubleshooting guide ran out of steps",
     "form_failed": "The customer could not complete a form (e.g. a valid order number)",
+    "complaint": "Customer wants to make a complaint",
+    "order_change": "Customer wants to change the items of an order (only a person can)",
 }
 
 

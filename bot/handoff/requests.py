@@ -17,7 +17,15 @@ from bot.db.models import Conversation, Handoff, HandoffStatus, utcnow
 
 _LOGGER = logging.getLogger(__name__)
 
-REASONS = ("customer_request", "frustration", "low_confidence", "diagnostics_exhausted", "form_failed")
+REASONS = (
+    "customer_request",
+    "frustration",
+    "low_confidence",
+    "diagnostics_exhausted",
+    "form_failed",
+    "complaint",
+    "order_change",
+)
 #: Customer satisfaction scores a customer can give after a resolved handoff.
 CSAT_SCORES = range(1, 6)
 

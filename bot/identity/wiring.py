@@ -31,6 +31,13 @@ def email_lookup(engine: Engine) -> Callable[[str], str | None]:
     return lookup
 
 
+def build_mailer(smtp: SmtpSettings, paths: Paths) -> Mailer:
+    """The mailer the settings choose: SMTP, or the development mail folder ``var/mail``."""
+    if smtp.uses_maildir:
+        return MaildirMailer(paths.var_dir / "mail", smtp.sender)
+    return SmtpMailer(smtp.host, smtp.port, smtp.sender, user=smtp.user, password=smtp.password, starttls=smtp.starttls)
+
+
 def build_linking(engine: Engine, identity: IdentitySettings, smtp: SmtpSettings, paths: Paths) -> LinkingService:
     """Build the account-linking service: a mailer from ``smtp``, email texts, lookup on ``customers``.
 
@@ -38,17 +45,10 @@ def build_linking(engine: Engine, identity: IdentitySettings, smtp: SmtpSettings
         TextsError: ``data/texts.yml`` lacks a valid ``identity:`` mapping.
         ValueError: the identity secret is empty.
     """
-    mailer: Mailer
-    if smtp.uses_maildir:
-        mailer = MaildirMailer(paths.var_dir / "mail", smtp.sender)
-    else:
-        mailer = SmtpMailer(
-            smtp.host, smtp.port, smtp.sender, user=smtp.user, password=smtp.password, starttls=smtp.starttls
-        )
     return LinkingService(
         engine,
         identity.secret,
-        mailer,
+        build_mailer(smtp, paths),
         email_lookup(engine),
         texts=load_link_texts(paths.data_dir / "texts.yml"),
         link_idle=dt.timedelta(days=identity.link_idle_days),

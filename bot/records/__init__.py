@@ -14,6 +14,7 @@ from bot.records.backend import RecordsBackend, RecordsUnavailable, normalise_or
 from bot.records.breaker import CircuitBreaker
 from bot.records.http import HttpRecords
 from bot.records.model import DeviceInfo, InvoiceInfo, OrderInfo, OrderLine, SubscriptionInfo
+from bot.records.policy import Policy
 from bot.records.sql import SqlRecords
 from bot.settings import RecordsSettings
 
@@ -34,19 +35,20 @@ __all__ = [
 ]
 
 
-def build_records(settings: RecordsSettings, engine: Engine) -> RecordsBackend:
+def build_records(settings: RecordsSettings, engine: Engine, policy: Policy | None = None) -> RecordsBackend:
     """The records backend the settings choose (no network call is made here).
 
     Args:
         settings: ``backend`` (``sql`` or ``http``), and for ``http`` the ``url``, ``token``
             and ``timeout_s``.
         engine: The project database, read by the ``sql`` backend.
+        policy: The ``sql`` backend's self-service rules (default: the project's ``data/records/policy.yml``).
 
     Raises:
         ValueError: The backend name is unknown, or ``http`` has no URL.
     """
     if settings.backend == "sql":
-        return SqlRecords(engine)
+        return SqlRecords(engine, policy)
     if settings.backend == "http":
         if not settings.url:
             raise ValueError("BOT_RECORDS_URL must be set when BOT_RECORDS_BACKEND=http")

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.db.engine import session_factory
 from bot.db.models import RecordAccess, utcnow
 from bot.records.backend import RecordsBackend, RecordsUnavailable
-from bot.records.model import DeviceInfo, InvoiceInfo, OrderInfo, SubscriptionInfo
+from bot.records.model import DeviceInfo, InvoiceInfo, OrderInfo, RefundInfo, ServiceResult, SubscriptionInfo
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -27,9 +27,12 @@ class AuditedRecords:
     """A records backend that writes who looked up what kind of record, where and with what outcome.
 
     A row holds the customer id, the record kind (``order``, ``orders``, ``devices``,
-    ``device``, ``subscriptions``, ``invoices``), the channel, the outcome (``found``,
-    ``not_found``, ``unavailable``) and the time: never an order number, serial, email or
-    any content. ``customer_id_for_email`` is not audited (there is no customer yet).
+    ``device``, ``subscriptions``, ``invoices``, ``refund``, and the changes
+    ``cancel_order``, ``start_return``, ``change_address``, ``update_contact``,
+    ``marketing_opt_out``, ``account_deletion``), the channel, the outcome (``found``,
+    ``not_found``, ``unavailable``; for a change ``done``, ``refused``, ``pending`` or
+    ``repeated``) and the time: never an order number, serial, email, address or any content.
+    ``customer_id_for_email`` is not audited (there is no customer yet).
 
     Access fails closed: when the audit row cannot be written, the lookup raises
     :class:`RecordsUnavailable` instead of returning unaudited data.
@@ -52,8 +55,13 @@ class AuditedRecords:
         except RecordsUnavailable:
             await self._write(customer_id, kind, UNAVAILABLE)
             raise
-        found = bool(result) if isinstance(result, list) else result is not None
-        await self._write(customer_id, kind, FOUND if found else NOT_FOUND)
+        if isinstance(result, ServiceResult):
+            # A change: done / refused / pending, or "repeated" for a replayed confirmation.
+            outcome = "repeated" if result.repeated else result.outcome
+        else:
+            found = bool(result) if isinstance(result, list) else result is not None
+            outcome = FOUND if found else NOT_FOUND
+        await self._write(customer_id, kind, outcome)
         return result
 
     async def _write(self, customer_id: str, kind: str, outcome: str) -> None:
@@ -102,3 +110,34 @@ class AuditedRecords:
     async def customer_id_for_email(self, email: str) -> str | None:
         """See :meth:`RecordsBackend.customer_id_for_email`; not audited, the address is never logged."""
         return await self._backend.customer_id_for_email(email)
+
+    async def refund(self, customer_id: str, number: str) -> RefundInfo | None:
+        """See :meth:`RecordsBackend.refund`; audited as ``refund``."""
+        return await self._audited(customer_id, "refund", self._backend.refund(customer_id, number))
+
+    async def cancel_order(self, customer_id: str, number: str, key: str) -> ServiceResult:
+        """See :meth:`RecordsBackend.cancel_order`; audited as ``cancel_order``."""
+        return await self._audited(customer_id, "cancel_order", self._backend.cancel_order(customer_id, number, key))
+
+    async def start_return(self, customer_id: str, number: str, reason: str, key: str) -> ServiceResult:
+        """See :meth:`RecordsBackend.start_return`; audited as ``start_return``."""
+        call = self._backend.start_return(customer_id, number, reason, key)
+        return await self._audited(customer_id, "start_return", call)
+
+    async def change_address(self, customer_id: str, number: str, address: str, key: str) -> ServiceResult:
+        """See :meth:`RecordsBackend.change_address`; audited as ``change_address`` (never the address)."""
+        call = self._backend.change_address(customer_id, number, address, key)
+        return await self._audited(customer_id, "change_address", call)
+
+    async def update_contact(self, customer_id: str, kind: str, value: str, key: str) -> ServiceResult:
+        """See :meth:`RecordsBackend.update_contact`; audited as ``update_contact`` (never the value)."""
+        call = self._backend.update_contact(customer_id, kind, value, key)
+        return await self._audited(customer_id, "update_contact", call)
+
+    async def marketing_opt_out(self, customer_id: str, key: str) -> ServiceResult:
+        """See :meth:`RecordsBackend.marketing_opt_out`; audited as ``marketing_opt_out``."""
+        return await self._audited(customer_id, "marketing_opt_out", self._backend.marketing_opt_out(customer_id, key))
+
+    async def request_deletion(self, customer_id: str, key: str) -> ServiceResult:
+        """See :meth:`RecordsBackend.request_deletion`; audited as ``account_deletion``."""
+        return await self._audited(customer_id, "account_deletion", self._backend.request_deletion(customer_id, key))

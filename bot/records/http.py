@@ -23,7 +23,7 @@ import aiohttp
 
 from bot.records.backend import RecordsUnavailable, clamp_limit, normalise_order_number
 from bot.records.breaker import CircuitBreaker
-from bot.records.model import DeviceInfo, InvoiceInfo, OrderInfo, SubscriptionInfo
+from bot.records.model import DeviceInfo, InvoiceInfo, OrderInfo, RefundInfo, ServiceResult, SubscriptionInfo
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -105,10 +105,19 @@ class HttpRecords:
 
     async def _get(self, kind: str, path: str, params: dict[str, str] | None = None) -> Any | None:
         """GET ``path``: the JSON body, None on 404; raises RecordsUnavailable otherwise."""
+        return await self._call(kind, "GET", path, params, None)
+
+    async def _post(self, kind: str, path: str, body: dict[str, Any]) -> Any | None:
+        """POST ``body`` to ``path`` (safe to retry: every change carries its idempotency key)."""
+        return await self._call(kind, "POST", path, None, body)
+
+    async def _call(
+        self, kind: str, method: str, path: str, params: dict[str, str] | None, payload: dict[str, Any] | None
+    ) -> Any | None:
         self.breaker.before_call()
         succeeded = False
         try:
-            body = await self._get_with_retries(kind, path, params)
+            body = await self._with_retries(kind, method, path, params, payload)
             succeeded = True
             return body
         finally:
@@ -117,13 +126,15 @@ class HttpRecords:
             else:
                 self.breaker.record_failure()
 
-    async def _get_with_retries(self, kind: str, path: str, params: dict[str, str] | None) -> Any | None:
+    async def _with_retries(
+        self, kind: str, method: str, path: str, params: dict[str, str] | None, payload: dict[str, Any] | None
+    ) -> Any | None:
         deadline = time.monotonic() + self.deadline_s
         attempt = 0
         while True:
             left = deadline - time.monotonic()
             try:
-                return await self._attempt(path, params, min(self.timeout_s, left))
+                return await self._attempt(method, path, params, payload, min(self.timeout_s, left))
             except _Retryable as exc:
                 delay = self.backoff_s * 2**attempt
                 attempt += 1
@@ -134,11 +145,23 @@ class HttpRecords:
                 _LOGGER.info("records.http_retry kind=%s attempt=%d reason=%s", kind, attempt, exc.reason)
                 await asyncio.sleep(delay)
 
-    async def _attempt(self, path: str, params: dict[str, str] | None, timeout_s: float) -> Any | None:
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        payload: dict[str, Any] | None,
+        timeout_s: float,
+    ) -> Any | None:
         url = f"{self._base_url}{path}"
         try:
-            async with self._client().get(
-                url, params=params, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
+            async with self._client().request(
+                method,
+                url,
+                params=params,
+                json=payload,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                allow_redirects=False,
             ) as response:
                 if response.status >= 500:
                     raise _Retryable(f"status_{response.status}")
@@ -211,6 +234,56 @@ class HttpRecords:
             _LOGGER.warning("records.http_bad_body kind=customer")
             raise RecordsUnavailable("the record system sent an unreadable answer")
         return customer_id
+
+    # -- self-service changes (POST, each with its idempotency key) ---------------------------
+
+    def _order_path(self, customer_id: str, number: str) -> str:
+        wanted = normalise_order_number(number)
+        return f"{self._customer(customer_id)}/orders/{_segment(wanted or '-')}"
+
+    async def _change(self, kind: str, path: str, body: dict[str, Any]) -> ServiceResult:
+        answer = await self._post(kind, path, body)
+        if answer is None:  # 404: no such customer
+            return ServiceResult(kind, "refused", "not_found")
+        result: ServiceResult = _parse(ServiceResult.from_dict, answer)
+        return result
+
+    async def refund(self, customer_id: str, number: str) -> RefundInfo | None:
+        """The order's refund, or None (404)."""
+        if not normalise_order_number(number):
+            return None
+        body = await self._get("refund", f"{self._order_path(customer_id, number)}/refund")
+        return _parse(RefundInfo.from_dict, body) if body is not None else None
+
+    async def cancel_order(self, customer_id: str, number: str, key: str) -> ServiceResult:
+        """POST .../orders/{number}/cancellation."""
+        path = f"{self._order_path(customer_id, number)}/cancellation"
+        return await self._change("cancel_order", path, {"idempotency_key": key})
+
+    async def start_return(self, customer_id: str, number: str, reason: str, key: str) -> ServiceResult:
+        """POST .../orders/{number}/returns."""
+        path = f"{self._order_path(customer_id, number)}/returns"
+        return await self._change("start_return", path, {"reason": reason, "idempotency_key": key})
+
+    async def change_address(self, customer_id: str, number: str, address: str, key: str) -> ServiceResult:
+        """POST .../orders/{number}/shipping-address."""
+        path = f"{self._order_path(customer_id, number)}/shipping-address"
+        return await self._change("change_address", path, {"address": address, "idempotency_key": key})
+
+    async def update_contact(self, customer_id: str, kind: str, value: str, key: str) -> ServiceResult:
+        """POST .../contact."""
+        path = f"{self._customer(customer_id)}/contact"
+        return await self._change("update_contact", path, {"kind": kind, "value": value, "idempotency_key": key})
+
+    async def marketing_opt_out(self, customer_id: str, key: str) -> ServiceResult:
+        """POST .../marketing-opt-out."""
+        path = f"{self._customer(customer_id)}/marketing-opt-out"
+        return await self._change("marketing_opt_out", path, {"idempotency_key": key})
+
+    async def request_deletion(self, customer_id: str, key: str) -> ServiceResult:
+        """POST .../deletion-requests."""
+        path = f"{self._customer(customer_id)}/deletion-requests"
+        return await self._change("account_deletion", path, {"idempotency_key": key})
 
 
 def _parse(reader: Any, body: Any) -> Any:

@@ -198,3 +198,122 @@ class InvoiceInfo:
             currency=str(data["currency"]),
             status=str(data["status"]),
         )
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    """Money going back for a cancelled order or a return.
+
+    ``status``: ``awaiting_return`` (a return was started; the refund follows once the parcel
+    is processed), ``pending`` (sent to the payment provider, expected by ``expected_by``) or
+    ``issued`` (paid back on ``issued_on``).
+    """
+
+    order_number: str
+    status: str
+    amount_cents: int
+    currency: str
+    method: str
+    expected_by: dt.date | None
+    issued_on: dt.date | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (dates as ISO strings)."""
+        return {
+            "order_number": self.order_number,
+            "status": self.status,
+            "amount_cents": self.amount_cents,
+            "currency": self.currency,
+            "method": self.method,
+            "expected_by": _date(self.expected_by),
+            "issued_on": _date(self.issued_on),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RefundInfo:
+        """Read the form written by :meth:`to_dict`."""
+        return cls(
+            order_number=str(data["order_number"]),
+            status=str(data["status"]),
+            amount_cents=int(data["amount_cents"]),
+            currency=str(data["currency"]),
+            method=str(data["method"]),
+            expected_by=_parse_date(data.get("expected_by")),
+            issued_on=_parse_date(data.get("issued_on")),
+        )
+
+
+#: What a self-service change can be asked for.
+SERVICE_KINDS = (
+    "cancel_order",
+    "start_return",
+    "change_address",
+    "update_contact",
+    "marketing_opt_out",
+    "account_deletion",
+)
+
+
+@dataclass(frozen=True)
+class ServiceResult:
+    """The outcome of a self-service change, as the customer may be told.
+
+    Attributes:
+        kind: One of :data:`SERVICE_KINDS`.
+        outcome: ``done``, ``refused`` (``reason`` says why; nothing changed) or ``pending``
+            (accepted, completed later by a person: account deletion).
+        reason: Why it was refused (``not_found``, ``shipped``, ``not_shipped``,
+            ``not_delivered``, ``outside_window``, ``not_returnable``, ``already_cancelled``,
+            ``returned``, ``return_open``, ``invalid_address``, ``invalid_value``,
+            ``in_use``), or ``unchanged`` for a ``done`` that was already so.
+        repeated: This is the stored outcome of an earlier request with the same
+            idempotency key: nothing was changed this time.
+        order_number: The order concerned, if any.
+        reference: The RMA number of a return, or the number of a request.
+        refund: The refund a cancellation or return leads to.
+        label_url: Where to print the return label.
+        deadline: The last day of the return window (``start_return``).
+    """
+
+    kind: str
+    outcome: str
+    reason: str | None = None
+    repeated: bool = False
+    order_number: str | None = None
+    reference: str | None = None
+    refund: RefundInfo | None = None
+    label_url: str | None = None
+    deadline: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (dates as ISO strings)."""
+        return {
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "repeated": self.repeated,
+            "order_number": self.order_number,
+            "reference": self.reference,
+            "refund": self.refund.to_dict() if self.refund is not None else None,
+            "label_url": self.label_url,
+            "deadline": _date(self.deadline),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceResult:
+        """Read the form written by :meth:`to_dict`."""
+        kind, outcome = str(data["kind"]), str(data["outcome"])
+        if kind not in SERVICE_KINDS or outcome not in ("done", "refused", "pending"):
+            raise ValueError("unknown kind or outcome")
+        refund = data.get("refund")
+        return cls(
+            kind=kind,
+            outcome=outcome,
+            reason=data.get("reason"),
+            repeated=bool(data.get("repeated", False)),
+            order_number=data.get("order_number"),
+            reference=data.get("reference"),
+            refund=RefundInfo.from_dict(refund) if isinstance(refund, dict) else None,
+            label_url=data.get("label_url"),
+            deadline=_parse_date(data.get("deadline")),
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.records.backend import RecordsUnavailable
+from bot.records.model import ServiceResult
 from bot.records.sql import SqlRecords
 
 _LOGGER = logging.getLogger(__name__)
@@ -144,6 +146,67 @@ async def _customer_by_email(request: web.Request) -> web.Response:
     return web.json_response({"customer_id": customer_id})
 
 
+async def _refund(request: web.Request) -> web.Response:
+    customer_id, number = _path_value(request, "customer_id"), _path_value(request, "number")
+    for problem in (customer_id, number):
+        if isinstance(problem, web.Response):
+            return problem
+    assert isinstance(customer_id, str) and isinstance(number, str)
+    refund = await request.app[RECORDS_KEY].refund(customer_id, number)
+    if refund is None:
+        return _error(404, "not_found", "no such order for this customer")
+    return web.json_response(refund.to_dict())
+
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_MAX_BODY_TEXT = 500
+
+
+async def _change_body(request: web.Request, fields: tuple[str, ...]) -> dict[str, str] | web.Response:
+    """The JSON body's ``idempotency_key`` and ``fields``, each a string; a 400 otherwise."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return _bad_request("the body must be a JSON object")
+    if not isinstance(body, dict):
+        return _bad_request("the body must be a JSON object")
+    key = body.get("idempotency_key")
+    if not isinstance(key, str) or not _KEY.match(key):
+        return _bad_request("idempotency_key must be 8 to 64 letters, digits, '-' or '_'")
+    values = {"idempotency_key": key}
+    for name in fields:
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_BODY_TEXT:
+            return _bad_request(f"{name} must be a string of 1 to {_MAX_BODY_TEXT} characters")
+        values[name] = value
+    return values
+
+
+def _change_handler(
+    fields: tuple[str, ...],
+    call: Callable[[SqlRecords, str, str | None, dict[str, str]], Awaitable[ServiceResult]],
+    *,
+    with_order: bool,
+) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        customer_id = _path_value(request, "customer_id")
+        if isinstance(customer_id, web.Response):
+            return customer_id
+        number: str | None = None
+        if with_order:
+            found = _path_value(request, "number")
+            if isinstance(found, web.Response):
+                return found
+            number = found
+        body = await _change_body(request, fields)
+        if isinstance(body, web.Response):
+            return body
+        result = await call(request.app[RECORDS_KEY], customer_id, number, body)
+        return web.json_response(result.to_dict())
+
+    return handler
+
+
 def _ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
@@ -179,4 +242,42 @@ def create_records_app(engine: Engine, token: str) -> web.Application:
     app.router.add_get(prefix + "/devices/{serial}", _device)
     app.router.add_get(f"{prefix}/subscriptions", _subscriptions)
     app.router.add_get(f"{prefix}/invoices", _invoices)
+    order = prefix + "/orders/{number}"
+    app.router.add_get(f"{order}/refund", _refund)
+    app.router.add_post(
+        f"{order}/cancellation",
+        _change_handler((), lambda r, c, n, b: r.cancel_order(c, str(n), b["idempotency_key"]), with_order=True),
+    )
+    app.router.add_post(
+        f"{order}/returns",
+        _change_handler(
+            ("reason",),
+            lambda r, c, n, b: r.start_return(c, str(n), b["reason"], b["idempotency_key"]),
+            with_order=True,
+        ),
+    )
+    app.router.add_post(
+        f"{order}/shipping-address",
+        _change_handler(
+            ("address",),
+            lambda r, c, n, b: r.change_address(c, str(n), b["address"], b["idempotency_key"]),
+            with_order=True,
+        ),
+    )
+    app.router.add_post(
+        f"{prefix}/contact",
+        _change_handler(
+            ("kind", "value"),
+            lambda r, c, _n, b: r.update_contact(c, b["kind"], b["value"], b["idempotency_key"]),
+            with_order=False,
+        ),
+    )
+    app.router.add_post(
+        f"{prefix}/marketing-opt-out",
+        _change_handler((), lambda r, c, _n, b: r.marketing_opt_out(c, b["idempotency_key"]), with_order=False),
+    )
+    app.router.add_post(
+        f"{prefix}/deletion-requests",
+        _change_handler((), lambda r, c, _n, b: r.request_deletion(c, b["idempotency_key"]), with_order=False),
+    )
     return app

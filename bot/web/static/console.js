@@ -22,6 +22,8 @@
     low_confidence: "The bot did not understand",
     diagnostics_exhausted: "Troubleshooting ran out of steps",
     form_failed: "Customer could not complete a form",
+    complaint: "Customer wants to make a complaint",
+    order_change: "Customer wants to change an order's items",
   };
   var STATUSES = { open: "Open", claimed: "Claimed", resolved: "Resolved" };
   var SENDERS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "Notice" };

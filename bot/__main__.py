@@ -285,6 +285,33 @@ def cmd_records_api(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _deletion_requests(settings: Settings) -> int:
+    """Print the open account deletion requests, oldest first (complete each with ``customers erase``)."""
+    from sqlalchemy import select
+
+    from bot.db.engine import create_db_engine
+    from bot.db.models import ServiceRequest
+
+    _migrate(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(ServiceRequest.reference, ServiceRequest.customer_id, ServiceRequest.created_at)
+                .where(ServiceRequest.kind == "account_deletion", ServiceRequest.outcome == "pending")
+                .order_by(ServiceRequest.created_at)
+            ).all()
+    finally:
+        engine.dispose()
+    if not rows:
+        print("no open account deletion requests")
+        return 0
+    print("open account deletion requests (complete each with: python -m bot customers erase <customer> --yes):")
+    for reference, customer_id, created_at in rows:
+        print(f"  {reference}  customer {customer_id}  asked {created_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     """Privacy requests: ``customers export ID`` (JSON to stdout) and ``customers erase ID --yes``."""
     import asyncio
@@ -304,6 +331,8 @@ def cmd_customers(settings: Settings, args: argparse.Namespace) -> int:
     )
     from bot.slack.app import web_client
 
+    if args.action == "requests":
+        return _deletion_requests(settings)
     if args.action == "erase" and not args.yes:
         print(
             f"error: erasing deletes customer {args.customer_id}'s conversations, messages, handoffs, channel "
@@ -472,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     erase = privacy.add_parser("erase", help="delete the bot's data about a customer (keeps company records)")
     erase.add_argument("customer_id", help="the customer's id, e.g. C1001")
     erase.add_argument("--yes", action="store_true", help="confirm the erasure")
+    privacy.add_parser("requests", help="list the account deletions customers asked for in the chat, still open")
     agents = sub.add_parser("agents", help="agents' own API tokens: issue, revoke, list")
     agent_actions = agents.add_subparsers(dest="action", required=True)
     agent_token = agent_actions.add_parser("token", help="issue a new API token for an agent (printed once)")

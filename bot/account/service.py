@@ -152,18 +152,16 @@ def outcome(result: ServiceResult, policy: Policy, gateway_url: str) -> Utteranc
     """What the customer is told after confirming (or repeating a confirmation)."""
     values = {"number": result.order_number or "-", "reference": result.reference or "-"}
     values.update(refund_words(result.refund, policy))
-    if result.label_url:
-        label = result.label_url
-        values["label"] = label if "://" in label else gateway_url.rstrip("/") + label
-    if result.deadline is not None:
-        values["deadline"] = day(result.deadline)
+    label = result.label_url or ""
+    values["label"] = (label if "://" in label else gateway_url.rstrip("/") + label) if label else "-"
+    values["deadline"] = day(result.deadline)
     values["days"] = str(policy.deletion_days)
     values["processing"] = str(policy.return_processing_days)
     if result.repeated:
         return Utterance("utter_service_repeated", {**values, "what": _DONE_WORDS.get(result.kind, "that")})
     if result.outcome == "refused":
         return Utterance(_REFUSALS.get((result.kind, result.reason or ""), "utter_service_refused"), values)
-    if result.reason == "unchanged":
+    if result.reason == "unchanged" and result.kind in _CAN_BE_UNCHANGED:
         return Utterance(f"utter_{result.kind}_unchanged", values)
     return Utterance(f"utter_{result.kind}_done", values)
 
@@ -185,6 +183,8 @@ OFFER_PERSON = frozenset(
         "utter_service_refused",
     }
 )
+
+_CAN_BE_UNCHANGED = frozenset({"change_address", "update_contact", "marketing_opt_out", "account_deletion"})
 
 _DONE_WORDS = {
     "cancel_order": "the cancellation",

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bot.db.models import (
     ChannelIdentity,
+    ContactChange,
     Conversation,
     Customer,
     DeepLink,
@@ -51,8 +52,12 @@ from bot.db.models import (
     OrderItem,
     OutboxItem,
     RecordAccess,
+    Refund,
+    ReturnRequest,
+    ServiceRequest,
     SlackDeskPost,
     Subscription,
+    utcnow,
 )
 from bot.identity.mailer import delete_maildir_mails
 from bot.identity.tracker_store import (
@@ -197,6 +202,13 @@ def export_customer(engine: Engine, customer_id: str, tracker_url: str | None) -
             "record_access": _rows(
                 connection, _table(RecordAccess), _table(RecordAccess).c.customer_id == customer_id, "id"
             ),
+            "service_requests": _rows(
+                connection, _table(ServiceRequest), _table(ServiceRequest).c.customer_id == customer_id, "id"
+            ),
+            "returns": _rows(
+                connection, _table(ReturnRequest), _table(ReturnRequest).c.customer_id == customer_id, "created_at"
+            ),
+            "refunds": _rows(connection, _table(Refund), _table(Refund).c.customer_id == customer_id, "id"),
         }
     status, events = tracker_events(tracker_url, conversation_ids)
     export["tracker_events"] = events
@@ -309,6 +321,20 @@ def _erase_rows(engine: Engine, subject: ErasureSubject) -> dict[str, int]:
         counts["channel_identities"] = _delete(
             connection, delete(ChannelIdentity).where(ChannelIdentity.customer_id == customer_id)
         )
+        # New email addresses or phone numbers waiting for their code.
+        counts["contact_changes"] = _delete(
+            connection, delete(ContactChange).where(ContactChange.customer_id == customer_id)
+        )
+        # The account deletion the customer asked for in the chat is now done.
+        counts["deletion_requests_completed"] = connection.execute(
+            update(ServiceRequest)
+            .where(
+                ServiceRequest.customer_id == customer_id,
+                ServiceRequest.kind == "account_deletion",
+                ServiceRequest.outcome == "pending",
+            )
+            .values(outcome="done", completed_at=utcnow())
+        ).rowcount
     return counts
 
 

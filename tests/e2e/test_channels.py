@@ -33,6 +33,8 @@ from tests.fakes.slack import FakeSlack, customer_button_press, dm_event, mentio
 from tests.fakes.slack import deliver as slack_deliver
 from tests.fakes.telegram import TOKEN, FakeTelegram, base_url
 from tests.helpers import free_port
+from tests.mail import MailSink
+from tests.orders import add_customer, add_order
 from tests.stack import (
     E2E_CHANNEL_SECRET,
     E2E_IDENTITY_SECRET,
@@ -410,7 +412,7 @@ async def test_help_answers_with_feedback_buttons_on_telegram_and_slack(
     chat.assert_each_sent_once()
 
     dm = SlackChat(rig, session, "D0E2EHELP")
-    new = await dm.say("how do i unsubscribe from your newsletter")
+    new = await dm.say("which of your emails can't i switch off")
     [answer] = [m for m in new if "Did that answer your question?" in m["text"]]
     assert "/help/newsletter" in answer["text"]
     sorry = await dm.press(answer, "No")
@@ -418,6 +420,47 @@ async def test_help_answers_with_feedback_buttons_on_telegram_and_slack(
         e["text"]["text"] for m in sorry for b in m.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]
     ]
     assert titles[-1] == "Talk to a person" and len(titles) == 2, titles
+    dm.assert_each_posted_once()
+
+
+async def test_a_self_service_action_on_telegram_and_on_slack(
+    rig: Rig, session: aiohttp.ClientSession, mailbox: MailSink
+) -> None:
+    """A customer verifies by an emailed code in the chat, then cancels an order (Telegram) and
+    unsubscribes from marketing (Slack); a second tap of Yes changes nothing again."""
+    customer, email = add_customer(rig.engine)
+    number = add_order(rig.engine, customer, "processing", method="card")
+    chat = TelegramChat(rig, session, 700_010)
+    await chat.say("verify me")
+    await chat.say(email)
+    await chat.say(mailbox.codes_for(email)[-1])
+    new = await chat.say(f"cancel order {number}")
+    [question] = [m for m in new if f"Cancel order {number}" in m["text"]]
+    keys = [b["text"] for row in question["reply_markup"]["inline_keyboard"] for b in row]
+    assert keys == ["Yes, go ahead", "No, leave it"]
+    done = await chat.press(question, "Yes, go ahead")
+    assert any(f"order {number} is cancelled" in t and "€129.99 goes back to your card" in t for t in texts(done))
+    again = await chat.press(question, "Yes, go ahead")
+    assert any("already taken care of" in t for t in texts(again)), texts(again)
+    with rig.engine.connect() as connection:
+        status = connection.execute(sa.text("SELECT status FROM orders WHERE number = :n"), {"n": number}).scalar()
+        refunds = connection.execute(sa.text("SELECT count(*) FROM refunds WHERE order_number = :n"), {"n": number})
+        assert (status, refunds.scalar()) == ("cancelled", 1)
+    chat.assert_each_sent_once()
+
+    dm = SlackChat(rig, session, "D0E2ESELF")
+    await dm.say("link my account")
+    await dm.say(email)
+    await dm.say(mailbox.codes_for(email)[-1])
+    new = await dm.say("please stop sending me marketing emails")
+    [question] = [m for m in new if "Unsubscribe you from all our marketing emails" in m["text"]]
+    done = await dm.press(question, "Yes, go ahead")
+    assert any("you won't get marketing emails or SMS from us any more" in m["text"] for m in done)
+    with rig.engine.connect() as connection:
+        opted_in = connection.execute(
+            sa.text("SELECT marketing_opt_in FROM customers WHERE id = :c"), {"c": customer}
+        ).scalar()
+    assert opted_in in (False, 0)
     dm.assert_each_posted_once()
 
 

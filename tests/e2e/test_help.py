@@ -47,7 +47,7 @@ def help_rows(stack: RunningStack, conversation: str) -> list[tuple[str, str | N
     [
         ("do you deliver to austria and how long does it take", "delivery-times-costs"),
         ("can i pay with klarna", "payment-methods"),
-        ("how do i unsubscribe from your newsletter", "newsletter"),
+        ("which of your emails can't i turn off", "newsletter"),
         ("how many days do i have to send a router back", "returns-policy"),
     ],
 )

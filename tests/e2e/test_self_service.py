@@ -22,11 +22,13 @@ from bot.records.policy import load_policy
 from bot.settings import PROJECT_ROOT, load_settings
 from tests.mail import MailSink
 from tests.orders import add_customer, add_order
+from tests.services import require
 from tests.stack import E2E_IDENTITY_SECRET, RunningStack, buttons, joined, say
 
 pytestmark = pytest.mark.e2e
 
 POLICY = load_policy(PROJECT_ROOT / "data")
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -348,3 +350,56 @@ async def test_account_deletion_becomes_a_privacy_request(
     assert rows == 1
     # The customer still exists: an agent completes the request with `customers erase`.
     assert value(engine, Customer.id, Customer.id == customer) == customer
+
+
+# -- in the widget ---------------------------------------------------------------------------
+
+
+def test_a_return_in_the_widget_with_its_label(stack: RunningStack, engine: Engine) -> None:
+    """In headless Chromium: a signed-in shop customer starts a return with the buttons and opens the label."""
+    require(
+        Path("/usr/bin/chromium").exists(), "Chromium not installed at /usr/bin/chromium (apt-get install chromium)"
+    )
+    from playwright.sync_api import expect, sync_playwright
+
+    customer, _ = add_customer(engine)
+    number = add_order(engine, customer, "delivered", delivered_days_ago=3)
+    token = mint_customer_token(customer, E2E_IDENTITY_SECRET, ttl_s=900)
+    page_html = (
+        "<!doctype html><html><head><meta charset=\"utf-8\"></head><body><h1>My orders</h1>"
+        f'<script src="{stack.gateway_url}/static/widget.js" data-gateway="{stack.gateway_url}" '
+        f'data-customer-token="{token}" data-open="true" data-title="Nimbus"></script></body></html>'
+    )
+    with sync_playwright() as p:
+        no_lna = "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", no_lna])
+        try:
+            context = browser.new_context(viewport={"width": 1200, "height": 1000})
+            page = context.new_page()
+            shop = f"{stack.gateway_url}/shop/orders"
+            page.route(shop, lambda route: route.fulfill(body=page_html, content_type="text/html"))
+            page.goto(shop)
+            page.fill("#nimbus-chat-input", f"I'd like to return order {number}")
+            page.click("#nimbus-chat-send")
+            enabled = page.locator(".nc-button:not([disabled])")
+            faulty = enabled.get_by_text("It's faulty or damaged", exact=True)
+            expect(faulty.last).to_be_visible(timeout=30_000)
+            faulty.last.click()
+            yes = enabled.get_by_text("Yes, go ahead", exact=True)
+            expect(yes.last).to_be_visible(timeout=30_000)
+            yes.last.click()
+            done = page.locator('.nc-msg[data-sender="bot"] .nc-text', has_text="Return number (RMA)")
+            expect(done.last).to_be_visible(timeout=30_000)
+            rma = re.search(r"R[A-Z0-9]{9}", done.last.inner_text())
+            assert rma is not None
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "self-service-return.png"), full_page=True)
+            with context.expect_page() as opened:
+                done.last.locator(f'a[href$="/returns/{rma.group(0)}/label"]').click()
+            label = opened.value
+            label.wait_for_load_state()
+            expect(label.locator(".rma")).to_have_text(rma.group(0))
+            label.screenshot(path=str(ARTIFACTS / "self-service-return-label.png"), full_page=True)
+        finally:
+            browser.close()
+    assert count(engine, ReturnRequest, ReturnRequest.order_number == number) == 1

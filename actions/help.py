@@ -75,9 +75,11 @@ class ActionHelpFeedback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Record the first verdict on the reply; a "no" offers the next article and a person."""
-        helpful = next(tracker.get_latest_entity_values("helpful"), None) == "yes"
+        verdict = next(tracker.get_latest_entity_values("helpful"), None)
+        helpful = verdict == "yes"
         answer_id = tracker.get_slot("help_answer_id")
-        if answer_id is not None:
+        # Only a "yes" or "no" is recorded; anything else is answered like a "no", but not counted as one.
+        if answer_id is not None and verdict in ("yes", "no"):
             await asyncio.to_thread(services.help_answers().feedback, int(answer_id), tracker.sender_id, helpful)
         alternative_id = tracker.get_slot("help_alternative")
         alternative = services.help_index().articles.get(str(alternative_id)) if alternative_id else None

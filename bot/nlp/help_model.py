@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,28 +23,46 @@ from pathlib import Path
 import numpy as np
 
 from bot.help import Article, HelpIndex, SearchSettings
+from bot.help.articles import LINK_PATTERN
 from bot.help.search import fingerprint
 from bot.nlp.minilm import LAYER_KEYS, MiniLMEncoder, get_encoder
 
 _LOGGER = logging.getLogger(__name__)
 
 #: How the encoder is fine-tuned (part of the file's fingerprint: a change retrains).
-TUNING = {"layers": 4, "epochs": 8, "batch_size": 32, "learning_rate": 1e-4, "head_learning_rate": 2e-3, "seed": 1}
+TUNING = {
+    "layers": 4,
+    "epochs": 8,
+    "batch_size": 32,
+    "learning_rate": 1e-4,
+    "head_learning_rate": 2e-3,
+    "seed": 1,
+    "examples": "heading,titled,also_asked,lead",
+}
 PREFIX = "help-model-"
 
 
 def training_examples(articles: Sequence[Article]) -> tuple[list[str], list[int]]:
-    """``(texts, section index)``: every section's heading, titled heading and "also asked" phrasings."""
+    """``(texts, section index)``: every section's heading, titled heading, "also asked" phrasings and lead sentence."""
     texts: list[str] = []
     labels: list[int] = []
     index = 0
     for article in articles:
         for section in article.sections:
-            for text in (section.heading, f"{article.title}: {section.heading}", *section.also_asked):
+            lead = _lead_sentence(section.text)
+            examples = (section.heading, f"{article.title}: {section.heading}", *section.also_asked)
+            for text in (*examples, lead) if lead else examples:
                 texts.append(text)
                 labels.append(index)
             index += 1
     return texts, labels
+
+
+def _lead_sentence(text: str) -> str:
+    """The passage's first sentence, links reduced to their words (what the section is about, in its words)."""
+    plain = LINK_PATTERN.sub(lambda match: match.group(1), text).replace("\n", " ").strip()
+    first = re.split(r"(?<=[.!?])\s", plain, maxsplit=1)[0]
+    return first if len(first) >= 20 else ""
 
 
 def model_path(articles: Sequence[Article], cache_dir: Path) -> Path:

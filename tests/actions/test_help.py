@@ -103,6 +103,14 @@ async def test_no_records_the_verdict_once_and_offers_another_article_and_a_pers
     assert rows(services)[0]["helpful"] is False  # the first click counts
 
 
+async def test_a_verdict_without_yes_or_no_is_not_recorded(services: Services) -> None:
+    await run(ActionHelpAnswer(), make_tracker("how long have i got to return stuff", "order_return"))
+    answer_id = rows(services)[0]["id"]
+    bare = make_tracker("/help_feedback", "help_feedback", slots={"help_answer_id": float(answer_id)})
+    _, messages = await run(ActionHelpFeedback(), bare)
+    assert messages and rows(services)[0]["helpful"] is None
+
+
 async def test_feedback_on_another_conversations_answer_changes_nothing(services: Services) -> None:
     await run(ActionHelpAnswer(), make_tracker("how long have i got to return stuff", "order_return"))
     answer_id = rows(services)[0]["id"]

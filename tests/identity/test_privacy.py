@@ -19,6 +19,7 @@ from bot.db.engine import create_db_engine, session_factory
 from bot.db.migrate import upgrade
 from bot.db.models import (
     ChannelIdentity,
+    ContactChange,
     Conversation,
     Handoff,
     HelpAnswer,
@@ -28,6 +29,7 @@ from bot.db.models import (
     Order,
     RecordAccess,
     Sender,
+    ServiceRequest,
     SlackDeskPost,
 )
 from bot.db.seed import DemoData, seed_database
@@ -132,6 +134,9 @@ def test_export_has_every_section_and_nothing_of_others(populated: Engine, tmp_p
         "invoices",
         "conversations",
         "record_access",
+        "service_requests",
+        "returns",
+        "refunds",
         "tracker_events",
         "tracker_store",
     }
@@ -175,8 +180,36 @@ async def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engin
     path = tmp_path / "tracker.db"
     url = _tracker(path, {"mine-conv-1": 3, "mine-conv-2": 1, "theirs-conv-1": 2})
     orders_before = _count(populated, Order, Order.customer_id == CUSTOMER)
+    with populated.begin() as connection:
+        for who in (CUSTOMER, OTHER):  # both asked in the chat for their account to be deleted
+            connection.execute(
+                ServiceRequest.__table__.insert().values(
+                    customer_id=who,
+                    idempotency_key=f"account_deletion-{who}",
+                    kind="account_deletion",
+                    outcome="pending",
+                    reference=f"P{who}",
+                    result={},
+                    created_at=dt.datetime(2026, 12, 1),
+                )
+            )
+        connection.execute(
+            ContactChange.__table__.insert().values(
+                customer_id=CUSTOMER,
+                kind="email",
+                new_value="new@example.org",
+                code_hash="x",
+                tries=0,
+                expires_at=dt.datetime(2026, 12, 1),
+                created_at=dt.datetime(2026, 12, 1),
+            )
+        )
     counts = await erase_customer(populated, CUSTOMER, url)
+    assert _count(populated, ServiceRequest, ServiceRequest.outcome == "pending") == 1  # the other customer's
+    assert _count(populated, ServiceRequest, ServiceRequest.customer_id == CUSTOMER) == 1  # kept, done
     assert counts == {
+        "contact_changes": 1,
+        "deletion_requests_completed": 1,
         "conversations": 2,
         "messages": 4,
         "handoffs": 1,

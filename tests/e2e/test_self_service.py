@@ -317,6 +317,9 @@ async def test_a_new_phone_number_gets_its_code_by_sms(
 async def test_marketing_opt_out_once(stack: RunningStack, session: aiohttp.ClientSession, engine: Engine) -> None:
     customer, _ = add_customer(engine)
     chat = Chat(session, stack, "ss-optout", customer)
+    await chat.say("i don't want your newsletter anymore")
+    assert "Okay, I've left everything as it was" in await chat.tap("No, leave it")
+    assert value(engine, Customer.marketing_opt_in, Customer.id == customer) in (True, 1)
     assert "Unsubscribe you from all our marketing emails" in await chat.say("stop sending me promo emails")
     yes = chat.button("Yes, go ahead")
     assert "you won't get marketing emails or SMS from us any more" in await chat.say(yes)
@@ -324,7 +327,7 @@ async def test_marketing_opt_out_once(stack: RunningStack, session: aiohttp.Clie
     assert "already taken care of" in await chat.say(yes)
     await chat.say("unsubscribe me from the newsletter")
     assert "You're already unsubscribed" in await chat.tap("Yes, go ahead")
-    assert count(engine, ServiceRequest, ServiceRequest.customer_id == customer) == 2
+    assert count(engine, ServiceRequest, ServiceRequest.customer_id == customer) == 2  # a "No" records nothing
 
 
 async def test_account_deletion_becomes_a_privacy_request(

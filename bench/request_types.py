@@ -82,7 +82,9 @@ def load_questions(path: Path = QUESTIONS) -> dict[str, list[str]]:
 async def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
     """The served model's intent and confidence for each text, with progress."""
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.WARNING)  # no debug line per parsed message
     agent = Agent.load(str(model))
     parsed = []
     for done, text in enumerate(texts, 1):

@@ -155,7 +155,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         f"{result['wrong']:.1%} confidently wrong ({result['questions']} messages)",
         fontsize=10,
     )
-    axis.legend(fontsize=8, loc="lower right")
+    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

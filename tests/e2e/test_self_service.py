@@ -369,7 +369,7 @@ def test_a_return_in_the_widget_with_its_label(stack: RunningStack, engine: Engi
     number = add_order(engine, customer, "delivered", delivered_days_ago=3)
     token = mint_customer_token(customer, E2E_IDENTITY_SECRET, ttl_s=900)
     page_html = (
-        "<!doctype html><html><head><meta charset=\"utf-8\"></head><body><h1>My orders</h1>"
+        '<!doctype html><html><head><meta charset="utf-8"></head><body><h1>My orders</h1>'
         f'<script src="{stack.gateway_url}/static/widget.js" data-gateway="{stack.gateway_url}" '
         f'data-customer-token="{token}" data-open="true" data-title="Nimbus"></script></body></html>'
     )

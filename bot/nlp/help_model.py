@@ -19,6 +19,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from bot.nlp.minilm import LAYER_KEYS, MiniLMEncoder, get_encoder
 _LOGGER = logging.getLogger(__name__)
 
 #: How the encoder is fine-tuned (part of the file's fingerprint: a change retrains).
-TUNING = {
+TUNING: dict[str, Any] = {
     "layers": 4,
     "epochs": 8,
     "batch_size": 32,

@@ -9,6 +9,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.digressions import answer_aside
 from actions.handoff import hand_over
 from bot.diagnostics import flow
 
@@ -68,6 +69,28 @@ class ActionDiagnosticStep(Action):
         text = tracker.latest_message.get("text") or ""
         turn = flow.answer(services.guides(), text, tracker.get_slot("diag_active"), paused_guides(tracker))
         return await emit(dispatcher, tracker, turn)
+
+
+class ActionDiagnosticAside(Action):
+    """A product question in the middle of a guide (price, stock, specs): answer it, then show the step again.
+
+    Predicted by DiagnosticFlowPolicy for its ``aside_intents``; the guide stays where it was,
+    and only an answer to the step moves it on.
+    """
+
+    def name(self) -> str:
+        """Name used in domain.yml."""
+        return "action_diagnostic_aside"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Answer, then repeat the current step after a "Back to the guide" line."""
+        answered = await answer_aside(dispatcher, tracker, domain) or {}
+        lead = flow.Say(response="utter_back_to_guide")
+        turn = flow.repeat(services.guides(), tracker.get_slot("diag_active"), paused_guides(tracker), lead)
+        events = [SlotSet(name, value) for name, value in answered.items() if not name.startswith("diag_")]
+        return [*events, *await emit(dispatcher, tracker, turn)]
 
 
 class ActionDiagnosticResume(Action):

@@ -19,6 +19,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.context import channel_identity, verified_customer
+from actions.digressions import answer_digression
+from bot.identity.linking import normalize_code
 
 _STOP = {"requested_slot": None}
 
@@ -51,6 +53,10 @@ class ValidateLinkForm(FormValidationAction):
         """Send a code if the address is on file (the reply is the same either way)."""
         if value is None:
             return {}  # the form is starting: nothing typed yet
+        if "@" not in str(value):
+            answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_linking")
+            if answered is not None:
+                return {**answered, "link_email": None}
         chat = channel_identity(tracker)
         if chat is None:
             # No chat to link: answer as for an address not on file (nothing is sent, nothing told).
@@ -70,6 +76,10 @@ class ValidateLinkForm(FormValidationAction):
         """Link on the right code; count wrong ones; stop on a lock or an expired code."""
         if value is None:
             return {}
+        if normalize_code(str(value)) is None:
+            answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_linking_code")
+            if answered is not None:
+                return {**answered, "link_code": None}
         chat = channel_identity(tracker)
         if chat is None:  # no chat to link: the code cannot be checked, a new one must be asked for
             dispatcher.utter_message(response="utter_link_code_expired")

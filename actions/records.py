@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.context import channel_name, verified_customer
+from actions.digressions import answer_digression
 from actions.handoff import announce, hand_over
 from bot.account import replies
 from bot.account.replies import Utterance
@@ -138,6 +139,12 @@ class ValidateOrderForm(FormValidationAction):
         tries = max(float(tracker.get_slot("order_tries") or 0.0), 0.0)
         customer_id = await verified_customer(tracker)
         number = find_order_number(str(value or ""))
+        if number is None:
+            answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_order")
+            if answered is not None:
+                if answered.get("requested_slot", "") is None:
+                    answered["order_tries"] = ORDER_ABORTED  # left the form: action_order_status stays quiet
+                return {**answered, "order_number": None}
         if customer_id is not None and number is not None:
             try:
                 order = await _records(tracker).order(customer_id, number)

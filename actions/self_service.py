@@ -22,10 +22,12 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.context import channel_name, verified_customer
+from actions.digressions import answer_digression
 from actions.handoff import announce, hand_over
 from actions.records import bot_spoke_this_turn, find_order_number
 from bot.account import service
 from bot.account.replies import Utterance
+from bot.identity.linking import normalize_code
 from bot.records import AuditedRecords, RecordsUnavailable
 from bot.records.backend import check_address
 from bot.records.model import ServiceResult
@@ -139,6 +141,14 @@ async def _send_code(dispatcher: CollectingDispatcher, customer_id: str, kind: s
     return None
 
 
+async def _digress(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any] | None:
+    """Answer a question asked in the middle of the request (actions/digressions.py); None if it is none."""
+    answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_request")
+    if answered is not None and answered.get("requested_slot", "") is None:
+        answered["ss_kind"] = None  # the customer left the request: action_service_submit does nothing
+    return answered
+
+
 class ValidateServiceForm(FormValidationAction):
     """Asks what the request needs, checking each answer; "no" at the confirmation ends it unchanged."""
 
@@ -167,6 +177,9 @@ class ValidateServiceForm(FormValidationAction):
             return {"ss_order": None, **_STOP}
         number = find_order_number(str(value))
         if number is None:
+            answered = await _digress(dispatcher, tracker, domain)
+            if answered is not None:
+                return {**answered, "ss_order": None}
             return self._wrong_order(dispatcher, tracker, "utter_order_number_invalid")
         try:
             checked = await _check_order(dispatcher, tracker, customer_id, kind, number)
@@ -193,7 +206,12 @@ class ValidateServiceForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The reason's code (a button title, or the customer's own words; ``other`` if nothing fits)."""
-        return {"ss_reason": service.reason_code(str(value or ""), services.policy())}
+        code = service.reason_code(str(value or ""), services.policy())
+        if code == "other" and str(value or "") not in services.policy().return_reasons.values():
+            answered = await _digress(dispatcher, tracker, domain)
+            if answered is not None:
+                return {**answered, "ss_reason": None}
+        return {"ss_reason": code}
 
     async def validate_ss_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -201,6 +219,9 @@ class ValidateServiceForm(FormValidationAction):
         """A delivery address with a street and a postcode."""
         cleaned = check_address(str(value or ""))
         if cleaned is None:
+            answered = await _digress(dispatcher, tracker, domain)
+            if answered is not None:
+                return {**answered, "ss_address": None}
             dispatcher.utter_message(response="utter_address_invalid")
             return {"ss_address": None}
         return {"ss_address": cleaned}
@@ -216,6 +237,9 @@ class ValidateServiceForm(FormValidationAction):
         if customer_id is None:
             return {"ss_contact": None, **_STOP}
         if found is None:
+            answered = await _digress(dispatcher, tracker, domain)
+            if answered is not None:
+                return {**answered, "ss_contact": None}
             dispatcher.utter_message(response="utter_contact_invalid")
             return {"ss_contact": None}
         sent = await _send_code(dispatcher, customer_id, *found)
@@ -230,6 +254,10 @@ class ValidateServiceForm(FormValidationAction):
         customer_id = await verified_customer(tracker)
         if customer_id is None:
             return {"ss_code": None, **_STOP}
+        if normalize_code(str(value or "")) is None:
+            answered = await _digress(dispatcher, tracker, domain)
+            if answered is not None:
+                return {**answered, "ss_code": None}
         checked = await asyncio.to_thread(services.contact_verification().verify, customer_id, str(value or ""))
         if checked.status == "ok":
             return {"ss_code": "ok"}
@@ -245,9 +273,15 @@ class ValidateServiceForm(FormValidationAction):
     async def validate_ss_confirm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Yes goes on to the change; no ends the request with nothing changed."""
+        """Yes goes on to the change; no ends the request with nothing changed; a question is answered first."""
         if value == "yes":
             return {"ss_confirm": "yes"}
+        if value != "no":
+            answered = await _digress(dispatcher, tracker, domain)
+            if answered is None:
+                dispatcher.utter_message(response="utter_service_yes_or_no")
+                return {"ss_confirm": None}
+            return {**answered, "ss_confirm": None}
         dispatcher.utter_message(response="utter_service_not_changed")
         return {"ss_confirm": "no", "ss_kind": None, **_STOP}
 

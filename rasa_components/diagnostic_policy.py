@@ -5,12 +5,18 @@ step — a button, "yes it's blinking orange", "done that" — and goes to
 ``action_diagnostic_step``, whatever intent the NLU guessed for it. Two kinds of message
 leave the guide to the other policies instead:
 
-* an *interruption* (``request_human``, ``stop``, ``restart`` ... — configurable): the rules
+* an *interruption* (``request_human``, ``stop`` ... — configurable): the rules
   handle it, e.g. pause the guide or hand over to a person;
+* a *question on the side* (``aside_intents``: a product's price, stock, specs,
+  compatibility) with at least ``topic_confidence``: ``action_diagnostic_aside`` answers it
+  and shows the step again; the guide does not move;
 * an *unrelated question*: an intent that is neither an answer-like intent nor the guide's
   own problem, predicted with at least ``topic_confidence``, and text that matches none of
   the step's options. The policy pauses the guide (the rules then answer the question) and
   the customer can come back with "back to my wifi problem".
+
+``start_over`` is an answer inside a guide: "I already restarted the router" reports a step done,
+it does not ask to start the conversation over.
 """
 
 from __future__ import annotations
@@ -31,8 +37,20 @@ from bot.diagnostics.matching import match_option
 ACTIVE_SLOT = "diag_active"
 PAUSED_SLOT = "diag_paused"
 STEP_ACTION = "action_diagnostic_step"
+ASIDE_ACTION = "action_diagnostic_aside"
 #: Above RulePolicy (6), and confidence 1.1 like MemoizationPolicy, so a running guide wins.
 CONFIDENCE = 1.1
+
+
+_QUESTION_WORDS = frozenset(
+    "how what whats what's which when where why who is are does do did can could will would should any".split()
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether the text reads as a question (a '?' or a question word first), not as an answer to a step."""
+    words = text.strip().lower().split()
+    return text.strip().endswith("?") or (bool(words) and words[0].strip(",.!") in _QUESTION_WORDS)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
@@ -50,9 +68,17 @@ class DiagnosticFlowPolicy(Policy):
         return {
             "priority": 7,
             "topic_confidence": 0.6,
-            "interrupt_intents": ["request_human", "frustrated", "restart", "stop", "resume_diagnostic"],
-            "answer_intents": ["affirm", "deny", "diag_choose", "nlu_fallback", "thanks", "chitchat"],
+            "interrupt_intents": ["request_human", "frustrated", "stop", "resume_diagnostic"],
+            "answer_intents": ["affirm", "deny", "diag_choose", "nlu_fallback", "thanks", "chitchat", "start_over"],
+            "aside_intents": [
+                "ask_product_price",
+                "ask_product_availability",
+                "ask_product_specs",
+                "ask_product_compatibility",
+                "ask_product_compare",
+            ],
             "step_action": STEP_ACTION,
+            "aside_action": ASIDE_ACTION,
         }
 
     def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
@@ -64,7 +90,7 @@ class DiagnosticFlowPolicy(Policy):
         active = tracker.get_slot(ACTIVE_SLOT)
         latest_action = tracker.latest_action_name
         step_action = self.config["step_action"]
-        if latest_action == step_action:
+        if latest_action in (step_action, self.config["aside_action"]):
             return ACTION_LISTEN_NAME, []
         if not active or latest_action != ACTION_LISTEN_NAME or tracker.latest_message is None:
             return None, []
@@ -72,10 +98,17 @@ class DiagnosticFlowPolicy(Policy):
         intent = (message.intent or {}).get("name")
         confidence = float((message.intent or {}).get("confidence") or 0.0)
         text = message.text or ""
+        aside = intent in self.config["aside_intents"] and confidence >= self.config["topic_confidence"]
+        if aside and is_question(text):
+            # A question on the side ("how much is the Mesh Duo?"), even if it names a step's option
+            # ("a mesh kit"): answered, and the step asked again.
+            return self.config["aside_action"], []
         if intent == "diag_choose" or match_option(text, current_options(active)) is not None:
             return step_action, []
         if intent in self.config["interrupt_intents"]:
             return None, []
+        if aside:
+            return self.config["aside_action"], []
         unrelated = (
             intent not in self.config["answer_intents"]
             and intent != active.get("intent")

@@ -48,7 +48,7 @@ class FrustrationPolicy(Policy):
         return {
             "priority": 8,
             "config_path": str(DEFAULT_PATH),
-            "ignore_intents": ["request_human", "restart"],
+            "ignore_intents": ["request_human", "start_over"],
             "handoff_action": HANDOFF_ACTION,
         }
 

@@ -137,6 +137,16 @@ def _show(session: DiagnosticSession, lead: Say | None = None) -> tuple[Say, ...
     return (lead, shown) if lead is not None else (shown,)
 
 
+def repeat(
+    guides: Guides, active: Mapping[str, Any] | None, paused: Sequence[Mapping[str, Any]], lead: Say | None = None
+) -> FlowTurn:
+    """Show the running guide's current step again (after a question answered on the side)."""
+    session = _restore(guides, active)
+    if session is None or session.finished:
+        return FlowTurn((), None, _copy(paused), outcome="none")
+    return FlowTurn(_show(session, lead), active_state(session), _copy(paused))
+
+
 def guide_for_intent(guides: Guides, intent: str | None) -> DiagnosticTree | None:
     """Return the guide started by ``intent``, if any."""
     return next((tree for tree in guides.values() if tree.intent == intent), None)

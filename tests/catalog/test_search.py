@@ -56,6 +56,9 @@ def test_exact_model_number_scores_one_and_says_so(index: ProductIndex) -> None:
         ("range extnder", "NE-AX1500-EU", "fuzzy"),
         ("caravan routr", "NR-LTE1200-EU", "fuzzy"),
         ("velo be7200", "NR-BE7200-EU", "alias"),
+        # A full name that contains a shorter product's name is that product, not "which one?".
+        ("Nimbus Mesh Duo BE5000", "NM-BE-DUO-EU", "name"),
+        ("how much is the Nimbus Mesh Duo BE5000?", "NM-BE-DUO-EU", "name"),
     ],
 )
 def test_aliases_names_and_typos(index: ProductIndex, query: str, sku: str, matched_on: str) -> None:

@@ -67,14 +67,35 @@ def test_answers_go_to_the_step(policy: DiagnosticFlowPolicy, text: str, intent:
     assert action == "action_diagnostic_step" and not events
 
 
-@pytest.mark.parametrize("intent", ["request_human", "frustrated", "restart", "stop", "resume_diagnostic"])
+@pytest.mark.parametrize("intent", ["request_human", "frustrated", "stop", "resume_diagnostic"])
 def test_interruptions_are_left_to_the_rules(policy: DiagnosticFlowPolicy, intent: str) -> None:
     action, events = predicted(policy, tracker("get me out of here", intent))
     assert action is None and not events
 
 
+def test_i_already_restarted_it_is_an_answer_not_a_reset(policy: DiagnosticFlowPolicy) -> None:
+    action, events = predicted(policy, tracker("i already restarted the router", "start_over", 0.9))
+    assert action == "action_diagnostic_step" and not events
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how much is the mesh duo", "ask_product_price"),
+        ("is it in stock in berlin", "ask_product_availability"),
+        ("does the velo ax3000 do wifi 6?", "ask_product_specs"),
+    ],
+)
+def test_a_question_on_the_side_is_answered_and_the_guide_stays(
+    policy: DiagnosticFlowPolicy, text: str, intent: str
+) -> None:
+    action, events = predicted(policy, tracker(text, intent, 0.9))
+    assert action == "action_diagnostic_aside" and not events
+    assert predicted(policy, tracker("a router", "affirm", after="action_diagnostic_aside"))[0] == ACTION_LISTEN_NAME
+
+
 def test_a_confident_unrelated_question_pauses_the_guide(policy: DiagnosticFlowPolicy) -> None:
-    action, events = predicted(policy, tracker("what are your opening hours", "ask_business_hours", 0.9))
+    action, events = predicted(policy, tracker("where is my order", "order_status", 0.9))
     assert action is None
     slots = {event.key: event.value for event in events}
     assert slots["diag_active"] is None

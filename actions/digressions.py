@@ -1,0 +1,95 @@
+"""Questions asked in the middle of a form: answered, then the form goes on (or ends, if the customer said so).
+
+A form (account linking, an order number, a self-service request) asks for one value at a
+time. When the customer's answer is not a valid value but a confident message of another
+intent ("what are your opening hours?", "how much is the Mesh Duo?", "why do you need my
+email?"), the question is answered by the action that would have answered it outside the
+form, a short "Back to …" line follows, and the form asks again. A message that starts by
+leaving ("never mind, how much is …", "forget it, …") ends the form instead, and the question
+is still answered. A value that fails validation and is nothing else gets the form's own
+validation message, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.catalog import ActionProductLookup
+from actions.help import ActionHelpAnswer, ActionHelpFeedback
+
+#: How sure the NLU must be that a message is another request before a form gives way to it.
+CONFIDENCE = 0.6
+
+#: Intents answered in the middle of a form, by an action or a response.
+ANSWERS: dict[str, type[Action] | str] = {
+    "ask_product_price": ActionProductLookup,
+    "ask_product_availability": ActionProductLookup,
+    "ask_product_specs": ActionProductLookup,
+    "ask_product_compatibility": ActionProductLookup,
+    "ask_product_compare": ActionProductLookup,
+    "ask_help": ActionHelpAnswer,
+    "help_article": ActionHelpAnswer,
+    "help_feedback": ActionHelpFeedback,
+    "ask_business_hours": "utter_business_hours",
+    "bot_challenge": "utter_iamabot",
+    "chitchat": "utter_chitchat",
+}
+
+_LEAVING = re.compile(
+    r"^\s*(never\s*mind|nevermind|forget (it|that)|stop|cancel that|no wait|actually,? (never\s*mind|forget it))\b",
+    re.IGNORECASE,
+)
+
+
+def digression(tracker: Tracker) -> str | None:
+    """The intent of the latest message if it is a confident request the form should give way to."""
+    intent = tracker.latest_message.get("intent") or {}
+    name = str(intent.get("name") or "")
+    if name in ANSWERS and float(intent.get("confidence") or 0.0) >= CONFIDENCE:
+        return name
+    return None
+
+
+def leaving(tracker: Tracker) -> bool:
+    """Whether the latest message starts by leaving what was going on ("never mind, …")."""
+    return bool(_LEAVING.match(str(tracker.latest_message.get("text") or "")))
+
+
+async def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any] | None:
+    """Answer the latest message if it is a digression; the slots its answer sets, or None if it is none."""
+    intent = digression(tracker)
+    if intent is None:
+        return None
+    answer = ANSWERS[intent]
+    slots: dict[str, Any] = {}
+    if isinstance(answer, str):
+        dispatcher.utter_message(response=answer)
+        return slots
+    for event in await answer().run(dispatcher, tracker, domain):
+        if event.get("event") == "slot" and event.get("name"):
+            slots[str(event["name"])] = event.get("value")
+    return slots
+
+
+async def answer_digression(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, back_to: str
+) -> dict[str, Any] | None:
+    """Answer a digression and say the form goes on (``back_to`` response), or None if it is none.
+
+    Returns the slots to set: the answering action's own slot events are kept (e.g. the product
+    talked about), so "how much is it?" later still works. When the customer was leaving, the
+    form is ended (``requested_slot`` None) and no "Back to" line is said.
+    """
+    slots = await answer_aside(dispatcher, tracker, domain)
+    if slots is None:
+        return None
+    if leaving(tracker):
+        slots["requested_slot"] = None
+        return slots
+    dispatcher.utter_message(response=back_to)
+    return slots

@@ -1,0 +1,155 @@
+"""Conversations as people have them (issue 16), on the real stack: questions in the middle of a
+form or a guide are answered without losing the thread, "never mind" leaves, "I already restarted
+it" is an answer, and starting over is confirmed first."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+
+from bot.db.models import Order
+from bot.diagnostics import load_guides
+from bot.identity.tokens import mint_customer_token
+from bot.settings import PROJECT_ROOT, load_settings
+from tests.orders import add_customer, add_order
+from tests.stack import E2E_IDENTITY_SECRET, RunningStack, buttons, joined, reply_texts, say
+
+pytestmark = pytest.mark.e2e
+
+GUIDES = load_guides(PROJECT_ROOT / "data" / "diagnostics")
+EMAIL_QUESTION = "What's the email address on your Nimbus account?"
+PRICE = re.compile(r"€\s?\d+[.,]\d{2}")
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+class Chat:
+    def __init__(self, session: aiohttp.ClientSession, stack: RunningStack, name: str, customer: str | None = None):
+        self.session, self.stack, self.name = session, stack, name
+        self.token = mint_customer_token(customer, E2E_IDENTITY_SECRET, ttl_s=900) if customer else None
+        self.last: dict[str, object] = {}
+
+    async def say(self, text: str) -> str:
+        self.last = await say(self.session, self.stack, self.name, text, self.token)
+        return joined(self.last)
+
+    async def tap(self, title: str) -> str:
+        found = buttons(self.last)  # type: ignore[arg-type]
+        assert title in found, f"no button {title!r} in {found}"
+        return await self.say(found[title])
+
+
+# -- forms -------------------------------------------------------------------------------------
+
+
+async def test_a_question_while_verifying_is_answered_and_verification_goes_on(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    chat = Chat(session, stack, "robust-form-hours")
+    assert EMAIL_QUESTION in await chat.say("where is my order?")
+    answer = await chat.say("what are your opening hours?")
+    assert "Monday–Friday" in answer  # the hours
+    assert "Back to checking your account:" in answer and answer.endswith(EMAIL_QUESTION)
+    assert "doesn't look like an email" not in answer
+    # The form is still there: an address is taken as the answer.
+    assert "If that address is on file, I've just emailed you a 6-digit code" in await chat.say(
+        "nobody.here@example.org"
+    )
+
+
+async def test_why_do_you_need_my_email_is_explained_not_refused(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    chat = Chat(session, stack, "robust-form-why")
+    assert EMAIL_QUESTION in await chat.say("where is my order?")
+    answer = await chat.say("why do you need my email address?")
+    assert "doesn't look like an email" not in answer
+    assert "/help/data-we-keep" in answer, answer  # the help center's explanation
+    assert "Back to checking your account:" in answer and answer.endswith(EMAIL_QUESTION)
+
+
+async def test_never_mind_with_a_question_leaves_the_form_and_answers(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    chat = Chat(session, stack, "robust-form-nevermind")
+    assert EMAIL_QUESTION in await chat.say("where is my order?")
+    answer = await chat.say("never mind, how much is the Nimbus Mesh Duo BE5000?")
+    assert PRICE.search(answer), answer
+    assert "Back to" not in answer and EMAIL_QUESTION not in answer
+    # No form any more: the next question is just answered.
+    hours = await chat.say("what are your opening hours?")
+    assert "Monday–Friday" in hours and EMAIL_QUESTION not in hours
+
+
+async def test_a_question_at_a_confirmation_is_answered_and_the_request_goes_on(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    engine = sa.create_engine(url)
+    try:
+        customer, _ = add_customer(engine)
+        number = add_order(engine, customer, "processing")
+        chat = Chat(session, stack, "robust-form-confirm", customer)
+        assert f"Cancel order {number}" in await chat.say(f"cancel order {number}")
+        answer = await chat.say("how much is the velo ax3000?")
+        assert PRICE.search(answer) and "Back to your request:" in answer
+        assert f"Cancel order {number}" in answer  # asked again, with its buttons
+        assert "is cancelled" in await chat.tap("Yes, go ahead")
+        with engine.connect() as connection:
+            status = connection.execute(sa.select(Order.status).where(Order.number == number)).scalar_one()
+        assert status == "cancelled"
+    finally:
+        engine.dispose()
+
+
+# -- guides ------------------------------------------------------------------------------------
+
+
+async def test_i_already_restarted_the_router_is_an_answer_in_the_guide(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    tree = GUIDES["slow_speed"]
+    chat = Chat(session, stack, "robust-guide-restarted")
+    await chat.say("my internet has been really slow all evening")
+    restart_step = await chat.tap("Cable is slow too")
+    assert "Switch off your modem" in restart_step
+    reply = await chat.say("I already restarted the router")
+    assert "start over" not in reply.lower()
+    # Still in the guide: either the next step, or this step asked again in other words.
+    shown = {tree.node(node_id).text.strip() for node_id in ("restart", "wan_cable")}
+    assert any(text in reply for text in shown), reply
+
+
+async def test_a_price_question_in_the_wifi_guide_is_answered_and_the_step_asked_again(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    tree = GUIDES["wifi_drops"]
+    question = tree.node("which_device").text.strip()
+    chat = Chat(session, stack, "robust-guide-price")
+    assert question in await chat.say("my wifi keeps cutting out every few minutes")
+    answer = await chat.say("how much is the Nimbus Mesh Duo BE5000?")
+    assert PRICE.search(answer), answer
+    assert "Back to the troubleshooting:" in answer and reply_texts(chat.last)[-1] == question  # type: ignore[arg-type]
+    moved = await chat.tap("A router")  # only an answer to the step moves the guide
+    assert tree.node("status_led").text.strip() in moved
+
+
+# -- starting over -----------------------------------------------------------------------------
+
+
+async def test_starting_over_is_confirmed_with_a_button(stack: RunningStack, session: aiohttp.ClientSession) -> None:
+    chat = Chat(session, stack, "robust-restart")
+    await chat.say("hi there")
+    asked = await chat.say("let's just start all over again")
+    assert "Start the conversation over?" in asked
+    assert "carry on" in await chat.tap("No, carry on")
+    await chat.say("let's just start all over again")
+    assert "Okay, let's start over" in await chat.tap("Yes, start over")

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.catalog import ActionProductLookup, follow_up_of_a_product_answer
 from actions.handoff import announce, frustration_signal, hand_over
 from actions.help import reply_from_help, search_help
 from bot.handoff.clarify import HUMAN_INTENT, clarify_options, low_confidence_streak
@@ -39,6 +40,9 @@ class ActionClarify(Action):
             dispatcher.utter_message(response="utter_frustrated_empathy")
             await announce(dispatcher, tracker)
             return events
+        if follow_up_of_a_product_answer(tracker):
+            # "and what about the mesh trio?" right after a price: the same question about it.
+            return await ActionProductLookup().run(dispatcher, tracker, domain)
         text = tracker.latest_message.get("text") or ""
         if text and not text.startswith("/"):
             # Not one of the intents, but perhaps a question the help center answers well.

@@ -316,6 +316,12 @@ class ProductAnswers:
                     return store_id
         return None
 
+    def names_product_or_store(self, text: str) -> bool:
+        """Whether ``text`` names a product (one, or a few alike) or one of our stores ("and the mesh trio?")."""
+        if self._stores_named(text):
+            return True
+        return self._index.resolve(text).status in ("found", "ambiguous")
+
     def _stores_named(self, text: str) -> list[str]:
         found = (self._store_of(tok) for tok in tokens(text))
         return list(dict.fromkeys(store_id for store_id in found if store_id is not None))

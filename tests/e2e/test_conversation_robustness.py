@@ -142,6 +142,32 @@ async def test_a_price_question_in_the_wifi_guide_is_answered_and_the_step_asked
     assert tree.node("status_led").text.strip() in moved
 
 
+# -- follow-ups ---------------------------------------------------------------------------------
+
+
+async def test_an_elliptical_follow_up_asks_the_last_question_about_the_new_product(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    chat = Chat(session, stack, "robust-follow-up")
+    assert "Velo AX3000 costs" in await chat.say("how much is the Nimbus Velo AX3000?")
+    stock = await chat.say("is it in stock in Berlin?")
+    assert "Berlin" in stock and "not sure" not in stock.lower()
+    trio = await chat.say("and what about the mesh trio?")
+    assert "Mesh Trio" in trio and "Berlin" in trio, trio  # the stock question, about the trio
+    assert "costs" not in trio
+
+
+async def test_a_correction_reuses_the_last_question(stack: RunningStack, session: aiohttp.ClientSession) -> None:
+    chat = Chat(session, stack, "robust-correction")
+    assert "costs" in await chat.say("how much is the Nimbus Reach AX1500?")
+    corrected = await chat.say("sorry I meant the powerlink kit")
+    options = buttons(chat.last)  # type: ignore[arg-type]
+    if "Which one do you mean?" in corrected:  # there are several PowerLink kits: the price of the one picked
+        assert options and all("PowerLink" in title for title in options if title != "Talk to a person"), options
+        corrected = await chat.tap(next(iter(options)))
+    assert "PowerLink" in corrected and "costs" in corrected, corrected
+
+
 # -- starting over -----------------------------------------------------------------------------
 
 

@@ -10,7 +10,14 @@ from typing import Any
 
 import yaml
 
-REQUIRED_KEYS = ("dialogue_unavailable", "message_too_long", "rate_limited", "bad_frame", "handoff_closed_silent")
+REQUIRED_KEYS = (
+    "dialogue_unavailable",
+    "message_too_long",
+    "rate_limited",
+    "bad_frame",
+    "handoff_closed_silent",
+    "second_request",
+)
 
 
 class TextsError(ValueError):
@@ -26,6 +33,7 @@ class Texts:
     rate_limited: str
     bad_frame: str
     handoff_closed_silent: str
+    second_request: str = "You also asked: “{request}”. Tap it when you're ready, or now to do that first."
 
 
 def read_section(path: Path, section: str) -> dict[str, Any]:
@@ -105,4 +113,6 @@ def load_texts(path: Path) -> Texts:
     missing = [key for key in REQUIRED_KEYS if not isinstance(texts.get(key), str) or not texts[key].strip()]
     if missing:
         raise TextsError(f"{path}: missing or empty text(s): {', '.join(missing)}")
+    if "{request}" not in texts["second_request"]:
+        raise TextsError(f"{path}: texts.second_request must contain {{request}}")
     return Texts(**{key: texts[key].strip() for key in REQUIRED_KEYS})

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import ANONYMOUS, Identity, IdentityResolver
+from bot.conversations.requests import Parsed, button_title, other_request, split_requests
 from bot.conversations.store import ConversationInfo, ConversationStore, InboxMark
 from bot.core.logs import log_id
 from bot.core.messages import Button, HandoffRef, StoredMessage
@@ -225,12 +226,33 @@ class ConversationService:
             _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", log_id(conversation_id), exc)
             replies = await self._store_replies(conversation_id, [(self._texts.dialogue_unavailable, ())], done)
             return TurnResult(arrival.message, replies, False, await self._store.active_handoff(conversation_id))
-        replies = await self._store_replies(conversation_id, [(r.text, r.buttons) for r in bot_replies], done)
+        answer: list[tuple[str, Sequence[Button]]] = [(r.text, r.buttons) for r in bot_replies]
+        if message.payload is None:
+            answer += await self._offer_second_request(message.text)
+        replies = await self._store_replies(conversation_id, answer, done)
         handoff = await self._store.active_handoff(conversation_id)
         if handoff is not None:
             # Requested by the action server during this turn (none was open before it).
             await self._handoff_events.publish(HandoffOpened(handoff.id, conversation_id))
         return TurnResult(arrival.message, replies, False, handoff)
+
+    async def _offer_second_request(self, text: str) -> list[tuple[str, Sequence[Button]]]:
+        """A reply offering the other request of a two-request message (bot/conversations/requests.py), or none."""
+        parts = split_requests(text)
+        if parts is None:
+            return []
+        try:
+            whole, first, second = await asyncio.gather(
+                self._dialogue.parse(text), self._dialogue.parse(parts[0]), self._dialogue.parse(parts[1])
+            )
+        except DialogueUnavailable:
+            return []  # the answer itself went through; only the offer is skipped
+        other = other_request(Parsed(*whole), Parsed(*first), Parsed(*second), parts)
+        if other is None:
+            return []
+        _LOGGER.info("turn.second_request intent=%s", (second if other == parts[1] else first)[0])
+        offer = self._texts.second_request.format(request=button_title(other))
+        return [(offer, (Button(button_title(other), other),))]
 
     async def _ask_dialogue(self, message: CustomerMessage, identity: Identity, *, recovering: bool) -> list[BotReply]:
         """The model's replies to this message (after a crash: the ones it already gave, if any).

@@ -19,6 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 
 #: The customer channel (``rasa_components.gateway_channel.GatewayInput``); it checks a signature, not the token.
 WEBHOOK_PATH = "/webhooks/gateway/webhook"
+PARSE_PATH = "/model/parse"
 
 
 class DialogueUnavailable(Exception):
@@ -153,6 +154,18 @@ class RasaClient:
         """
         body = {"sender": sender_id, "message": text, "metadata": dict(metadata)}
         return replies_from_rasa(await self._post(WEBHOOK_PATH, body, signed=True))
+
+    async def parse(self, text: str) -> tuple[str, float]:
+        """The model's intent and confidence for ``text`` (stateless: no conversation changes).
+
+        Raises:
+            DialogueUnavailable: Rasa is down, timed out or answered with an error.
+        """
+        body = await self._post(PARSE_PATH, {"text": text})
+        intent = body.get("intent") if isinstance(body, dict) else None
+        if not isinstance(intent, dict):
+            raise DialogueUnavailable("the dialogue server sent no intent")
+        return str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
 
     async def trigger_intent(self, sender_id: str, intent: str) -> list[BotReply]:
         """Make the bot act as if the customer had expressed ``intent`` (e.g. an agent handed back).

@@ -168,6 +168,21 @@ async def test_a_correction_reuses_the_last_question(stack: RunningStack, sessio
     assert "PowerLink" in corrected and "costs" in corrected, corrected
 
 
+# -- two requests in one message ---------------------------------------------------------------
+
+
+async def test_the_second_request_of_a_message_is_offered_after_the_first(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    tree = GUIDES["wifi_drops"]
+    chat = Chat(session, stack, "robust-two-requests")
+    answer = await chat.say("hi, my wifi keeps dropping and also where is my order?")
+    assert tree.node("which_device").text.strip() in answer  # the first request is served
+    assert "You also asked: “where is my order?”" in answer
+    later = await chat.tap("where is my order?")  # the second, when the customer wants it
+    assert EMAIL_QUESTION in later  # the order question, asked to verify first
+
+
 # -- starting over -----------------------------------------------------------------------------
 
 

@@ -67,25 +67,33 @@ class ActionServiceStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         """Pick the request, take what the message already says, and start ``service_form``."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        kind = service.KIND_OF_INTENT.get(str(intent)) or _kind(tracker)
+        asked = service.KIND_OF_INTENT.get(str(intent))
+        kind = asked or _kind(tracker)
         if kind is None:
             dispatcher.utter_message(response="utter_default")
             return []
+        # Continuing after verification: the latest message is the code, not the request, so the
+        # order number the customer gave with the request was kept (never asked twice).
+        text = str(tracker.latest_message.get("text") or "") if asked else ""
+        number = None
+        if "ss_order" in service.FORM_SLOTS[kind]:
+            number = find_order_number(text) or next(
+                (find_order_number(str(v)) for v in tracker.get_latest_entity_values("order_number")), None
+            )
+            if not asked:
+                number = find_order_number(str(tracker.get_slot("ss_order") or ""))
         customer_id = await verified_customer(tracker)
         if customer_id is None:
             dispatcher.utter_message(response="utter_need_verification")
             return [
                 SlotSet("ss_kind", kind),
+                SlotSet("ss_order", number),
                 SlotSet("pending_request", self.name()),
                 FollowupAction("link_form"),
             ]
         events: list[EventType] = [*_reset(), SlotSet("ss_kind", kind), SlotSet("ss_key", service.new_key(kind))]
-        text = str(tracker.latest_message.get("text") or "")
         try:
             if "ss_order" in service.FORM_SLOTS[kind]:
-                number = find_order_number(text) or next(
-                    (find_order_number(str(v)) for v in tracker.get_latest_entity_values("order_number")), None
-                )
                 if number is not None:
                     checked = await _check_order(dispatcher, tracker, customer_id, kind, number)
                     if checked is False:

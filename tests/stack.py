@@ -197,6 +197,34 @@ def buttons(reply: dict[str, Any]) -> dict[str, str]:
     return {b["title"]: b["payload"] for r in reply["replies"] for b in r.get("buttons") or []}
 
 
+class DirectChat:
+    """One conversation of a verified (signed token) or anonymous customer over the direct API."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, stack: RunningStack, name: str, customer: str | None = None
+    ) -> None:
+        from bot.identity.tokens import mint_customer_token
+
+        self.session, self.stack, self.name = session, stack, name
+        self.token = mint_customer_token(customer, E2E_IDENTITY_SECRET, ttl_s=900) if customer else None
+        self.last: dict[str, Any] = {}
+
+    async def say(self, text: str) -> str:
+        """Send ``text``; the replies' texts, one per line."""
+        self.last = await say(self.session, self.stack, self.name, text, self.token)
+        return joined(self.last)
+
+    def button(self, title: str) -> str:
+        """The payload of the last answer's button ``title`` (which must be there)."""
+        found = buttons(self.last)
+        assert title in found, f"no button {title!r} in {found}"
+        return found[title]
+
+    async def tap(self, title: str) -> str:
+        """Press the last answer's button ``title``."""
+        return await self.say(self.button(title))
+
+
 @dataclass
 class Gateway:
     """A ``python -m bot gateway`` subprocess (its own process group) and how to reach it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
 
-from actions.catalog import ActionProductLookup
+from actions.catalog import ActionProductLookup, follow_up_of_a_product_answer
 from actions.services import Services
 from bot.diagnostics import DiagnosticTree
 from tests.actions.helpers import T0, action, make_tracker, paused_entry, run, said, slot, user
@@ -24,6 +24,9 @@ POPULAR = [
     ("Nimbus Reach AX1500 Range Extender", '/ask_product_price{"sku":"NE-AX1500-EU"}'),
 ]
 
+#: Every product answer remembers its question, for follow-ups ("and the mesh trio?").
+PRICE = SlotSet("product_question", "price")
+
 
 def test_name_matches_the_domain() -> None:
     assert ActionProductLookup().name() == "action_product_lookup"
@@ -35,7 +38,7 @@ async def test_price_of_a_named_product(offline_services: Services) -> None:
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Velo AX3000 costs €129.99.")]
-    assert events == [SlotSet("product_sku", "NR-AX3000-EU")]
+    assert events == [PRICE, SlotSet("product_sku", "NR-AX3000-EU")]
 
 
 async def test_price_of_the_product_talked_about_before(offline_services: Services) -> None:
@@ -44,7 +47,7 @@ async def test_price_of_the_product_talked_about_before(offline_services: Servic
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Velo AX3000 costs €129.99.")]
-    assert events == [SlotSet("product_sku", "NR-AX3000-EU")]
+    assert events == [PRICE, SlotSet("product_sku", "NR-AX3000-EU")]
 
 
 async def test_a_clarification_button_answers_for_the_chosen_sku(offline_services: Services) -> None:
@@ -58,7 +61,7 @@ async def test_a_clarification_button_answers_for_the_chosen_sku(offline_service
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Mesh Trio costs €279.99.")]
-    assert events == [SlotSet("product_sku", "NM-TRIO-EU")]
+    assert events == [PRICE, SlotSet("product_sku", "NM-TRIO-EU")]
 
 
 async def test_a_button_for_a_product_no_longer_sold_asks_which_product(offline_services: Services) -> None:
@@ -70,14 +73,14 @@ async def test_a_button_for_a_product_no_longer_sold_asks_which_product(offline_
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="Which product are you asking about? Here are some popular ones:", buttons=POPULAR)]
-    assert events == []
+    assert events == [PRICE]
 
 
 async def test_an_ambiguous_name_asks_which_product(offline_services: Services) -> None:
     events, messages = await run(ActionProductLookup(), make_tracker("how much is the mesh?", "ask_product_price"))
 
     assert messages == [said(text="Which one do you mean?", buttons=MESHES)]
-    assert events == []  # no product known yet
+    assert events == [PRICE]  # no product known yet
 
 
 async def test_an_unknown_product_is_said_plainly_with_suggestions(offline_services: Services) -> None:
@@ -93,7 +96,7 @@ async def test_an_unknown_product_is_said_plainly_with_suggestions(offline_servi
             buttons=POPULAR,
         )
     ]
-    assert events == []
+    assert events == [PRICE]
 
 
 async def test_the_question_follows_the_intent(offline_services: Services) -> None:
@@ -108,9 +111,12 @@ async def test_the_question_follows_the_intent(offline_services: Services) -> No
     assert stock_messages == [
         said(text="Yes, the Nimbus Store Berlin Mitte in Berlin has 8 × Nimbus Mesh Trio in stock.")
     ]
-    assert stock_events == [SlotSet("product_sku", "NM-TRIO-EU")]
+    assert stock_events == [SlotSet("product_question", "availability"), SlotSet("product_sku", "NM-TRIO-EU")]
     assert compare_messages[0]["text"].startswith("Nimbus Velo AX3000 vs Nimbus AX1800:\n• Price: €129.99 | €79.99\n")
-    assert compare_events == [SlotSet("product_sku", "NR-AX1800-EU")]  # the last one named
+    assert compare_events == [
+        SlotSet("product_question", "compare"),
+        SlotSet("product_sku", "NR-AX1800-EU"),
+    ]  # the last one named
 
 
 async def test_a_guide_paused_by_this_question_gets_a_back_button(
@@ -123,11 +129,11 @@ async def test_a_guide_paused_by_this_question_gets_a_back_button(
     asked_back = make_tracker("how much is the mesh?", "ask_product_price", after=paused_now)
 
     assert await run(ActionProductLookup(), answered) == (
-        [SlotSet("product_sku", "NR-AX3000-EU")],
+        [PRICE, SlotSet("product_sku", "NR-AX3000-EU")],
         [said(text="The Nimbus Velo AX3000 costs €129.99.", buttons=[BACK_TO_WIFI])],
     )
     assert await run(ActionProductLookup(), asked_back) == (
-        [],
+        [PRICE],
         [said(text="Which one do you mean?", buttons=[*MESHES, BACK_TO_WIFI])],
     )
 
@@ -148,4 +154,42 @@ async def test_a_guide_paused_in_an_earlier_turn_gets_no_back_button(
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Velo AX3000 costs €129.99.")]
-    assert events == [SlotSet("product_sku", "NR-AX3000-EU")]
+    assert events == [PRICE, SlotSet("product_sku", "NR-AX3000-EU")]
+
+
+async def test_a_short_follow_up_asks_the_last_question_about_what_it_names(offline_services: Services) -> None:
+    from actions.clarify import ActionClarify
+
+    answered = [
+        user("is the velo ax3000 in stock in berlin?", "ask_product_availability", at=T0 - 10),
+        action("action_product_lookup", at=T0 - 9),
+    ]
+    follow_up = make_tracker(
+        "and what about the mesh trio?",
+        "nlu_fallback",
+        entities=[("product", "mesh trio")],
+        history=answered,
+        slots={"product_question": "availability", "product_sku": "NR-AX3000-EU"},
+    )
+    events, messages = await run(ActionClarify(), follow_up)
+    assert "Nimbus Mesh Trio" in messages[0]["text"] and "costs" not in messages[0]["text"]
+    assert SlotSet("product_sku", "NM-TRIO-EU") in events
+
+    # Not right after a product answer, or too long to be a follow-up: the usual clarification.
+    later = make_tracker(
+        "and what about the mesh trio?",
+        "nlu_fallback",
+        entities=[("product", "mesh trio")],
+        history=[*answered, action("utter_greet", at=T0 - 5)],
+        slots={"product_question": "availability"},
+    )
+    assert not follow_up_of_a_product_answer(later)
+    rambling = make_tracker(
+        "my mesh trio makes a weird buzzing noise since yesterday evening, is that normal",
+        "nlu_fallback",
+        entities=[("product", "mesh trio")],
+        history=answered,
+        slots={"product_question": "availability"},
+    )
+    assert not follow_up_of_a_product_answer(rambling)
+    assert follow_up_of_a_product_answer(follow_up)

@@ -13,10 +13,9 @@ import sqlalchemy as sa
 
 from bot.db.models import Order
 from bot.diagnostics import load_guides
-from bot.identity.tokens import mint_customer_token
 from bot.settings import PROJECT_ROOT, load_settings
 from tests.orders import add_customer, add_order
-from tests.stack import E2E_IDENTITY_SECRET, RunningStack, buttons, joined, reply_texts, say
+from tests.stack import DirectChat, RunningStack, buttons, reply_texts
 
 pytestmark = pytest.mark.e2e
 
@@ -31,20 +30,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield client
 
 
-class Chat:
-    def __init__(self, session: aiohttp.ClientSession, stack: RunningStack, name: str, customer: str | None = None):
-        self.session, self.stack, self.name = session, stack, name
-        self.token = mint_customer_token(customer, E2E_IDENTITY_SECRET, ttl_s=900) if customer else None
-        self.last: dict[str, object] = {}
-
-    async def say(self, text: str) -> str:
-        self.last = await say(self.session, self.stack, self.name, text, self.token)
-        return joined(self.last)
-
-    async def tap(self, title: str) -> str:
-        found = buttons(self.last)  # type: ignore[arg-type]
-        assert title in found, f"no button {title!r} in {found}"
-        return await self.say(found[title])
+Chat = DirectChat
 
 
 # -- forms -------------------------------------------------------------------------------------
@@ -137,7 +123,7 @@ async def test_a_price_question_in_the_wifi_guide_is_answered_and_the_step_asked
     assert question in await chat.say("my wifi keeps cutting out every few minutes")
     answer = await chat.say("how much is the Nimbus Mesh Duo BE5000?")
     assert PRICE.search(answer), answer
-    assert "Back to the troubleshooting:" in answer and reply_texts(chat.last)[-1] == question  # type: ignore[arg-type]
+    assert "Back to the troubleshooting:" in answer and reply_texts(chat.last)[-1] == question
     moved = await chat.tap("A router")  # only an answer to the step moves the guide
     assert tree.node("status_led").text.strip() in moved
 
@@ -161,7 +147,7 @@ async def test_a_correction_reuses_the_last_question(stack: RunningStack, sessio
     chat = Chat(session, stack, "robust-correction")
     assert "costs" in await chat.say("how much is the Nimbus Reach AX1500?")
     corrected = await chat.say("sorry I meant the powerlink kit")
-    options = buttons(chat.last)  # type: ignore[arg-type]
+    options = buttons(chat.last)
     if "Which one do you mean?" in corrected:  # there are several PowerLink kits: the price of the one picked
         assert options and all("PowerLink" in title for title in options if title != "Talk to a person"), options
         corrected = await chat.tap(next(iter(options)))

@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: run test install tools lint imports typecheck validate nlp train test-unit clean nlu-report bench-nlu audit soak
+.PHONY: run test install tools lint imports typecheck validate nlp train test-unit clean nlu-report bench-nlu audit soak bench-dialogue
 
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
@@ -44,6 +44,9 @@ lint: install
 audit: tools install ## known advisories of every installed package (needs a network that reaches PyPI's advisory data)
 	$(PY) -m pip freeze --exclude-editable > $(TOOLS)/audited-requirements.txt
 	$(TOOLS)/bin/pip-audit --requirement $(TOOLS)/audited-requirements.txt --no-deps --progress-spinner off --timeout 20
+
+bench-dialogue: install train ## multi-turn conversations on the real stack -> bench/results/dialogue_robustness.json (a few minutes)
+	$(PY) bench/dialogue_robustness.py
 
 soak: install train ## 30 minutes of mixed traffic at half of saturation: memory, lost and duplicated replies
 	$(PY) bench/soak.py --minutes $(or $(MINUTES),30)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from bot.db.data_files import LinedDict, read_yaml_mapping
-from bot.db.demo_types import DataFileError
+from bot.db.data_fields import Fields
+from bot.db.data_files import read_yaml_mapping
 
 POLICY_FILE = Path("records/policy.yml")
 _KEYS = {
@@ -98,89 +97,39 @@ def load_policy(data_dir: Path) -> Policy:
     """
     shown = str(POLICY_FILE)
     document = read_yaml_mapping(data_dir / POLICY_FILE, shown)
-    reader = _Reader(shown, document)
-    for key in document:
-        if key not in _KEYS:
-            raise reader.error(key, f"unknown setting {key!r}")
+    fields = Fields(shown, document.line or 1, document, "policy")
+    fields.only(_KEYS)
     refund_days: dict[str, RefundTime] = {}
-    for method, value in reader.mapping("refund_days").items():
+    for method, value in fields.mapping("refund_days").items():
         if not isinstance(value, dict) or not isinstance(value.get("text"), str) or not _positive(value.get("days")):
-            raise reader.error("refund_days", f"refund_days.{method} needs text (words) and days (a whole number)")
+            raise fields.error(f"refund_days.{method} needs text (words) and days (a whole number)", "refund_days")
         refund_days[str(method)] = RefundTime(text=value["text"], days=int(value["days"]))
     if not refund_days:
-        raise reader.error("refund_days", "refund_days must name at least one payment method")
-    names = {str(k): str(v) for k, v in reader.mapping("payment_method_names").items()}
+        raise fields.error("refund_days must name at least one payment method", "refund_days")
+    names = {str(k): str(v) for k, v in fields.mapping("payment_method_names").items()}
     missing = sorted(set(refund_days) - set(names))
     if missing:
-        raise reader.error("payment_method_names", f"payment_method_names lacks {', '.join(missing)}")
-    reasons = {str(k): str(v) for k, v in reader.mapping("return_reasons").items()}
-    free_reasons = frozenset(reader.strings("free_return_reasons"))
+        raise fields.error(f"payment_method_names lacks {', '.join(missing)}", "payment_method_names")
+    reasons = {str(k): str(v) for k, v in fields.mapping("return_reasons").items()}
+    free_reasons = frozenset(fields.str_list("free_return_reasons"))
     if not free_reasons <= set(reasons):
-        raise reader.error("free_return_reasons", "free_return_reasons must be codes listed in return_reasons")
-    label = reader.text("return_label_url")
+        raise fields.error("free_return_reasons must be codes listed in return_reasons", "free_return_reasons")
+    label = fields.text("return_label_url")
     if "{rma}" not in label:
-        raise reader.error("return_label_url", "return_label_url must contain {rma}")
+        raise fields.error("return_label_url must contain {rma}", "return_label_url")
     return Policy(
-        return_window_days=reader.whole("return_window_days"),
-        free_return_countries=frozenset(code.upper() for code in reader.strings("free_return_countries")),
-        return_shipping_fee_cents=reader.cents("return_shipping_fee"),
+        return_window_days=fields.integer("return_window_days", minimum=1),
+        free_return_countries=frozenset(code.upper() for code in fields.str_list("free_return_countries")),
+        return_shipping_fee_cents=fields.cents("return_shipping_fee"),
         free_return_reasons=free_reasons,
         return_reasons=reasons,
         return_label_url=label,
-        return_processing_days=reader.whole("return_processing_days"),
+        return_processing_days=fields.integer("return_processing_days", minimum=1),
         refund_days=refund_days,
         payment_method_names=names,
-        deletion_days=reader.whole("deletion_days"),
+        deletion_days=fields.integer("deletion_days", minimum=1),
     )
 
 
 def _positive(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-class _Reader:
-    def __init__(self, shown: str, document: LinedDict) -> None:
-        self.shown = shown
-        self.document = document
-
-    def error(self, key: str, message: str) -> DataFileError:
-        return DataFileError(self.shown, self.document.key_lines.get(key, 1), message)
-
-    def value(self, key: str) -> Any:
-        if key not in self.document:
-            raise DataFileError(self.shown, 1, f"missing setting {key!r}")
-        return self.document[key]
-
-    def whole(self, key: str) -> int:
-        value = self.value(key)
-        if not _positive(value):
-            raise self.error(key, f"{key} must be a whole number above 0, got {value!r}")
-        return int(value)
-
-    def text(self, key: str) -> str:
-        value = self.value(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"{key} must be text")
-        return value
-
-    def strings(self, key: str) -> list[str]:
-        value = self.value(key)
-        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
-            raise self.error(key, f"{key} must be a list of words")
-        return list(value)
-
-    def mapping(self, key: str) -> dict[Any, Any]:
-        value = self.value(key)
-        if not isinstance(value, dict):
-            raise self.error(key, f"{key} must be a mapping")
-        return dict(value)
-
-    def cents(self, key: str) -> int:
-        value = self.value(key)
-        try:
-            amount = Decimal(str(value)) if isinstance(value, str) else None
-        except InvalidOperation:
-            amount = None
-        if amount is None or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            raise self.error(key, f'{key} must be a quoted amount such as "5.95", got {value!r}')
-        return int(amount * 100)

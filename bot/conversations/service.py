@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import ANONYMOUS, Identity, IdentityResolver
-from bot.conversations.requests import Parsed, button_title, other_request, split_requests
+from bot.conversations.requests import Parsed, RequestPlan, button_title, plan_requests, split_requests
 from bot.conversations.store import ConversationInfo, ConversationStore, InboxMark
 from bot.core.logs import log_id
 from bot.core.messages import Button, HandoffRef, StoredMessage
@@ -220,15 +220,15 @@ class ConversationService:
     ) -> TurnResult:
         """Ask the dialogue model, store its replies (or a polite "try again"), announce a new handoff."""
         conversation_id, done = message.conversation_id, _mark(inbox, "done", arrival.message)
+        plan = await self._plan_requests(message)
         try:
-            bot_replies = await self._ask_dialogue(message, identity, recovering=arrival.recovering)
+            bot_replies = await self._ask_dialogue(message, identity, plan, recovering=arrival.recovering)
         except DialogueUnavailable as exc:
             _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", log_id(conversation_id), exc)
             replies = await self._store_replies(conversation_id, [(self._texts.dialogue_unavailable, ())], done)
             return TurnResult(arrival.message, replies, False, await self._store.active_handoff(conversation_id))
         answer: list[tuple[str, Sequence[Button]]] = [(r.text, r.buttons) for r in bot_replies]
-        if message.payload is None:
-            answer += await self._offer_second_request(message.text)
+        answer += self._offer_second_request(plan)
         replies = await self._store_replies(conversation_id, answer, done)
         handoff = await self._store.active_handoff(conversation_id)
         if handoff is not None:
@@ -236,26 +236,44 @@ class ConversationService:
             await self._handoff_events.publish(HandoffOpened(handoff.id, conversation_id))
         return TurnResult(arrival.message, replies, False, handoff)
 
-    async def _offer_second_request(self, text: str) -> list[tuple[str, Sequence[Button]]]:
-        """A reply offering the other request of a two-request message (bot/conversations/requests.py), or none."""
-        parts = split_requests(text)
+    async def _plan_requests(self, message: CustomerMessage) -> RequestPlan:
+        """What the model gets of a typed message, and the second request offered after its answer.
+
+        Only a message joining two parts is parsed (the whole and each part, with Rasa's
+        stateless ``/model/parse``), before it is answered, so that two requests are served
+        in the order the customer wrote them (bot/conversations/requests.py).
+        """
+        as_written = RequestPlan(serve=message.payload or message.text)
+        parts = split_requests(message.text) if message.payload is None else None
         if parts is None:
-            return []
+            return as_written
         try:
             whole, first, second = await asyncio.gather(
-                self._dialogue.parse(text), self._dialogue.parse(parts[0]), self._dialogue.parse(parts[1])
+                self._dialogue.parse(message.text), self._dialogue.parse(parts[0]), self._dialogue.parse(parts[1])
             )
         except DialogueUnavailable:
-            return []  # the answer itself went through; only the offer is skipped
-        other = other_request(Parsed(*whole), Parsed(*first), Parsed(*second), parts)
-        if other is None:
-            return []
-        _LOGGER.info("turn.second_request intent=%s", (second if other == parts[1] else first)[0])
-        offer = self._texts.second_request.format(request=button_title(other))
-        return [(offer, (Button(button_title(other), other),))]
+            return as_written  # the message still goes to the model, whole and without an offer
+        plan = plan_requests(message.text, parts, Parsed(*whole), Parsed(*first), Parsed(*second))
+        if plan.split:
+            _LOGGER.info("turn.first_request intent=%s whole=%s", first[0], whole[0])
+        if plan.offer is not None:
+            _LOGGER.info("turn.second_request intent=%s", second[0])
+        return plan
 
-    async def _ask_dialogue(self, message: CustomerMessage, identity: Identity, *, recovering: bool) -> list[BotReply]:
+    def _offer_second_request(self, plan: RequestPlan) -> list[tuple[str, Sequence[Button]]]:
+        """The reply offering the second request of a message as a button, or none."""
+        if plan.offer is None:
+            return []
+        title = button_title(plan.offer)
+        return [(self._texts.second_request.format(request=title), (Button(title, plan.offer),))]
+
+    async def _ask_dialogue(
+        self, message: CustomerMessage, identity: Identity, plan: RequestPlan, *, recovering: bool
+    ) -> list[BotReply]:
         """The model's replies to this message (after a crash: the ones it already gave, if any).
+
+        The model gets ``plan.serve``: the message, or its first request when it holds two
+        (the metadata then carries the whole message; the transcript keeps it as written).
 
         Raises:
             DialogueUnavailable: Rasa is down, or sent no reply (an action failed).
@@ -265,8 +283,8 @@ class ConversationService:
         if recovering and client_id is not None:
             bot_replies = await self._dialogue.replies_of_turn(conversation_id, client_id)
         if bot_replies is None:
-            text = message.payload or message.text
-            bot_replies = await self._dialogue.send(conversation_id, text, _metadata(message, identity, self._identity))
+            metadata = {**_metadata(message, identity, self._identity), **plan.metadata()}
+            bot_replies = await self._dialogue.send(conversation_id, plan.serve, metadata)
         if not bot_replies:
             # Every turn of the model answers; silence means an action failed (e.g. the
             # action server is down), and the customer must not be left waiting.

@@ -57,6 +57,20 @@ FOREIGN_WORDS = frozenset(
 )
 """Words naming devices or brands the company does not sell (a modifier that rules a product out)."""
 
+FILLER_WORDS = frozenset(
+    """
+    sorry oops whoops oh wait actually meant mean no nope not wrong instead rather one ones
+    regular normal standard basic plain
+    """.split()
+)
+"""Words of a correction or an ellipsis ("sorry, I meant the outdoor one") that never name a product."""
+
+BASE_VARIANT_WORDS = frozenset({"regular", "normal", "standard", "basic", "plain"})
+"""Words asking for the variant without a suffix ("the regular mesh duo", not the Mesh Duo BE5000)."""
+
+_NEGATIONS = (("not",), ("instead", "of"), ("rather", "than"))
+_DETERMINERS = frozenset({"the", "a", "an", "my", "this", "that", "your"})
+
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _WIFI = re.compile(r"\bwi[\s-]?fi\b")
 _PREFIX = re.compile(r"^[a-z]+[-\s]+(?=[a-z]*\d)")
@@ -197,3 +211,27 @@ def edit_distance(a: str, b: str, cap: int) -> int:
             return cap + 1
         prev2, prev = prev, cur
     return prev[-1] if prev[-1] <= cap else cap + 1
+
+
+def negated_positions(words: list[str]) -> set[int]:
+    """Return the positions of the words a customer rules out ("the trio, not the duo").
+
+    Args:
+        words: The query's tokens, from :func:`tokens`.
+
+    Returns:
+        The positions of the words after "not", "instead of" or "rather than" (and an article), up
+        to the next stopword or filler word; e.g. ``{4}`` for ``"the trio not the duo"``.
+    """
+    negated: set[int] = set()
+    for i in range(len(words)):
+        cue = next((cue for cue in _NEGATIONS if tuple(words[i : i + len(cue)]) == cue), None)
+        if cue is None:
+            continue
+        j = i + len(cue)
+        while j < len(words) and words[j] in _DETERMINERS:
+            j += 1
+        while j < len(words) and words[j] not in STOPWORDS and words[j] not in FILLER_WORDS:
+            negated.add(j)
+            j += 1
+    return negated

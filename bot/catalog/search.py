@@ -10,17 +10,27 @@ kind; the product keeps its best phrase, scaled by how much of the query the pro
 A category word (``"a mesh kit"``) gives every product of that category a modest score, so the
 result is ambiguous unless one product clearly stands out; a word naming a device the company
 does not sell (``"iphone charger"``) halves every score not based on a model number.
+
+Words a customer rules out (``"the trio, not the duo"``) are left out of the query, and a product
+they name on their own is dropped. Filler words of corrections (``"sorry, I meant ..."``) are
+ignored, and ``"one"`` only completes an alias (``"the gaming one"``). When exactly one product
+explains every word of the query and its name holds the word its strongest rival lacks
+(``"outdoor"``, ``"yearly"``, ``"5 port"``), it wins over a shorter or more popular name matched
+by part of the query. ``"regular"`` (``"plain"``, ...) demotes a variant whose name extends another
+close candidate's (the Mesh Duo BE5000 next to the Mesh Duo).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.catalog.normalize import (
+    BASE_VARIANT_WORDS,
     CATEGORY_TERMS,
+    FILLER_WORDS,
     FOREIGN_WORDS,
     GENERIC_WORDS,
     STOPWORDS,
@@ -29,11 +39,21 @@ from bot.catalog.normalize import (
     digit_variant,
     edit_distance,
     model_core,
+    negated_positions,
     tokens,
     trigrams,
     typo_cap,
 )
-from bot.catalog.results import MAX_CHOICES, Match, MatchedOn, Resolution, SearchableProduct, decide, public_kind
+from bot.catalog.results import (
+    AMBIGUOUS_MIN,
+    MAX_CHOICES,
+    Match,
+    MatchedOn,
+    Resolution,
+    SearchableProduct,
+    decide,
+    public_kind,
+)
 
 KIND_WEIGHTS: dict[str, float] = {
     "model_number": 1.0,
@@ -51,6 +71,13 @@ MAX_CANDIDATES = 300
 MAX_FUZZY_CHECKS = 40
 CATEGORY_CANDIDATES = 50
 DIGIT_VARIANT_SIM = 0.95
+UNIQUE_SCORE = 0.8
+UNIQUE_LEAD = 0.1
+DISTINCT_DF = 4
+VARIANT_PENALTY = 0.8
+SOFT_WORDS = frozenset({"one", "ones"})
+"""Words that complete an alias ("the gaming one") but are never a word the product must explain."""
+LABEL_KINDS = frozenset({"name", "model_number", "core", "shared_core"})
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,13 @@ class ProductIndex:
         self._by_category: dict[str, list[int]] = defaultdict(list)
         for pid, product in enumerate(products):
             self._by_category[product.category].append(pid)
+        self._labels: list[set[str]] = [set() for _ in products]
+        self._names: list[frozenset[str]] = [frozenset() for _ in products]
+        for phrase in phrases:
+            if phrase.kind in LABEL_KINDS:
+                self._labels[phrase.product].update(phrase.tokens)
+            if phrase.kind == "name":
+                self._names[phrase.product] = frozenset(phrase.tokens)
 
     @classmethod
     def from_products(cls, products: Iterable[SearchableProduct]) -> ProductIndex:
@@ -179,16 +213,18 @@ class ProductIndex:
                 found.append((tok, 0.9 * (1.0 - dist / max(len(tok), len(unit)))))
         return found
 
-    def _match_query(self, raw: Sequence[str]) -> dict[str, _QueryToken]:
+    def _match_query(self, raw: Sequence[str], skip: set[int]) -> dict[str, _QueryToken]:
         units: list[tuple[str, frozenset[int], bool, float]] = []
         for i, tok in enumerate(raw):
-            if tok not in STOPWORDS and tok not in FOREIGN_WORDS:
+            if i in skip:
+                continue
+            if tok not in STOPWORDS and tok not in FOREIGN_WORDS and (tok not in FILLER_WORDS or tok in SOFT_WORDS):
                 units.append((tok, frozenset({i}), True, 1.0))
                 variant = digit_variant(tok)
                 if variant is not None:
                     units.append((variant, frozenset({i}), False, DIGIT_VARIANT_SIM))
             for j in (i + 1, i + 2):
-                if j < len(raw):
+                if j < len(raw) and not skip.intersection(range(i, j + 1)):
                     joined = "".join(raw[i : j + 1])
                     coded = any(ch.isdigit() for ch in joined) and any(ch.isalpha() for ch in joined)
                     if coded or joined in self._idf:
@@ -258,15 +294,34 @@ class ProductIndex:
             Up to ``limit`` matches, best first (ties in catalog order).
         """
         raw = tokens(query)
-        matched = self._match_query(raw)
+        negated = negated_positions(raw)
+        ruled_out = self._named_alone([raw[i] for i in sorted(negated)]) if negated else None
+        ranked = [item for item in self._rank(raw, negated) if item[1] != ruled_out]
+        return [self._match(item) for item in ranked[:limit]]
+
+    def _match(self, item: tuple[float, int, MatchedOn]) -> Match:
+        score, pid, kind = item
+        return Match(self._products[pid].sku, self._products[pid].name, round(score, 4), kind)
+
+    def _named_alone(self, words: Sequence[str]) -> int | None:
+        """The product the words name on their own, if they clearly name one."""
+        ranked = self._rank(words, set())
+        resolution = decide([self._match(item) for item in ranked[: MAX_CHOICES + 1]])
+        return ranked[0][1] if resolution.status == "found" else None
+
+    def _rank(self, raw: Sequence[str], skip: set[int]) -> list[tuple[float, int, MatchedOn]]:
+        matched = self._match_query(raw, skip)
         if not matched:
             return []
         known: set[int] = set()
         for hit in matched.values():
             known.update(hit.positions)
+        known -= {i for i, tok in enumerate(raw) if tok in SOFT_WORDS}
+        if not known:
+            return []
         categories = {CATEGORY_TERMS[t] for t in matched if t in CATEGORY_TERMS}
         foreign = any(tok in FOREIGN_WORDS for tok in raw)
-        ranked: list[tuple[float, int, MatchedOn]] = []
+        scores: dict[int, tuple[float, MatchedOn]] = {}
         for pid in self._candidates(matched, categories):
             product = self._products[pid]
             scored = self._score_product(pid, matched)
@@ -280,12 +335,74 @@ class ProductIndex:
             if product.category in categories and score < CATEGORY_SCORE:
                 score, kind = CATEGORY_SCORE, "category"
             if score > 0.0:
-                ranked.append((min(score, 1.0), pid, public_kind(kind)))
+                scores[pid] = (min(score, 1.0), public_kind(kind))
+        if not foreign:
+            self._favour_explaining(scores, matched, known)
+        if BASE_VARIANT_WORDS.intersection(raw):
+            self._demote_variants(scores)
+        ranked = [(score, pid, kind) for pid, (score, kind) in scores.items()]
         ranked.sort(key=lambda item: (-item[0], item[1]))
-        return [
-            Match(self._products[pid].sku, self._products[pid].name, round(score, 4), kind)
-            for score, pid, kind in ranked[:limit]
-        ]
+        return ranked
+
+    def _favour_explaining(
+        self, scores: dict[int, tuple[float, MatchedOn]], matched: dict[str, _QueryToken], known: set[int]
+    ) -> None:
+        """Let the one product explaining every query word win when its name alone has a distinctive one.
+
+        The product explains the words by its name and aliases or, when several do, alone by its
+        name and model number ("the pro one": the AX6000 Pro, not the "pro power supply"). A word
+        its strongest rival lacks must be in its name and rare, not a category word ("the outdoor
+        one", "shield yearly", "the 5 port one"), unless its name extends the rival's ("av1000
+        wifi kit": the AV1000 Wi-Fi Kit, not the AV1000 Kit).
+        """
+        explaining = [pid for pid in scores if self._covered(self._by_product[pid], matched) >= known]
+        by_label = [pid for pid in explaining if self._covered(self._labels[pid], matched) >= known]
+        vocabulary: Sequence[Container[str]]
+        if len(explaining) == 1:
+            winner, vocabulary = explaining[0], self._by_product
+        elif len(by_label) == 1 and not any(self._says_all(pid, matched) for pid in explaining if pid != by_label[0]):
+            winner, vocabulary = by_label[0], self._labels
+        else:
+            return
+        rivals = sorted(((score, pid) for pid, (score, _) in scores.items() if pid != winner), reverse=True)
+        runner_up, rival = rivals[0] if rivals else (0.0, None)
+        rival_covers = self._covered(vocabulary[rival], matched) if rival is not None else set()
+        extends = rival is not None and self._names[rival] < self._names[winner]
+        if any(
+            hit.sim >= DIGIT_VARIANT_SIM
+            and (extends or self._is_distinct(tok, len(known)))
+            and tok in self._labels[winner]
+            and not hit.positions <= rival_covers
+            for tok, hit in matched.items()
+        ):
+            score, kind = scores[winner]
+            scores[winner] = (min(1.0, max(score, UNIQUE_SCORE, runner_up + UNIQUE_LEAD)), kind)
+
+    def _says_all(self, pid: int, matched: dict[str, _QueryToken]) -> bool:
+        """Whether one of the product's phrases is all matched, but for its soft words ("the wifi 7 one")."""
+        phrases = {idx for tok in matched for idx in self._by_product[pid].get(tok, ())}
+        return any(set(self._phrases[idx].tokens) - SOFT_WORDS <= matched.keys() for idx in phrases)
+
+    def _is_distinct(self, tok: str, known: int) -> bool:
+        """A rare word that is not a category word; a bare number only next to another known word."""
+        return (
+            (known > 1 or any(ch.isalpha() for ch in tok))
+            and tok not in CATEGORY_TERMS
+            and tok not in GENERIC_WORDS
+            and self._df[tok] <= DISTINCT_DF
+        )
+
+    @staticmethod
+    def _covered(vocabulary: Container[str], matched: dict[str, _QueryToken]) -> set[int]:
+        return {pos for tok, hit in matched.items() if tok in vocabulary for pos in hit.positions}
+
+    def _demote_variants(self, scores: dict[int, tuple[float, MatchedOn]]) -> None:
+        """Demote a product whose name extends another close candidate's ("regular mesh duo")."""
+        close = [pid for pid, (score, _) in scores.items() if score >= AMBIGUOUS_MIN]
+        for pid in close:
+            if any(self._names[other] and self._names[other] < self._names[pid] for other in close):
+                score, kind = scores[pid]
+                scores[pid] = (score * VARIANT_PENALTY, kind)
 
     def resolve(self, query: str) -> Resolution:
         """Decide whether a query names one product, a few, or none.

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.catalog import ActionProductLookup, follow_up_of_a_product_answer
+from actions.catalog import ActionProductLookup, follow_up_of_a_product_answer, product_question_in_words
 from actions.handoff import announce, frustration_signal, hand_over
 from actions.help import reply_from_help, search_help
 from bot.handoff.clarify import HUMAN_INTENT, clarify_options, low_confidence_streak
@@ -44,6 +44,10 @@ class ActionClarify(Action):
             # "and what about the mesh trio?" right after a price: the same question about it.
             return await ActionProductLookup().run(dispatcher, tracker, domain)
         text = tracker.latest_message.get("text") or ""
+        question = product_question_in_words(tracker)
+        if question is not None:
+            # "is the raptor there too?": a product question the NLU missed, asked in its own words.
+            return await ActionProductLookup.answer(dispatcher, tracker, question)
         if text and not text.startswith("/"):
             # Not one of the intents, but perhaps a question the help center answers well.
             result = await search_help(text)

@@ -233,8 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     """Start the stack, play every conversation, report; 1 when a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parallel", type=int, default=4, help="conversations played at once (default 4)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="play only conversations whose category or id contains this text (repeatable); "
+        "the results file is written only for a full run",
+    )
     args = parser.parse_args(argv)
     categories = load_dialogues()
+    if args.only:
+        categories = {
+            name: [c for c in conversations if any(o in name or o in str(c.get("id")) for o in args.only)]
+            for name, conversations in categories.items()
+        }
+        categories = {name: conversations for name, conversations in categories.items() if conversations}
     count = sum(len(c) for c in categories.values())
     print(f"{count} conversations in {len(categories)} categories; starting the bot (about a minute)…", flush=True)
     with tempfile.TemporaryDirectory(prefix="dialogue-bench-") as var_dir:
@@ -248,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:24s} {row['passed']:3d}/{row['conversations']:3d} passed ({row['pass_rate']:.0%})")
         for failure in row["failures"]:
             print(f"      fail {failure['id']}: turn {failure['turn']}: {failure['why']}")
+            if args.only:
+                print("        replied: " + str(failure.get("reply", "")).replace("\n", " / ")[:300])
     print(f"all: {result['passed']}/{result['conversations']} conversations passed ({result['pass_rate']:.1%})")
+    if args.only:
+        return 0 if result["passed"] == result["conversations"] else 1
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_FILE.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     plot(result, PLOT_FILE)

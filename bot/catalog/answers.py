@@ -44,6 +44,54 @@ QUESTION_WORDS = frozenset(
     """.split()
 )
 """Words of the question itself: a message made only of these (and stopwords) names no product."""
+FILLER_WORDS = frozenset(
+    """
+    sorry oops oh wait actually meant mean no nope not wrong instead one ones regular normal standard basic plain
+    about how what and then too also there here same other another rather buy new get replacement spare
+    """.split()
+)
+"""Words of a correction or follow-up ("sorry, I meant …", "what about the other one?"): never a product's name."""
+FOLLOW_UP_CUE = re.compile(
+    r"^\s*(?:and|what about|how about|what of|sorry|oops|oh|wait|actually|no|nope|i meant|i mean|meant|not|or|also"
+    r"|in|at|then|the|same|with)\b",
+    re.IGNORECASE,
+)
+FOLLOW_UP_MAX_WORDS = 8
+_SAME_PRODUCT = frozenset({"it", "its", "this", "that", "them", "they"})
+_QUESTION_KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("compare", re.compile(r"\b(?:compare|comparison|difference|differences|versus|vs|better than)\b", re.I)),
+    ("compatibility", re.compile(r"\b(?:compatible|compatibility|works? with|fits?|work together)\b", re.I)),
+    ("price", re.compile(r"\b(?:how much|cost|costs|price|prices|priced|pricey|expensive|cheap|cheaper)\b", re.I)),
+    ("availability", re.compile(r"\b(?:stock|available|availability|in store|pick up|pick it up)\b", re.I)),
+    ("specs", re.compile(r"\b(?:specs?|specifications?|details|features|tell me about|what is the)\b", re.I)),
+)
+"""Words that ask a product question of their own; a follow-up without them repeats the last question."""
+
+
+def reads_as_follow_up(text: str) -> bool:
+    """Whether a message is short and shaped like a follow-up or a correction.
+
+    At most :data:`FOLLOW_UP_MAX_WORDS` words, and either a cue first ("and", "what about",
+    "sorry", "I meant", "no", ...) or at most four words. A message about the same product ("is
+    it wifi 7?", "does it fit my raptor?") is a new question, not a follow-up: its intent says
+    what it asks. Whether it names a product or a store is :meth:`ProductAnswers.names_product_or_store`.
+    """
+    words = text.split()
+    if not words or len(words) > FOLLOW_UP_MAX_WORDS or text.lstrip().startswith("/"):
+        return False
+    if _SAME_PRODUCT & set(tokens(text)):
+        return False
+    return bool(FOLLOW_UP_CUE.match(text)) or len(words) <= 4
+
+
+def question_asked(text: str) -> str | None:
+    """The product question a message asks by its own words ("how much", "in stock", "specs"), if any."""
+    for question, pattern in _QUESTION_KEYWORDS:
+        if pattern.search(text):
+            return question
+    return None
+
+
 _SEPARATORS = re.compile(r"\b(?:with|and|vs|versus|or|against|compared|than|to)\b|[,;/&]", re.IGNORECASE)
 
 
@@ -68,10 +116,13 @@ class ProductAnswer:
         replies: The messages to send, in order.
         skus: The product(s) the answer is about (to remember as the last product); empty when
             the product is still unknown.
+        stores: The stores a stock answer was about (empty: every store), to remember for
+            "and the trio?".
     """
 
     replies: tuple[Reply, ...]
     skus: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
 
 
 @dataclass
@@ -124,6 +175,7 @@ class ProductAnswers:
         self._wording = wording
         self._popular = tuple(popular)
         self._texts = texts
+        self._store_ids = frozenset(store.id for store in stores)
         self._store_words = {
             word: store.id
             for store in stores
@@ -174,6 +226,10 @@ class ProductAnswers:
         mentions: Sequence[str] = (),
         skus: Sequence[str] = (),
         last_sku: str | None = None,
+        *,
+        last_skus: Sequence[str] = (),
+        last_stores: Sequence[str] = (),
+        follow_up: bool = False,
     ) -> ProductAnswer:
         """Answer a product question.
 
@@ -184,6 +240,11 @@ class ProductAnswers:
             skus: SKUs chosen with a clarification button; they take precedence (a list value, as
                 Rasa gives for ``{"sku":["A","B"]}``, is flattened; unknown SKUs are ignored).
             last_sku: The product discussed before, for "how much is it?".
+            last_skus: The product(s) of the last answer: a pair for compatibility and comparison.
+            last_stores: The stores of the last stock answer.
+            follow_up: The message follows up the last product answer ("sorry, I meant with the
+                Velo", "and the trio?"): a single new product replaces the one of its kind in the
+                last pair, and a stock question keeps the last stores.
 
         Returns:
             The replies and the product(s) they are about.
@@ -198,10 +259,20 @@ class ProductAnswers:
         flat = [str(v) for sku in skus for v in (sku if isinstance(sku, list | tuple) else [sku])]
         chosen = [sku for sku in dict.fromkeys(flat) if sku in self._products][:need]
         last = last_sku if last_sku in self._products else None
+        if not pair and not chosen and text:
+            # The whole message first: the NLU's shorter mention ("nimbus shield") can miss the word
+            # that tells two products apart ("… yearly").
+            whole = self._index.resolve(text)
+            if whole.status == "found" and whole.match is not None:
+                chosen = [whole.match.sku]
         look = self._find(text, mentions, pair, chosen) if len(chosen) < need else _Lookup()
         stores = self._stores_named(text)
+        if not stores and (follow_up or "there" in tokens(text)):
+            stores = [store for store in last_stores if store in self._store_ids]
         chosen += look.found[: need - len(chosen)]
         refers_back = last is not None and any(tok in PRONOUNS for tok in tokens(text))
+        if pair and follow_up and len(chosen) == 1:
+            chosen = self._replace_in_pair(chosen[0], [sku for sku in last_skus if sku in self._products])
         if pair:
             if refers_back and last is not None and last not in chosen:
                 chosen.insert(0, last)
@@ -219,11 +290,22 @@ class ProductAnswers:
             return self._single(question, last, stores)
         return self._unknown(question, look)
 
+    def _replace_in_pair(self, new: str, last_pair: list[str]) -> list[str]:
+        """The last pair with ``new`` in place of the product of its kind (else of the second)."""
+        if len(last_pair) != 2 or new in last_pair:
+            return [new]
+        first, second = last_pair
+        kind = self._products[new].category
+        if self._products[first].category == kind and self._products[second].category != kind:
+            return [new, second]
+        return [first, new]
+
     def _single(self, question: str, sku: str, stores: Sequence[str] = ()) -> ProductAnswer:
         if question == "price":
             text = self._wording.price(sku)
         elif question == "availability":
             text = self._wording.availability(sku, stores)
+            return ProductAnswer((Reply(text),), (sku,), tuple(stores))
         elif question == "specs":
             text = self._wording.specs(sku)
         else:
@@ -301,7 +383,11 @@ class ProductAnswers:
         return [
             tok
             for tok in tokens(query)
-            if len(tok) >= 3 and tok not in STOPWORDS and tok not in QUESTION_WORDS and not self._store_of(tok)
+            if len(tok) >= 3
+            and tok not in STOPWORDS
+            and tok not in QUESTION_WORDS
+            and tok not in FILLER_WORDS
+            and not self._store_of(tok)
         ]
 
     def _segments(self, text: str) -> list[str]:
@@ -321,6 +407,14 @@ class ProductAnswers:
         if self._stores_named(text):
             return True
         return self._index.resolve(text).status in ("found", "ambiguous")
+
+    def names_one_product(self, text: str) -> bool:
+        """Whether ``text`` names exactly one product of the catalog."""
+        return self._index.resolve(text).status == "found"
+
+    def stores_named(self, text: str) -> list[str]:
+        """The ids of the stores a message names ("and in munich?"), in order."""
+        return self._stores_named(text)
 
     def _stores_named(self, text: str) -> list[str]:
         found = (self._store_of(tok) for tok in tokens(text))

@@ -28,6 +28,11 @@ POPULAR = [
 PRICE = SlotSet("product_question", "price")
 
 
+def remembered(sku: str) -> list[dict[str, object]]:
+    """The slots that remember the product an answer was about."""
+    return [SlotSet("product_sku", sku), SlotSet("product_skus", [sku])]
+
+
 def test_name_matches_the_domain() -> None:
     assert ActionProductLookup().name() == "action_product_lookup"
 
@@ -38,7 +43,7 @@ async def test_price_of_a_named_product(offline_services: Services) -> None:
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Velo AX3000 costs €129.99.")]
-    assert events == [PRICE, SlotSet("product_sku", "NR-AX3000-EU")]
+    assert events == [PRICE, *remembered("NR-AX3000-EU")]
 
 
 async def test_price_of_the_product_talked_about_before(offline_services: Services) -> None:
@@ -47,7 +52,7 @@ async def test_price_of_the_product_talked_about_before(offline_services: Servic
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Velo AX3000 costs €129.99.")]
-    assert events == [PRICE, SlotSet("product_sku", "NR-AX3000-EU")]
+    assert events == [PRICE, *remembered("NR-AX3000-EU")]
 
 
 async def test_a_clarification_button_answers_for_the_chosen_sku(offline_services: Services) -> None:
@@ -61,7 +66,7 @@ async def test_a_clarification_button_answers_for_the_chosen_sku(offline_service
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Mesh Trio costs €279.99.")]
-    assert events == [PRICE, SlotSet("product_sku", "NM-TRIO-EU")]
+    assert events == [PRICE, *remembered("NM-TRIO-EU")]
 
 
 async def test_a_button_for_a_product_no_longer_sold_asks_which_product(offline_services: Services) -> None:
@@ -111,12 +116,17 @@ async def test_the_question_follows_the_intent(offline_services: Services) -> No
     assert stock_messages == [
         said(text="Yes, the Nimbus Store Berlin Mitte in Berlin has 8 × Nimbus Mesh Trio in stock.")
     ]
-    assert stock_events == [SlotSet("product_question", "availability"), SlotSet("product_sku", "NM-TRIO-EU")]
+    assert stock_events == [
+        SlotSet("product_question", "availability"),
+        *remembered("NM-TRIO-EU"),
+        SlotSet("product_stores", ["ST-BER"]),
+    ]
     assert compare_messages[0]["text"].startswith("Nimbus Velo AX3000 vs Nimbus AX1800:\n• Price: €129.99 | €79.99\n")
     assert compare_events == [
         SlotSet("product_question", "compare"),
         SlotSet("product_sku", "NR-AX1800-EU"),
-    ]  # the last one named
+        SlotSet("product_skus", ["NR-AX3000-EU", "NR-AX1800-EU"]),
+    ]  # the last one named; both for a correction of one of them
 
 
 async def test_a_guide_paused_by_this_question_gets_a_back_button(
@@ -129,7 +139,7 @@ async def test_a_guide_paused_by_this_question_gets_a_back_button(
     asked_back = make_tracker("how much is the mesh?", "ask_product_price", after=paused_now)
 
     assert await run(ActionProductLookup(), answered) == (
-        [PRICE, SlotSet("product_sku", "NR-AX3000-EU")],
+        [PRICE, *remembered("NR-AX3000-EU")],
         [said(text="The Nimbus Velo AX3000 costs €129.99.", buttons=[BACK_TO_WIFI])],
     )
     assert await run(ActionProductLookup(), asked_back) == (
@@ -154,7 +164,7 @@ async def test_a_guide_paused_in_an_earlier_turn_gets_no_back_button(
     events, messages = await run(ActionProductLookup(), tracker)
 
     assert messages == [said(text="The Nimbus Velo AX3000 costs €129.99.")]
-    assert events == [PRICE, SlotSet("product_sku", "NR-AX3000-EU")]
+    assert events == [PRICE, *remembered("NR-AX3000-EU")]
 
 
 async def test_a_short_follow_up_asks_the_last_question_about_what_it_names(offline_services: Services) -> None:
@@ -163,6 +173,7 @@ async def test_a_short_follow_up_asks_the_last_question_about_what_it_names(offl
     answered = [
         user("is the velo ax3000 in stock in berlin?", "ask_product_availability", at=T0 - 10),
         action("action_product_lookup", at=T0 - 9),
+        slot("product_question", "availability", at=T0 - 9),
     ]
     follow_up = make_tracker(
         "and what about the mesh trio?",
@@ -180,7 +191,7 @@ async def test_a_short_follow_up_asks_the_last_question_about_what_it_names(offl
         "and what about the mesh trio?",
         "nlu_fallback",
         entities=[("product", "mesh trio")],
-        history=[*answered, action("utter_greet", at=T0 - 5)],
+        history=[*answered, user("hello again", "greet", at=T0 - 6), action("utter_greet", at=T0 - 5)],
         slots={"product_question": "availability"},
     )
     assert not follow_up_of_a_product_answer(later)

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.catalog import ActionProductLookup
-from actions.help import ActionHelpAnswer, ActionHelpFeedback
+from actions.help import ActionHelpAnswer, ActionHelpFeedback, reply_from_help, search_help
 
 #: How sure the NLU must be that a message is another request before a form gives way to it.
 CONFIDENCE = 0.6
@@ -76,6 +76,19 @@ async def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, domai
     return slots
 
 
+async def _answer_after_leaving(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any] | None:
+    """The question after "cancel that, …" or "never mind, …", if the help center answers it."""
+    text = str(tracker.latest_message.get("text") or "")
+    rest = _LEAVING.sub("", text, count=1).strip(" ,.;:-!")
+    if len(rest.split()) < 2:
+        return None
+    result = await search_help(rest)
+    if result.decision != "answer":
+        return None
+    events = await reply_from_help(dispatcher, tracker, result)
+    return {str(e["name"]): e.get("value") for e in events if e.get("event") == "slot" and e.get("name")}
+
+
 async def answer_digression(
     dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, back_to: str
 ) -> dict[str, Any] | None:
@@ -86,6 +99,8 @@ async def answer_digression(
     form is ended (``requested_slot`` None) and no "Back to" line is said.
     """
     slots = await answer_aside(dispatcher, tracker, domain)
+    if slots is None and leaving(tracker):
+        slots = await _answer_after_leaving(dispatcher, tracker)
     if slots is None:
         return None
     if leaving(tracker):

@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.context import channel_identity, verified_customer
 from actions.digressions import answer_digression
+from bot.account import service
 from bot.identity.linking import normalize_code
 
 _STOP = {"requested_slot": None}
@@ -76,6 +77,10 @@ class ValidateLinkForm(FormValidationAction):
         """Link on the right code; count wrong ones; stop on a lock or an expired code."""
         if value is None:
             return {}
+        corrected = service.find_contact(str(value))
+        if normalize_code(str(value)) is None and corrected is not None and corrected[0] == "email":
+            # "oops typo, it's anna.k@example.org": a code goes to the corrected address instead.
+            return await self.validate_link_email(corrected[1], dispatcher, tracker, domain) | {"link_code": None}
         if normalize_code(str(value)) is None:
             answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_linking_code")
             if answered is not None:

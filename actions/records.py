@@ -48,6 +48,16 @@ def find_order_number(text: str) -> str | None:
     return found.group(0) if found else None
 
 
+_BACK_TO_AN_ORDER = re.compile(
+    r"\b(?:it|that|this|them|that one|this one|after all|the order|that order|same order)\b", re.IGNORECASE
+)
+
+
+def refers_to_an_order(text: str) -> bool:
+    """Whether a request points back at the order just talked about ("ok, cancel it", "return that one")."""
+    return bool(_BACK_TO_AN_ORDER.search(text))
+
+
 def bot_spoke_this_turn(tracker: Tracker) -> bool:
     """Whether an action already said something since the customer's latest message."""
     for event in reversed(tracker.events):
@@ -116,7 +126,7 @@ class ActionOrderStatus(RecordsAction):
             dispatcher.utter_message(response="utter_order_not_found")
             return [SlotSet("order_number", None), SlotSet("order_tries", 1.0), FollowupAction("order_form")]
         _say(dispatcher, replies.order_status(order))
-        return reset
+        return [*reset, SlotSet("last_order", number)]
 
 
 class ValidateOrderForm(FormValidationAction):

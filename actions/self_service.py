@@ -24,7 +24,7 @@ from actions import services
 from actions.context import channel_name, verified_customer
 from actions.digressions import answer_digression
 from actions.handoff import announce, hand_over
-from actions.records import bot_spoke_this_turn, find_order_number
+from actions.records import bot_spoke_this_turn, find_order_number, refers_to_an_order
 from bot.account import service
 from bot.account.replies import Utterance
 from bot.identity.linking import normalize_code
@@ -68,19 +68,25 @@ class ActionServiceStart(Action):
         """Pick the request, take what the message already says, and start ``service_form``."""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         asked = service.KIND_OF_INTENT.get(str(intent))
-        kind = asked or _kind(tracker)
+        # A correction right after a refused request ("oh sorry, I meant 190010"): the same request again.
+        last_kind = tracker.get_slot("ss_last_kind")
+        corrected = asked is None and _kind(tracker) is None and last_kind in service.FORM_SLOTS
+        kind = asked or _kind(tracker) or (str(last_kind) if corrected else None)
         if kind is None:
             dispatcher.utter_message(response="utter_default")
             return []
         # Continuing after verification: the latest message is the code, not the request, so the
         # order number the customer gave with the request was kept (never asked twice).
-        text = str(tracker.latest_message.get("text") or "") if asked else ""
+        text = str(tracker.latest_message.get("text") or "") if asked or corrected else ""
         number = None
         if "ss_order" in service.FORM_SLOTS[kind]:
             number = find_order_number(text) or next(
                 (find_order_number(str(v)) for v in tracker.get_latest_entity_values("order_number")), None
             )
-            if not asked:
+            if number is None and refers_to_an_order(text):
+                # "ok, cancel it" right after the status of an order: that order (never asked twice).
+                number = find_order_number(str(tracker.get_slot("last_order") or ""))
+            if not asked and not corrected:
                 number = find_order_number(str(tracker.get_slot("ss_order") or ""))
         customer_id = await verified_customer(tracker)
         if customer_id is None:
@@ -91,15 +97,27 @@ class ActionServiceStart(Action):
                 SlotSet("pending_request", self.name()),
                 FollowupAction("link_form"),
             ]
-        events: list[EventType] = [*_reset(), SlotSet("ss_kind", kind), SlotSet("ss_key", service.new_key(kind))]
+        events: list[EventType] = [
+            *_reset(),
+            SlotSet("ss_kind", kind),
+            SlotSet("ss_last_kind", kind),
+            SlotSet("ss_key", service.new_key(kind)),
+        ]
         try:
             if "ss_order" in service.FORM_SLOTS[kind]:
                 if number is not None:
                     checked = await _check_order(dispatcher, tracker, customer_id, kind, number)
                     if checked is False:
-                        return _reset()
+                        return [*_reset(), SlotSet("ss_last_kind", kind), SlotSet("last_order", number)]
                     if checked is True:
-                        events.append(SlotSet("ss_order", number))
+                        events += [SlotSet("ss_order", number), SlotSet("last_order", number)]
+            # What the request already says is not asked again: the new address, the return's reason.
+            if "ss_address" in service.FORM_SLOTS[kind] and service.find_address(text):
+                events.append(SlotSet("ss_address", service.find_address(text)))
+            if "ss_reason" in service.FORM_SLOTS[kind] and text:
+                reason = service.reason_code(text, services.policy())
+                if reason != "other":
+                    events.append(SlotSet("ss_reason", reason))
             if kind == "update_contact":
                 found = service.find_contact(text)
                 if found is not None:
@@ -282,6 +300,9 @@ class ValidateServiceForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Yes goes on to the change; no ends the request with nothing changed; a question is answered first."""
+        corrected = await self._correction(dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         if value == "yes":
             return {"ss_confirm": "yes"}
         if value != "no":
@@ -292,6 +313,36 @@ class ValidateServiceForm(FormValidationAction):
             return {**answered, "ss_confirm": None}
         dispatcher.utter_message(response="utter_service_not_changed")
         return {"ss_confirm": "no", "ss_kind": None, **_STOP}
+
+    @staticmethod
+    async def _correction(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any] | None:
+        """A new order number, address or reason at the confirmation replaces the old one (asked again)."""
+        text = str(tracker.latest_message.get("text") or "")
+        kind = _kind(tracker)
+        customer_id = await verified_customer(tracker)
+        if text.startswith("/") or kind is None or customer_id is None:
+            return None
+        slots = service.FORM_SLOTS[kind]
+        number = find_order_number(text)
+        if "ss_order" in slots and number is not None and number != tracker.get_slot("ss_order"):
+            try:
+                checked = await _check_order(dispatcher, tracker, customer_id, kind, number)
+            except RecordsUnavailable:
+                dispatcher.utter_message(response="utter_records_unavailable")
+                return {"ss_confirm": None, "ss_kind": None, **_STOP}
+            if checked is True:
+                return {"ss_order": number, "last_order": number, "ss_confirm": None}
+            if checked is False:
+                return {"ss_confirm": None, "ss_kind": None, "last_order": number, **_STOP}
+            return {"ss_confirm": None}
+        address = service.find_address(text) if "ss_address" in slots else None
+        if address is not None and address != tracker.get_slot("ss_address"):
+            return {"ss_address": address, "ss_confirm": None}
+        if "ss_reason" in slots:
+            reason = service.reason_code(text, services.policy())
+            if reason != "other" and reason != tracker.get_slot("ss_reason"):
+                return {"ss_reason": reason, "ss_confirm": None}
+        return None
 
 
 class ActionAskServiceConfirm(Action):

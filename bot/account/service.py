@@ -64,6 +64,32 @@ def find_contact(text: str) -> tuple[str, str] | None:
     return None
 
 
+_ADDRESS = re.compile(
+    r"(?P<street>(?:[A-Za-zÄÖÜäöüßéè][A-Za-zÄÖÜäöüßéè.'\-]*\s+){1,4}\d+\s?[a-zA-Z]?)\s*[,\n]\s*"
+    r"(?P<town>\d{4,5}\s+[A-Za-zÄÖÜäöüßéè][A-Za-zÄÖÜäöüßéè\-]+(?:\s+[A-ZÄÖÜ][A-Za-zÄÖÜäöüßéè\-]+)?)"
+)
+_NOT_STREET = frozenset(
+    "to at is the a my new address postcode post code wrong sorry its it's please send ship deliver it instead "
+    "no oops actually i meant mean should be".split()
+)
+
+
+def find_address(text: str) -> str | None:
+    """A street with its number, postcode and town inside a sentence, or None.
+
+    "please send order 190160 to Lindenstraße 12, 10969 Berlin instead" ->
+    "Lindenstraße 12, 10969 Berlin"; words before the street name ("to", "sorry, wrong
+    postcode:") are not part of it.
+    """
+    found = _ADDRESS.search(text)
+    if found is None:
+        return None
+    words = found.group("street").split()
+    while len(words) > 2 and words[0].lower().strip(":") in _NOT_STREET:
+        words = words[1:]
+    return f"{' '.join(words)}, {found.group('town').strip()}"
+
+
 def mask_contact(kind: str, value: str) -> str:
     """``anna.k@example.org`` -> ``a•••@example.org``; ``+491512345678`` -> ``•••5678``."""
     if kind == "email" and "@" in value:

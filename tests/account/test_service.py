@@ -271,3 +271,17 @@ def test_a_code_that_cannot_be_sent_says_so(migrated_engine: Engine, tmp_path: P
     customer, _ = add_customer(migrated_engine)
     codes = verification(migrated_engine, Outbox(fail=True), tmp_path, Clock())
     assert codes.start(customer, "email", "anna@example.org") == "send_failed"
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("please send order 190160 to Lindenstraße 12, 10969 Berlin instead", "Lindenstraße 12, 10969 Berlin"),
+        ("sorry, wrong postcode: Lindenstraße 12, 10967 Berlin", "Lindenstraße 12, 10967 Berlin"),
+        ("new address is am kupfergraben 6, 10117 berlin", "am kupfergraben 6, 10117 berlin"),
+        ("where is my order 190160, it has 2 items", None),
+        ("change the address of my order", None),
+    ],
+)
+def test_an_address_inside_a_sentence_is_found_without_the_words_around_it(text: str, address: str | None) -> None:
+    assert service.find_address(text) == address

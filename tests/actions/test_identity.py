@@ -186,7 +186,7 @@ async def test_linking_done_answers_the_question_asked_before_verifying(services
     # question is still in its slot (from_entity mapping), and the chat is now linked to C1001.
     followup = make_tracker(code, "inform", slots={"order_number": "100161"})
     events, messages = await run(ActionOrderStatus(), followup)
-    assert events == [SlotSet("order_number", None), SlotSet("order_tries", 0.0)]
+    assert events == [SlotSet("order_number", None), SlotSet("order_tries", 0.0), SlotSet("last_order", "100161")]
     assert messages == [
         said(
             "utter_order_cancelled",

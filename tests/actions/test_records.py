@@ -47,6 +47,8 @@ from tests.actions.helpers import (
 )
 
 RESET = [SlotSet("order_number", None), SlotSet("order_tries", 0.0)]
+#: After a status answer the order is remembered for "ok, cancel it" (slot last_order).
+ANSWERED_100378 = [*RESET, SlotSet("last_order", "100378")]
 #: C1004's shipped order (data/records/orders.yml).
 ORDER_100378 = said(
     "utter_order_shipped",
@@ -97,7 +99,7 @@ async def test_order_status_of_a_verified_customers_own_order(
     events, messages = await run(ActionOrderStatus(), tracker)
 
     assert messages == [ORDER_100378]
-    assert events == RESET
+    assert events == ANSWERED_100378
     assert audit_rows(services.engine) == [("C1004", "order", "web", "found")]
 
 
@@ -160,7 +162,7 @@ async def test_a_chat_linked_by_code_is_verified_by_its_channel_identity(service
     events, messages = await run(
         ActionOrderStatus(), make_tracker("100378", "order_status", entities=[("order_number", "100378")])
     )
-    assert (messages, events) == ([ORDER_100378], RESET)
+    assert (messages, events) == ([ORDER_100378], ANSWERED_100378)
 
     # Another visitor on the same channel is not linked.
     events, messages = await run(ActionOrderStatus(), make_tracker("100378", "order_status", channel_user="visitor-2"))
@@ -300,7 +302,7 @@ async def test_order_status_through_the_http_records_api(
 
     events, messages = await run(ActionOrderStatus(), tracker)
 
-    assert (messages, events) == ([ORDER_100378], RESET)
+    assert (messages, events) == ([ORDER_100378], ANSWERED_100378)
     assert audit_rows(services.engine) == [("C1004", "order", "web", "found")]
 
 

@@ -40,6 +40,12 @@ async def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.Fl
     return events
 
 
+def _device_named(text: str) -> list[dict[str, Any]]:
+    """Remember the product a guide's opener or answer names ("it's the velo ax3000"), for "how much is it?"."""
+    sku = services.product_answers().product_named(text) if text and not text.startswith("/") else None
+    return [SlotSet("product_sku", sku)] if sku else []
+
+
 class ActionDiagnosticStart(Action):
     """Start (or resume) the guide for the problem the customer described."""
 
@@ -50,9 +56,12 @@ class ActionDiagnosticStart(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Show the first (or the left-off) step."""
-        turn = flow.start(services.guides(), _intent(tracker), tracker.get_slot("diag_active"), paused_guides(tracker))
-        return await emit(dispatcher, tracker, turn)
+        """Show the first (or the left-off) step; skip the questions the customer's message already answered."""
+        opener = tracker.latest_message.get("text") or ""
+        turn = flow.start(
+            services.guides(), _intent(tracker), tracker.get_slot("diag_active"), paused_guides(tracker), opener
+        )
+        return [*_device_named(opener), *await emit(dispatcher, tracker, turn)]
 
 
 class ActionDiagnosticStep(Action):
@@ -68,7 +77,7 @@ class ActionDiagnosticStep(Action):
         """Advance, end, or re-ask the step."""
         text = tracker.latest_message.get("text") or ""
         turn = flow.answer(services.guides(), text, tracker.get_slot("diag_active"), paused_guides(tracker))
-        return await emit(dispatcher, tracker, turn)
+        return [*_device_named(text), *await emit(dispatcher, tracker, turn)]
 
 
 class ActionDiagnosticAside(Action):

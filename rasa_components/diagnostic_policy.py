@@ -1,9 +1,10 @@
 """A dialogue policy that keeps a running troubleshooting guide in charge of the conversation.
 
 While a guide runs (slot ``diag_active``), every customer message is an answer to the current
-step — a button, "yes it's blinking orange", "done that" — and goes to
-``action_diagnostic_step``, whatever intent the NLU guessed for it. Two kinds of message
-leave the guide to the other policies instead:
+step — a button, "yes it's blinking orange", "done that" — or takes back the previous
+step's answer ("sorry, I meant a mesh kit"), and goes to ``action_diagnostic_step``,
+whatever intent the NLU guessed for it. Three kinds of message leave the guide to the
+other policies instead:
 
 * an *interruption* (``request_human``, ``stop`` ... — configurable): the rules
   handle it, e.g. pause the guide or hand over to a person;
@@ -15,12 +16,18 @@ leave the guide to the other policies instead:
   the step's options. The policy pauses the guide (the rules then answer the question) and
   the customer can come back with "back to my wifi problem".
 
-``start_over`` is an answer inside a guide: "I already restarted the router" reports a step done,
+A question on the side that starts by leaving ("never mind, how much is the AX1800?") pauses
+the guide instead, so the answer comes with a way back and the step is not asked again.
+``start_over`` about the chat itself ("can we start this whole chat over?") is left to the
+rules, which ask before starting over.
+
+Otherwise ``start_over`` is an answer inside a guide: "I already restarted the router" reports a step done,
 it does not ask to start the conversation over.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
@@ -28,11 +35,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SlotSet
+from rasa.shared.core.events import ActionExecuted, SlotSet
 from rasa.shared.core.generator import TrackerWithCachedStates
 
-from bot.diagnostics.flow import current_options
 from bot.diagnostics.matching import match_option
+from bot.diagnostics.state import corrects_previous, current_options
 
 ACTIVE_SLOT = "diag_active"
 PAUSED_SLOT = "diag_paused"
@@ -41,6 +48,14 @@ ASIDE_ACTION = "action_diagnostic_aside"
 #: Above RulePolicy (6), and confidence 1.1 like MemoizationPolicy, so a running guide wins.
 CONFIDENCE = 1.1
 
+
+#: A message that starts by leaving what was going on (as in actions/digressions.py).
+LEAVING = re.compile(
+    r"^\s*(never\s*mind|nevermind|forget (it|that)|stop|cancel that|no wait|actually,? (never\s*mind|forget it))\b",
+    re.IGNORECASE,
+)
+#: Words that make a start_over message about the conversation, not about restarting a device.
+CHAT_RESTART = re.compile(r"\b(chat|conversation|from scratch|from the (start|beginning)|all over)\b", re.IGNORECASE)
 
 _QUESTION_WORDS = frozenset(
     "how what whats what's which when where why who is are does do did can could will would should any".split()
@@ -99,11 +114,23 @@ class DiagnosticFlowPolicy(Policy):
         confidence = float((message.intent or {}).get("confidence") or 0.0)
         text = message.text or ""
         aside = intent in self.config["aside_intents"] and confidence >= self.config["topic_confidence"]
+        if aside and LEAVING.match(text):
+            # "never mind, how much is the AX1800?": the customer leaves the guide (a way back is offered).
+            return None, self._pause(tracker, active)
+        if intent == "start_over" and CHAT_RESTART.search(text):
+            # "can we start this whole chat over?" asks to start over (confirmed first); "I already
+            # restarted the router" stays an answer to the step.
+            return None, []
         if aside and is_question(text):
             # A question on the side ("how much is the Mesh Duo?"), even if it names a step's option
             # ("a mesh kit"): answered, and the step asked again.
             return self.config["aside_action"], []
         if intent == "diag_choose" or match_option(text, current_options(active)) is not None:
+            return step_action, []
+        if corrects_previous(active, text) and not self._after_aside(tracker):
+            # "sorry, I meant a mesh kit": the step goes back and takes the other answer, even when
+            # the NLU reads the product named as a topic of its own. Right after a question on the
+            # side, "sorry, I meant the trio" corrects that question instead.
             return step_action, []
         if intent in self.config["interrupt_intents"]:
             return None, []
@@ -115,12 +142,20 @@ class DiagnosticFlowPolicy(Policy):
             and confidence >= self.config["topic_confidence"]
         )
         if unrelated:
-            paused = [
-                item for item in (tracker.get_slot(PAUSED_SLOT) or []) if item.get("guide") != active.get("guide")
-            ]
-            entry = {key: value for key, value in active.items() if key not in ("options", "intent")}
-            return None, [SlotSet(ACTIVE_SLOT, None), SlotSet(PAUSED_SLOT, [entry, *paused])]
+            return None, self._pause(tracker, active)
         return step_action, []
+
+    @staticmethod
+    def _pause(tracker: Any, active: dict[str, Any]) -> list[SlotSet]:
+        """Pause the running guide (first among the paused ones) so that another request can be answered."""
+        paused = [item for item in (tracker.get_slot(PAUSED_SLOT) or []) if item.get("guide") != active.get("guide")]
+        entry = {key: value for key, value in active.items() if key not in ("options", "previous", "intent")}
+        return [SlotSet(ACTIVE_SLOT, None), SlotSet(PAUSED_SLOT, [entry, *paused])]
+
+    def _after_aside(self, tracker: Any) -> bool:
+        """Whether the bot's last turn answered a question on the side."""
+        last = tracker.get_last_event_for(ActionExecuted, action_names_to_exclude=[ACTION_LISTEN_NAME])
+        return last is not None and last.action_name == self.config["aside_action"]
 
     def predict_action_probabilities(
         self,

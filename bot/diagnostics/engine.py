@@ -10,13 +10,14 @@ the option at the current step (see :func:`option_payload`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.diagnostics.matching import match_option
+from bot.diagnostics.matching import match_correction, match_option, mentioned_option, statements
 from bot.diagnostics.model import DiagnosticTree, Node
 
 PAYLOAD_INTENT = "diag_choose"
@@ -81,6 +82,8 @@ class StepOutcome:
         device: The device category the customer chose, if asked.
         misses: Answers not understood in a row at the current step (the dialogue layer
             may offer an agent, via :meth:`DiagnosticSession.give_up`, after a few).
+        corrected: The answer took back the previous step's answer ("sorry, I meant a mesh
+            kit"): the session went back one step and took the option named instead.
     """
 
     kind: OutcomeKind
@@ -89,6 +92,7 @@ class StepOutcome:
     path: PathTaken
     device: str | None = None
     misses: int = 0
+    corrected: bool = False
 
     @property
     def finished(self) -> bool:
@@ -147,7 +151,10 @@ class DiagnosticSession:
     def answer(self, text_or_payload: str) -> StepOutcome:
         """Advance on a button payload or free text.
 
-        Unmatched text yields ``not_understood`` and leaves the session where it was.
+        Free text that matches no option of the current step but takes back the previous
+        step's answer ("sorry, I meant a mesh kit", see :func:`match_correction`) goes back one
+        step and takes the option named there instead. Other unmatched text yields
+        ``not_understood`` and leaves the session where it was.
 
         Raises:
             SessionError: the guide has already ended.
@@ -160,9 +167,45 @@ class DiagnosticSession:
             index: int | None = position - 1 if position <= len(node.options) else None
         else:
             index = match_option(text_or_payload, node.options)
+            if index is None:
+                corrected = self._correct(text_or_payload)
+                if corrected is not None:
+                    return corrected
         if index is None:
             self.misses += 1
             return StepOutcome("not_understood", _step(node), None, self.path, self.device, self.misses)
+        return self._take(node, index)
+
+    def previous_choice(self) -> tuple[Node, int | None] | None:
+        """The step answered just before the current one and the index of the option taken there.
+
+        ``None`` at the start; the index is ``None`` when the guide was edited and the option's
+        title is gone.
+        """
+        if not self.path:
+            return None
+        node_id, title = self.path[-1]
+        node = self.tree.nodes.get(node_id)
+        if node is None:
+            return None
+        chosen = next((i for i, option in enumerate(node.options) if option.title == title), None)
+        return node, chosen
+
+    def _correct(self, text: str) -> StepOutcome | None:
+        previous = self.previous_choice()
+        if previous is None:
+            return None
+        node, chosen = previous
+        index = match_correction(text, node.options, chosen)
+        if index is None:
+            return None
+        self.path = self.path[:-1]
+        self.node_id = node.id
+        outcome = self._take(node, index)
+        return dataclasses.replace(outcome, corrected=True)
+
+    def _take(self, node: Node, index: int) -> StepOutcome:
+        """Take option ``index`` of ``node`` (the current node) and report where it leads."""
         self.misses = 0
         option = node.options[index]
         if node.ask_device:
@@ -175,6 +218,31 @@ class DiagnosticSession:
         if target.kind == "handoff":
             return StepOutcome("handoff", None, target.text or None, self.path, self.device)
         return StepOutcome("next_step", _step(target), None, self.path, self.device)
+
+    def take_opener(self, text: str) -> PathTaken:
+        """Answer the questions that the customer's opening message already answers.
+
+        From the current node (the start), while it is a question and the text names exactly
+        one of its options by a mention (:func:`mentioned_option`), take that option, unless it
+        would end the guide. Questions in the text are left out (:func:`statements`: "how much
+        is the Mesh Trio?" is not the customer's device). Call it once, on a fresh session,
+        with the message that started it.
+
+        Returns:
+            The (node id, option title) pairs taken; empty when the opener answered nothing.
+        """
+        text = statements(text)
+        taken: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        while not self.finished and self.node.kind == "question" and self.node_id not in seen:
+            seen.add(self.node_id)
+            node = self.node
+            index = mentioned_option(text, node.options)
+            if index is None or self.tree.node(node.options[index].next).is_terminal:
+                break
+            self._take(node, index)
+            taken.append((node.id, node.options[index].title))
+        return tuple(taken)
 
     def give_up(self) -> StepOutcome:
         """End the guide with a handoff now (the customer asked for a human, or is stuck).

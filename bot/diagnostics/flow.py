@@ -2,9 +2,7 @@
 
 Pure functions over two small JSON values that the dialogue keeps in slots:
 
-* ``active``: the guide being walked (a :meth:`DiagnosticSession.to_dict` plus the guide's
-  intent and the current step's options, so the dialogue policy can tell an answer from an
-  unrelated question without loading the guides), or ``None``;
+* ``active``: the guide being walked (:func:`bot.diagnostics.state.active_state`), or ``None``;
 * ``paused``: guides the customer left, most recent first, at most one per guide.
 
 Each call returns a :class:`FlowTurn`: what to say, the new slot values and, when a guide
@@ -20,7 +18,8 @@ from typing import Any
 
 from bot.diagnostics.engine import DiagnosticSession, SessionError, Step
 from bot.diagnostics.matching import normalise
-from bot.diagnostics.model import DiagnosticTree, Option
+from bot.diagnostics.model import DiagnosticTree
+from bot.diagnostics.state import State, active_state
 
 #: Answers not understood in a row after which the step also offers a person.
 OFFER_HUMAN_AFTER_MISSES = 2
@@ -29,7 +28,6 @@ RESUME_INTENT = "resume_diagnostic"
 HUMAN_PAYLOAD = "/request_human"
 
 Guides = Mapping[str, DiagnosticTree]
-State = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,9 @@ class FlowTurn:
     """The outcome of one flow call: messages, the new slot values and an optional handoff.
 
     ``followup`` names a domain action to run next (``utter_anything_else`` after a fix).
+    ``outcome`` says what happened: ``started``, ``resumed``, ``next_step``, ``corrected`` (the
+    previous answer was taken back), ``not_understood``, ``paused``, ``resolved``, ``handoff``
+    or ``none``.
     """
 
     messages: tuple[Say, ...]
@@ -79,30 +80,6 @@ def _buttons(step: Step) -> tuple[tuple[str, str], ...]:
 def resume_payload(guide_id: str) -> str:
     """Return the payload of a "back to <guide>" button."""
     return f'/{RESUME_INTENT}{{"guide":"{guide_id}"}}'
-
-
-def active_state(session: DiagnosticSession) -> State:
-    """Serialise a running session for the ``diag_active`` slot."""
-    node = session.node
-    state = session.to_dict()
-    state["intent"] = session.tree.intent
-    state["title"] = session.tree.title
-    state["options"] = [[option.title, list(option.synonyms)] for option in node.options]
-    return state
-
-
-def current_options(active: Mapping[str, Any] | None) -> tuple[Option, ...]:
-    """Rebuild the current step's options from a ``diag_active`` value (for matching only)."""
-    if not active:
-        return ()
-    options: list[Option] = []
-    for item in active.get("options") or []:
-        try:
-            title, synonyms = item
-            options.append(Option(title=str(title), next="", synonyms=tuple(str(s) for s in synonyms)))
-        except (TypeError, ValueError):
-            continue
-    return tuple(options)
 
 
 def _restore(guides: Guides, state: Mapping[str, Any] | None) -> DiagnosticSession | None:
@@ -153,11 +130,19 @@ def guide_for_intent(guides: Guides, intent: str | None) -> DiagnosticTree | Non
 
 
 def start(
-    guides: Guides, intent: str | None, active: Mapping[str, Any] | None, paused: Sequence[Mapping[str, Any]]
+    guides: Guides,
+    intent: str | None,
+    active: Mapping[str, Any] | None,
+    paused: Sequence[Mapping[str, Any]],
+    opener: str = "",
 ) -> FlowTurn:
     """Start the guide for a problem intent, or resume it when the customer left it earlier.
 
-    A different guide that was running is paused (it can be resumed later).
+    A different guide that was running is paused (it can be resumed later). ``opener`` is the
+    message that described the problem: when it already answers the first question(s) of a
+    new guide ("my Velo AX3000 keeps dropping the wifi"), those are taken
+    (:meth:`DiagnosticSession.take_opener`) and the guide's ``intro`` leads the first step
+    not yet answered.
     """
     tree = guide_for_intent(guides, intent)
     if tree is None:
@@ -175,7 +160,9 @@ def start(
         lead = Say(response="utter_diag_resumed", values={"guide": tree.title})
         return FlowTurn(_show(resumed, lead), active_state(resumed), _without(new_paused, tree.id), outcome="resumed")
     session = DiagnosticSession.start(tree)
-    return FlowTurn(_show(session), active_state(session), _without(new_paused, tree.id), outcome="started")
+    answered = session.take_opener(opener) if opener else ()
+    intro = Say(text=tree.intro) if answered and tree.intro else None
+    return FlowTurn(_show(session, intro), active_state(session), _without(new_paused, tree.id), outcome="started")
 
 
 _TITLE_STOPWORDS = frozenset({"cant", "keeps", "failed", "wont", "reset", "device", "problem"})
@@ -270,7 +257,8 @@ def answer(
         lead = Say(response="utter_diag_not_understood")
         return FlowTurn(_show(session, lead), active_state(session), _copy(paused), outcome="not_understood")
     if outcome.kind == "next_step":
-        return FlowTurn(_show(session), active_state(session), _copy(paused))
+        moved = "corrected" if outcome.corrected else "next_step"
+        return FlowTurn(_show(session), active_state(session), _copy(paused), outcome=moved)
     remaining = _without(paused, session.guide_id)
     if outcome.kind == "resolved":
         closing = Say(text=outcome.text) if outcome.text else Say(response="utter_diag_resolved")

@@ -15,9 +15,9 @@ from bot.diagnostics.model import DEVICE_CATEGORIES, STEP_KINDS, TERMINAL_KINDS,
 from bot.diagnostics.validator import check_collection, check_tree
 
 GUIDE_SUFFIXES = (".yml", ".yaml")
-_TOP_KEYS = ("id", "title", "intent", "start", "applies_to", "nodes")
+_TOP_KEYS = ("id", "title", "intent", "start", "applies_to", "intro", "nodes")
 _NODE_KEYS = ("kind", "text", "options", "ask_device")
-_OPTION_KEYS = ("title", "next", "synonyms", "value")
+_OPTION_KEYS = ("title", "next", "synonyms", "mentions", "value")
 _TRUE = ("true", "yes", "on")
 
 
@@ -100,6 +100,7 @@ class _Parser:
             value=value or None,
             line=_line(node),
             next_line=next_line or _line(node),
+            mentions=self.strings(entries.get("mentions"), "mentions"),
         )
 
     def node(self, node_id: str, key_line: int, value: yaml.Node) -> Node | None:
@@ -135,6 +136,10 @@ class _Parser:
             self.problem(line, "terminal_with_options", f"{kind} node '{node_id}' must not have options")
         seen: set[str] = set()
         for option in options:
+            if option.mentions and kind != "question":
+                # An opening message can describe a situation, not report a step it has not been shown.
+                message = f"node '{node_id}': only a question's options can have mentions"
+                self.problem(option.line, "mentions_not_on_question", message)
             if option.title and option.title.lower() in seen:
                 self.problem(option.line, "duplicate_option", f"node '{node_id}': duplicate option '{option.title}'")
             seen.add(option.title.lower())
@@ -150,6 +155,7 @@ class _Parser:
             if not value:
                 code = "missing_start" if key == "start" else "missing_field"
                 self.problem(value_line or _line(root), code, f"guide has no '{key}'")
+        intro, _ = self.text(top, "intro")
         applies_to = self.strings(top.get("applies_to"), "applies_to")
         for category in applies_to:
             if category not in DEVICE_CATEGORIES:
@@ -173,6 +179,7 @@ class _Parser:
             start=values["start"][0],
             nodes=nodes,
             applies_to=applies_to,
+            intro=intro,
             path=self.path,
             line=_line(root),
             id_line=values["id"][1],

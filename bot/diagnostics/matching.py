@@ -42,7 +42,7 @@ def ordinal_choice(text: str, count: int) -> int | None:
 
 
 def _phrases(option: Option) -> list[str]:
-    return [p for p in (normalise(text) for text in (option.title, *option.synonyms)) if p]
+    return [p for p in (normalise(text) for text in (option.title, *option.phrases)) if p]
 
 
 def _unique(matches: list[tuple[float, int]]) -> int | None:
@@ -59,7 +59,7 @@ def match_option(text: str, options: tuple[Option, ...]) -> int | None:
     """Return the 0-based index of the option a free-text answer selects, or ``None``.
 
     Tried in order: a pick by position ("2", "the second one"); exact match of the normalised
-    text with a title or synonym; a title or synonym contained in the text as whole words
+    text with a title, synonym or mention; a title, synonym or mention contained in the text as whole words
     (longest wins, and only when the text adds no negation the phrase lacks, so "not fixed"
     never selects "fixed"); then a fuzzy match of the whole text (:data:`FUZZY_THRESHOLD`).
     Ties between options count as no match.
@@ -94,3 +94,119 @@ def match_option(text: str, options: tuple[Option, ...]) -> int | None:
     for score, index in fuzzy:
         best[index] = max(score, best.get(index, 0.0))
     return _unique([(score, index) for index, score in best.items()])
+
+
+#: Words that may stand between a negation and what it negates ("not *the* router").
+_DETERMINERS = frozenset({"the", "a", "an", "my", "our", "your", "this", "that", "any"})
+
+
+def _negated(before: str) -> bool:
+    """Whether the text just before a phrase negates it ("it's not the", "no")."""
+    words = before.split()
+    while words and words[-1] in _DETERMINERS:
+        words.pop()
+    return bool(words) and words[-1] in _NEGATIONS
+
+
+def statements(text: str) -> str:
+    """The text without its questions: a sentence ending in "?" is dropped.
+
+    "My wifi keeps dropping. How much is the Mesh Trio?" names a product it asks about, not
+    the customer's device.
+    """
+    return " ".join(part for part in re.split(r"(?<=[.!?;])\s+", text) if not part.rstrip().endswith("?"))
+
+
+def mentioned_option(text: str, options: tuple[Option, ...]) -> int | None:
+    """Return the 0-based index of the one option whose ``mentions`` the text names, or ``None``.
+
+    Meant for a customer's opening message ("my Velo AX3000 keeps dropping the wifi"): only
+    the options' mentions count, never their titles or plain synonyms, because a lone word such
+    as "router" describes a problem loosely ("my router won't turn on" may be the provider's
+    box). A mention inside a longer one is ignored ("ax3000" in "reach ax3000"), and so is a
+    negated one ("not the velo"). Two options named, or none, is ``None``.
+    """
+    said = normalise(text)
+    hits: list[tuple[int, int, int, bool]] = []  # start, end, option index, negated
+    for index, option in enumerate(options):
+        for phrase in {normalise(mention) for mention in option.mentions} - {""}:
+            for found in re.finditer(rf"\b{re.escape(phrase)}\b", said):
+                hits.append((found.start(), found.end(), index, _negated(said[: found.start()])))
+    named = {
+        index
+        for start, end, index, negated in hits
+        if not negated and not any(s <= start and end <= e and e - s > end - start for s, e, _, _ in hits)
+    }
+    return named.pop() if len(named) == 1 else None
+
+
+#: Phrases that mark a message as taking back the previous answer ("sorry, I meant a mesh kit").
+_CORRECTION_CUES = (
+    "sorry",
+    "oops",
+    "whoops",
+    "my bad",
+    "i meant",
+    "meant",
+    "i mean",
+    "actually",
+    "wait",
+    "hold on",
+    "i misread",
+    "misread",
+    "misclicked",
+    "mis clicked",
+    "wrong button",
+    "wrong one",
+    "wrong answer",
+    "my mistake",
+    "mistake",
+    "correction",
+    "scratch that",
+    "i misspoke",
+    "typo",
+)
+_CUE_PATTERN = re.compile(r"\b(?:" + "|".join(re.escape(cue) for cue in _CORRECTION_CUES) + r")\b")
+#: Words left at the front once the cue is gone ("oh wait, no, ..."), dropped before matching.
+_LEADING_FILLER = frozenset({"oh", "ah", "um", "uh", "er", "no", "nope", "ok", "okay", "well", "so", "hmm", "i", "and"})
+
+
+#: "no, a mesh kit": a leading "no" followed by an answer.
+_LEADING_NO = re.compile(r"^(?:no|nope|nah)\s+\S")
+
+
+def has_correction_cue(text: str) -> bool:
+    """Whether the text reads as taking back an earlier answer ("sorry, I meant ...", "no, a mesh kit")."""
+    said = normalise(text)
+    return _CUE_PATTERN.search(said) is not None or _LEADING_NO.match(said) is not None
+
+
+def match_correction(text: str, options: tuple[Option, ...], chosen: int | None) -> int | None:
+    """Return the option a correction picks instead of ``chosen`` (0-based), or ``None``.
+
+    A correction has a cue ("sorry, I meant ...", "oh wait, I misread", a leading "no") or
+    negates the answer taken back ("it's not a router, it's a mesh kit"). The cue, that
+    negated answer and the filler before the new answer ("oh", "no") are dropped; the rest is
+    matched like an answer (:func:`match_option`) against the other options.
+    """
+    rest = _CUE_PATTERN.sub(" ", normalise(text))
+    cued = has_correction_cue(text)
+    if chosen is not None:
+        negations = "|".join(sorted(_NEGATIONS))
+        determiners = "|".join(sorted(_DETERMINERS))
+        for phrase in sorted(_phrases(options[chosen]), key=len, reverse=True):
+            withdrawn = rf"\b(?:{negations})\s+(?:(?:{determiners})\s+)?{re.escape(phrase)}\b"
+            rest, count = re.subn(withdrawn, " ", rest)
+            cued = cued or count > 0
+    words = rest.split()
+    while words and words[0] in _LEADING_FILLER:
+        words.pop(0)
+    if not cued or not words:
+        return None
+    rest = " ".join(words)
+    picked = ordinal_choice(rest, len(options))
+    if picked is not None:
+        return picked if picked != chosen else None
+    others = [index for index in range(len(options)) if index != chosen]
+    found = match_option(rest, tuple(options[index] for index in others))
+    return others[found] if found is not None else None

@@ -33,6 +33,8 @@ class Option:
         title: Button title, also matched against free text.
         next: Id of the following node, or ``resolved`` / ``handoff``.
         synonyms: Free-text phrasings that select this option.
+        mentions: Specific phrases (product names, "powerline adapter") that also select this
+            option and, in the customer's opening message, answer its question before it is asked.
         value: Machine value of the answer (the device category on ``ask_device`` nodes).
         line: Line of the option in its file.
         next_line: Line of its ``next`` value.
@@ -44,6 +46,12 @@ class Option:
     value: str | None = None
     line: int = 0
     next_line: int = 0
+    mentions: tuple[str, ...] = ()
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """Every free-text phrasing that selects this option: synonyms, then mentions."""
+        return (*self.synonyms, *self.mentions)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,8 @@ class DiagnosticTree:
         start: Id of the first node.
         nodes: Node id to node, in file order.
         applies_to: Product categories the guide is for (empty means all).
+        intro: Said before the first step shown when the opening message already answered
+            the start question (the start question's own text is skipped then).
         path: File the guide was loaded from.
         line: Line of the top-level mapping.
         id_line: Line of the ``id`` value.
@@ -96,6 +106,7 @@ class DiagnosticTree:
     start: str
     nodes: Mapping[str, Node]
     applies_to: tuple[str, ...] = ()
+    intro: str = ""
     path: Path = field(default_factory=Path)
     line: int = 1
     id_line: int = 1

@@ -300,13 +300,20 @@ def guide_state(
     device: str | None = None,
     misses: int = 0,
 ) -> dict[str, Any]:
-    """The ``diag_active`` value of a guide running at ``node`` (with the step's options for the policy)."""
+    """The ``diag_active`` value of a guide running at ``node``.
+
+    With the step's options and, after a first answer, those of the step answered last (for the policy).
+    """
     tree = guides[guide_id]
-    return {
+    state = {
         **paused_entry(guides, guide_id, node, path, device, misses),
         "intent": tree.intent,
-        "options": [[option.title, list(option.synonyms)] for option in tree.nodes[node].options],
+        "options": [[option.title, [*option.synonyms, *option.mentions]] for option in tree.nodes[node].options],
     }
+    if path:
+        previous = tree.nodes[path[-1][0]].options
+        state["previous"] = [[option.title, [*option.synonyms, *option.mentions]] for option in previous]
+    return state
 
 
 def paused_entry(

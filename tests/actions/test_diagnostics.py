@@ -62,6 +62,21 @@ async def test_start_shows_the_first_step_of_the_problems_guide(offline_services
     ]
 
 
+async def test_start_skips_the_question_the_problems_description_answers(
+    offline_services: Services, guides: Guides
+) -> None:
+    tracker = make_tracker("the wifi on my velo be7200 cuts out every hour", "problem_wifi_drops")
+
+    events, messages = await run(ActionDiagnosticStart(), tracker)
+
+    assert messages == [said(text=guides["wifi_drops"].intro), step_message(guides, "wifi_drops", "status_led")]
+    assert events == [
+        SlotSet("product_sku", "NR-BE7200-EU"),  # the device, remembered for "how much is a new one?"
+        SlotSet("diag_active", wifi_at_status_led(guides)),
+        SlotSet("diag_paused", []),
+    ]
+
+
 async def test_start_without_a_guide_for_the_intent_says_so(offline_services: Services) -> None:
     events, messages = await run(ActionDiagnosticStart(), make_tracker("my toaster is broken", "out_of_scope"))
 
@@ -122,6 +137,16 @@ async def test_a_button_answer_picks_the_option_by_position(offline_services: Se
         "diag_choose",
         slots={"diag_active": guide_state(guides, "wifi_drops", "which_device")},
     )
+
+    events, messages = await run(ActionDiagnosticStep(), tracker)
+
+    assert messages == [step_message(guides, "wifi_drops", "mesh_led")]
+    expected = guide_state(guides, "wifi_drops", "mesh_led", [("which_device", "A mesh kit")], "mesh")
+    assert events == [SlotSet("diag_active", expected), SlotSet("diag_paused", [])]
+
+
+async def test_a_correction_goes_back_and_takes_the_other_answer(offline_services: Services, guides: Guides) -> None:
+    tracker = make_tracker("oh wait, it's a mesh system actually", slots={"diag_active": wifi_at_status_led(guides)})
 
     events, messages = await run(ActionDiagnosticStep(), tracker)
 

@@ -186,13 +186,13 @@ def test_free_text_matching(guides: dict[str, DiagnosticTree], text: str, expect
     assert match_option(text, options) == expected
 
 
-def test_every_title_and_synonym_selects_its_own_option(guides: dict[str, DiagnosticTree]) -> None:
+def test_every_title_synonym_and_mention_selects_its_own_option(guides: dict[str, DiagnosticTree]) -> None:
     clashes = [
         f"{tree.id}/{node.id}: {phrase!r}"
         for tree in guides.values()
         for node in tree.nodes.values()
         for index, option in enumerate(node.options)
-        for phrase in (option.title, *option.synonyms)
+        for phrase in (option.title, *option.phrases)
         if match_option(phrase, node.options) != index
     ]
     assert clashes == []

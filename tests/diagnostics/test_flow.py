@@ -11,7 +11,6 @@ from bot.diagnostics.engine import option_payload
 from bot.diagnostics.flow import (
     FlowTurn,
     answer,
-    current_options,
     give_up,
     pause,
     resume,
@@ -19,6 +18,7 @@ from bot.diagnostics.flow import (
     start,
 )
 from bot.diagnostics.matching import match_option, ordinal_choice
+from bot.diagnostics.state import corrects_previous, current_options
 from bot.settings import PROJECT_ROOT
 
 GUIDES: dict[str, DiagnosticTree] = load_guides(PROJECT_ROOT / "data" / "diagnostics")
@@ -166,3 +166,53 @@ def test_ordinal_choice(text: str, count: int, expected: int | None) -> None:
 def test_match_option_accepts_a_position() -> None:
     options = GUIDES["wifi_drops"].node("status_led").options
     assert match_option("the second one", options) == 1
+
+
+# -- the opener answers the first question; a correction takes back the last answer ----------
+
+
+def test_an_opener_that_names_the_device_starts_at_its_branch_after_the_intro() -> None:
+    tree = GUIDES["no_power"]
+    turn = start(GUIDES, tree.intent, None, [], "the AV2000 adapters in the hall lost power")
+    assert turn.outcome == "started"
+    assert shown_text(turn) == [tree.intro, tree.node("plug_in_device").text]
+    assert turn.messages[0].buttons == ()
+    assert [title for title, _ in turn.messages[1].buttons] == [o.title for o in tree.node("plug_in_device").options]
+    assert turn.active is not None and turn.active["node"] == "plug_in_device"
+    assert turn.active["path"] == [["which_device", "Powerline adapter"]] and turn.active["device"] == "powerline"
+
+
+def test_an_opener_that_names_nothing_asks_the_first_question() -> None:
+    tree = GUIDES["no_power"]
+    turn = start(GUIDES, tree.intent, None, [], "my router is dead")
+    assert shown_text(turn) == [tree.node(tree.start).text]
+    assert turn.active is not None and turn.active["node"] == tree.start and "previous" not in turn.active
+
+
+def test_the_opener_does_not_move_a_guide_that_is_resumed() -> None:
+    turn = answer(GUIDES, "a mesh kit", started().active, [])
+    paused = pause(GUIDES, turn.active, [])
+    again = start(GUIDES, "problem_wifi_drops", None, paused.paused, "my velo keeps dropping the wifi again")
+    assert again.outcome == "resumed" and again.active is not None and again.active["node"] == "mesh_led"
+
+
+def test_the_state_carries_the_previous_steps_options_for_the_policy() -> None:
+    turn = answer(GUIDES, option_payload(1), started().active, [])
+    assert turn.active is not None
+    assert [item[0] for item in turn.active["previous"]] == ["A router", "A mesh kit", "An extender"]
+    assert "raptor" in turn.active["previous"][0][1]  # mentions are answers too
+    assert corrects_previous(turn.active, "whoops, it's a mesh system")
+    assert not corrects_previous(turn.active, "a mesh system")  # no cue
+    assert not corrects_previous(turn.active, "sorry, it's blinking orange")  # an answer to the current step
+    assert not corrects_previous(started().active, "sorry, I meant a mesh kit")  # nothing answered yet
+    assert not corrects_previous(None, "sorry, I meant a mesh kit")
+
+
+def test_a_correction_shows_the_other_branch() -> None:
+    tree = GUIDES["wifi_drops"]
+    turn = answer(GUIDES, option_payload(1), started().active, [])
+    corrected = answer(GUIDES, "my mistake, we have a range extender", turn.active, [])
+    assert corrected.outcome == "corrected"
+    assert shown_text(corrected) == [tree.node("extender_led").text]
+    assert corrected.active is not None and corrected.active["path"] == [["which_device", "An extender"]]
+    assert corrected.active["device"] == "extender"

@@ -34,8 +34,8 @@ def _guide_left_this_turn(tracker: Tracker) -> dict[str, Any] | None:
     return None
 
 
-#: Slots a product answer sets; a bot turn that set one of them answered a product question.
-PRODUCT_SLOTS = ("product_question", "product_sku", "product_skus", "product_stores")
+#: Every product answer sets its question; a bot turn that set it answered a product question.
+PRODUCT_SLOTS = ("product_question",)
 
 
 def answered_a_product_last(events: list[dict[str, Any]]) -> bool:

@@ -36,7 +36,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from bot.catalog.answers import FOLLOW_UP_MAX_WORDS, ProductAnswers, reads_as_follow_up
 
 LOOKUP_ACTION = "action_product_lookup"
-PRODUCT_SLOTS = ("product_question", "product_sku", "product_skus", "product_stores")
+PRODUCT_SLOTS = ("product_question",)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 #: Like the other policies of the project; wins over RulePolicy (1.0).
 CONFIDENCE = 1.1

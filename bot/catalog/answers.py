@@ -410,7 +410,12 @@ class ProductAnswers:
 
     def names_one_product(self, text: str) -> bool:
         """Whether ``text`` names exactly one product of the catalog."""
-        return self._index.resolve(text).status == "found"
+        return self.product_named(text) is not None
+
+    def product_named(self, text: str) -> str | None:
+        """The SKU of the one product ``text`` names ("it's the velo ax3000 router"), or None."""
+        resolution = self._index.resolve(text)
+        return resolution.match.sku if resolution.status == "found" and resolution.match is not None else None
 
     def stores_named(self, text: str) -> list[str]:
         """The ids of the stores a message names ("and in munich?"), in order."""

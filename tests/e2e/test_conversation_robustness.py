@@ -5,7 +5,7 @@ it" is an answer, and starting over is confirmed first."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
@@ -94,6 +94,58 @@ async def test_a_question_at_a_confirmation_is_answered_and_the_request_goes_on(
         assert status == "cancelled"
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def engine(stack: RunningStack) -> Iterator[sa.engine.Engine]:
+    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    engine = sa.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+async def test_it_after_an_order_status_is_that_order_and_a_correction_replaces_it(
+    stack: RunningStack, session: aiohttp.ClientSession, engine: sa.engine.Engine
+) -> None:
+    customer, _ = add_customer(engine)
+    shipped, processing = add_order(engine, customer, "shipped"), add_order(engine, customer, "processing")
+    chat = Chat(session, stack, "robust-order-context", customer)
+    assert f"Order {shipped}" in await chat.say(f"where is my order {shipped}?")
+    refused = await chat.say("ok, can i still cancel it?")
+    assert f"Order {shipped} has already shipped" in refused, refused  # never asked for the number again
+    corrected = await chat.say(f"oh sorry, I meant {processing}")
+    assert f"Cancel order {processing}" in corrected, corrected  # the same request, about the other order
+    assert "left everything as it was" in await chat.tap("No, leave it")
+    again = await chat.say("actually yes, please cancel it after all")
+    assert f"Cancel order {processing}" in again, again
+
+
+async def test_what_the_request_says_is_used_and_a_correction_at_the_confirmation_replaces_it(
+    stack: RunningStack, session: aiohttp.ClientSession, engine: sa.engine.Engine
+) -> None:
+    customer, _ = add_customer(engine)
+    delivered = add_order(engine, customer, "delivered", delivered_days_ago=3)
+    processing, other = add_order(engine, customer, "processing"), add_order(engine, customer, "processing")
+    chat = Chat(session, stack, "robust-request-context", customer)
+    returned = await chat.say(f"I'd like to return order {delivered}, it arrived broken")
+    assert f"Start a return for order {delivered}" in returned and "It's faulty or damaged" in returned, returned
+    assert "left everything as it was" in await chat.tap("No, leave it")
+    moved = await chat.say(f"please send order {processing} to Lindenstraße 12, 10969 Berlin instead")
+    assert f"Send order {processing}" in moved and "Lindenstraße 12, 10969 Berlin" in moved, moved
+    fixed = await chat.say("sorry, wrong postcode: Lindenstraße 12, 10967 Berlin")
+    assert "Lindenstraße 12, 10967 Berlin" in fixed and "Please tap" not in fixed, fixed
+    other_order = await chat.say(f"wait, wrong one, I meant {other}")
+    assert f"Send order {other}" in other_order, other_order
+
+
+async def test_a_corrected_email_while_verifying_gets_the_code(
+    stack: RunningStack, session: aiohttp.ClientSession
+) -> None:
+    chat = Chat(session, stack, "robust-email-typo")
+    assert EMAIL_QUESTION in await chat.say("where is my order?")
+    assert "6-digit code" in await chat.say("anna.k@exmaple.org")
+    corrected = await chat.say("oops typo, it's anna.k@example.org")
+    assert "If that address is on file" in corrected and "type the 6-digit code" not in corrected, corrected
 
 
 # -- guides ------------------------------------------------------------------------------------

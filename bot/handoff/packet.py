@@ -111,7 +111,37 @@ def _last_customer_text(lines: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def summarise(reason: str, troubleshooting: Mapping[str, Any] | None, lines: Sequence[Mapping[str, Any]]) -> str:
+#: What the customer already told the bot, by the slot that remembers it (first filled one wins).
+KNOWN_SLOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("order", ("ss_order", "last_order", "order_number")),
+    ("product", ("product_sku",)),
+    ("stores", ("product_stores",)),
+    ("request", ("ss_kind", "ss_last_kind")),
+    ("reason", ("ss_reason",)),
+    ("new address", ("ss_address",)),
+)
+
+
+def known(slots: Mapping[str, Any], troubleshooting: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the customer already said in this conversation (order, product, device, store...), so no one asks again."""
+    found: dict[str, Any] = {}
+    for label, names in KNOWN_SLOTS:
+        value = next((slots.get(name) for name in names if slots.get(name) not in (None, "", [], {})), None)
+        if value is not None:
+            found[label] = value
+    running = slots.get("diag_active")
+    device = running.get("device") if isinstance(running, Mapping) and troubleshooting is None else None
+    if device:
+        found["device"] = device  # with a guide's path in the packet, the path already says it
+    return found
+
+
+def summarise(
+    reason: str,
+    troubleshooting: Mapping[str, Any] | None,
+    lines: Sequence[Mapping[str, Any]],
+    already_known: Mapping[str, Any] | None = None,
+) -> str:
     """A short, deterministic description of why the conversation was handed over."""
     parts = [_LEADS.get(reason, f"Handed over ({reason})")]
     if troubleshooting:
@@ -121,6 +151,12 @@ def summarise(reason: str, troubleshooting: Mapping[str, Any] | None, lines: Seq
         count = f"{len(path)} step{'s' if len(path) != 1 else ''}"
         parts.append(f" during the {title} guide ({count}{': ' + steps if steps else ''})")
     text = "".join(parts) + "."
+    if already_known:
+        shown = ", ".join(
+            f"{label} {', '.join(map(str, value)) if isinstance(value, list) else value}"
+            for label, value in already_known.items()
+        )
+        text += f" Already told us: {shown}."
     last = _last_customer_text(lines)
     if last is not None:
         text += f" Last message: '{last}'."
@@ -147,9 +183,11 @@ def build_packet(
         customer: ``{"id", "summary"}`` of the verified customer, or ``None`` when anonymous.
 
     Returns:
-        ``{reason, channel, customer, transcript, intents, slots, troubleshooting, summary}``.
+        ``{reason, channel, customer, transcript, intents, slots, troubleshooting, known, summary}``;
+        ``known`` is what the customer already told the bot (:func:`known`), also in the summary.
     """
     lines = transcript(events)
+    told = known(slots, troubleshooting)
     return {
         "reason": reason,
         "channel": channel,
@@ -158,7 +196,8 @@ def build_packet(
         "intents": recent_intents(events),
         "slots": filled_slots(slots),
         "troubleshooting": dict(troubleshooting) if troubleshooting is not None else None,
-        "summary": summarise(reason, troubleshooting, lines),
+        "known": told,
+        "summary": summarise(reason, troubleshooting, lines, told),
     }
 
 

@@ -71,6 +71,7 @@ async def test_request_human_opens_exactly_one_handoff_with_its_packet(services:
         ],
         "slots": {},
         "troubleshooting": None,
+        "known": {},
         "summary": "Customer asked for a person. Last message: 'I want to talk to a person'.",
     }
     with Session(services.engine) as session:

@@ -75,7 +75,7 @@ def test_packet_fields() -> None:
     customer = {"id": "C1", "summary": {"orders": 2}}
     packet = build_packet("customer_request", "web", events, slots, WIFI_PATH, customer)
     assert set(packet) == {
-        "reason", "channel", "customer", "transcript", "intents", "slots", "troubleshooting", "summary",
+        "reason", "channel", "customer", "transcript", "intents", "slots", "troubleshooting", "known", "summary",
     }  # fmt: skip
     assert packet["reason"] == "customer_request" and packet["channel"] == "web"
     assert packet["customer"] == customer
@@ -94,6 +94,28 @@ def test_packet_fields() -> None:
     assert packet["summary"] == (
         "Customer asked for a person during the Wi-Fi keeps dropping guide (3 steps: which_device: A router, "
         "status_led: Blinking orange, internet_down: Still dropping). Last message: 'talk to a person'."
+    )
+
+
+def test_what_the_customer_already_said_is_in_the_packet_and_its_summary() -> None:
+    events = [user("no sorry, the order 190002 and the velo ax3000 in berlin", "order_status", 0.9)]
+    slots = {
+        "last_order": "190002",
+        "order_number": "190001",
+        "product_sku": "NR-AX3000-EU",
+        "product_stores": ["ST-BER"],
+        "ss_last_kind": "order_cancel",
+    }
+    packet = build_packet("customer_request", "web", events, slots, None, None)
+    assert packet["known"] == {
+        "order": "190002",
+        "product": "NR-AX3000-EU",
+        "stores": ["ST-BER"],
+        "request": "order_cancel",
+    }
+    assert (
+        "Already told us: order 190002, product NR-AX3000-EU, stores ST-BER, request order_cancel."
+        in (packet["summary"])
     )
 
 

@@ -76,14 +76,29 @@ async def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, domai
     return slots
 
 
-async def _answer_after_leaving(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any] | None:
-    """The question after "cancel that, …" or "never mind, …", if the help center answers it."""
+_QUESTION_START = frozenset(
+    "how what whats what's which when where why who is are does do did can could will would should".split()
+)
+
+
+def reads_as_question(text: str) -> bool:
+    """Whether a message is shaped as a question: a "?" at the end or a question word first."""
+    words = text.strip().lower().split()
+    return text.strip().endswith("?") or (bool(words) and words[0].strip(",.!") in _QUESTION_START)
+
+
+async def _answer_from_help(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any] | None:
+    """Answer a question no intent fits from the help center: its answer, or the articles it suggests.
+
+    "whats the return window again?", "cancel that, what's your returns policy?". None when the
+    help center knows nothing about it.
+    """
     text = str(tracker.latest_message.get("text") or "")
     rest = _LEAVING.sub("", text, count=1).strip(" ,.;:-!")
-    if len(rest.split()) < 2:
+    if text.startswith("/") or len(rest.split()) < 2:
         return None
     result = await search_help(rest)
-    if result.decision != "answer":
+    if result.decision not in ("answer", "suggest"):
         return None
     events = await reply_from_help(dispatcher, tracker, result)
     return {str(e["name"]): e.get("value") for e in events if e.get("event") == "slot" and e.get("name")}
@@ -99,8 +114,8 @@ async def answer_digression(
     form is ended (``requested_slot`` None) and no "Back to" line is said.
     """
     slots = await answer_aside(dispatcher, tracker, domain)
-    if slots is None and leaving(tracker):
-        slots = await _answer_after_leaving(dispatcher, tracker)
+    if slots is None and (leaving(tracker) or reads_as_question(str(tracker.latest_message.get("text") or ""))):
+        slots = await _answer_from_help(dispatcher, tracker)
     if slots is None:
         return None
     if leaving(tracker):

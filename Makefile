@@ -46,7 +46,7 @@ audit: tools install ## known advisories of every installed package (needs a net
 	$(TOOLS)/bin/pip-audit --requirement $(TOOLS)/audited-requirements.txt --no-deps --progress-spinner off --timeout 20
 
 bench-dialogue: install train ## multi-turn conversations on the real stack -> bench/results/dialogue_robustness.json (a few minutes)
-	$(PY) bench/dialogue_robustness.py
+	$(PY) bench/dialogue_robustness.py $(ARGS)
 
 soak: install train ## 30 minutes of mixed traffic at half of saturation: memory, lost and duplicated replies
 	$(PY) bench/soak.py --minutes $(or $(MINUTES),30)

@@ -42,7 +42,9 @@ async def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.Fl
 
 def _device_named(text: str) -> list[dict[str, Any]]:
     """Remember the product a guide's opener or answer names ("it's the velo ax3000"), for "how much is it?"."""
-    sku = services.product_answers().product_named(text) if text and not text.startswith("/") else None
+    if not text or text.startswith("/"):
+        return []
+    sku = services.product_answers().product_named(text, skip_categories=("accessory",))
     return [SlotSet("product_sku", sku)] if sku else []
 
 

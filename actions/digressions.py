@@ -105,17 +105,23 @@ async def _answer_from_help(dispatcher: CollectingDispatcher, tracker: Tracker) 
 
 
 async def answer_digression(
-    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, back_to: str
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, back_to: str, left: str | None = None
 ) -> dict[str, Any] | None:
     """Answer a digression and say the form goes on (``back_to`` response), or None if it is none.
 
     Returns the slots to set: the answering action's own slot events are kept (e.g. the product
     talked about), so "how much is it?" later still works. When the customer was leaving, the
-    form is ended (``requested_slot`` None) and no "Back to" line is said.
+    form is ended (``requested_slot`` None) and no "Back to" line is said; with nothing to
+    answer after the leaving words ("nevermind, i'll keep the old one") the form's ``left``
+    response says so, as a plain "never mind" would.
     """
+    text = str(tracker.latest_message.get("text") or "")
     slots = await answer_aside(dispatcher, tracker, domain)
-    if slots is None and (leaving(tracker) or reads_as_question(str(tracker.latest_message.get("text") or ""))):
+    if slots is None and reads_as_question(_LEAVING.sub("", text, count=1).strip(" ,.;:-!")):
         slots = await _answer_from_help(dispatcher, tracker)
+    if slots is None and leaving(tracker) and left is not None:
+        dispatcher.utter_message(response=left)
+        slots = {}
     if slots is None:
         return None
     if leaving(tracker):

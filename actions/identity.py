@@ -55,7 +55,9 @@ class ValidateLinkForm(FormValidationAction):
         if value is None:
             return {}  # the form is starting: nothing typed yet
         if "@" not in str(value):
-            answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_linking")
+            answered = await answer_digression(
+                dispatcher, tracker, domain, "utter_back_to_linking", left="utter_link_stopped"
+            )
             if answered is not None:
                 return {**answered, "link_email": None}
         chat = channel_identity(tracker)
@@ -82,7 +84,9 @@ class ValidateLinkForm(FormValidationAction):
             # "oops typo, it's anna.k@example.org": a code goes to the corrected address instead.
             return await self.validate_link_email(corrected[1], dispatcher, tracker, domain) | {"link_code": None}
         if normalize_code(str(value)) is None:
-            answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_linking_code")
+            answered = await answer_digression(
+                dispatcher, tracker, domain, "utter_back_to_linking_code", left="utter_link_stopped"
+            )
             if answered is not None:
                 return {**answered, "link_code": None}
         chat = channel_identity(tracker)

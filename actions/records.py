@@ -150,7 +150,7 @@ class ValidateOrderForm(FormValidationAction):
         customer_id = await verified_customer(tracker)
         number = find_order_number(str(value or ""))
         if number is None:
-            answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_order")
+            answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_order", left="utter_ok")
             if answered is not None:
                 if answered.get("requested_slot", "") is None:
                     answered["order_tries"] = ORDER_ABORTED  # left the form: action_order_status stays quiet

@@ -114,7 +114,7 @@ class ActionServiceStart(Action):
             # What the request already says is not asked again: the new address, the return's reason.
             if "ss_address" in service.FORM_SLOTS[kind] and service.find_address(text):
                 events.append(SlotSet("ss_address", service.find_address(text)))
-            if "ss_reason" in service.FORM_SLOTS[kind] and text:
+            if "ss_reason" in service.FORM_SLOTS[kind] and text and not corrected:
                 reason = service.reason_code(text, services.policy())
                 if reason != "other":
                     events.append(SlotSet("ss_reason", reason))
@@ -169,7 +169,9 @@ async def _send_code(dispatcher: CollectingDispatcher, customer_id: str, kind: s
 
 async def _digress(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any] | None:
     """Answer a question asked in the middle of the request (actions/digressions.py); None if it is none."""
-    answered = await answer_digression(dispatcher, tracker, domain, "utter_back_to_request")
+    answered = await answer_digression(
+        dispatcher, tracker, domain, "utter_back_to_request", left="utter_service_not_changed"
+    )
     if answered is not None and answered.get("requested_slot", "") is None:
         answered["ss_kind"] = None  # the customer left the request: action_service_submit does nothing
     return answered

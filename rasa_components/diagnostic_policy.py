@@ -83,7 +83,7 @@ class DiagnosticFlowPolicy(Policy):
         return {
             "priority": 7,
             "topic_confidence": 0.6,
-            "interrupt_intents": ["request_human", "frustrated", "stop", "resume_diagnostic"],
+            "interrupt_intents": ["request_human", "frustrated", "stop", "resume_diagnostic", "restart_cancel"],
             "answer_intents": ["affirm", "deny", "diag_choose", "nlu_fallback", "thanks", "chitchat", "start_over"],
             "aside_intents": [
                 "ask_product_price",

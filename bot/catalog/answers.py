@@ -412,10 +412,17 @@ class ProductAnswers:
         """Whether ``text`` names exactly one product of the catalog."""
         return self.product_named(text) is not None
 
-    def product_named(self, text: str) -> str | None:
-        """The SKU of the one product ``text`` names ("it's the velo ax3000 router"), or None."""
+    def product_named(self, text: str, skip_categories: Sequence[str] = ()) -> str | None:
+        """The SKU of the one product ``text`` names ("it's the velo ax3000 router"), or None.
+
+        ``skip_categories`` leaves out products of those categories (a device's owner saying "my
+        raptor won't power on" is not talking about the Raptor's power supply).
+        """
         resolution = self._index.resolve(text)
-        return resolution.match.sku if resolution.status == "found" and resolution.match is not None else None
+        if resolution.status != "found" or resolution.match is None:
+            return None
+        sku = resolution.match.sku
+        return None if self._products[sku].category in skip_categories else sku
 
     def stores_named(self, text: str) -> list[str]:
         """The ids of the stores a message names ("and in munich?"), in order."""

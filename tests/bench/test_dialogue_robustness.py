@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.dialogue_robustness import DIALOGUES, Outcome, check, load_dialogues, summarise
+from bench.dialogue_robustness import DIALOGUES, SETS, Outcome, check, load_dialogues, summarise
 
 REPLY = {
     "replies": [
@@ -39,3 +39,11 @@ def test_the_shipped_conversations_are_enough_and_well_formed() -> None:
     categories = load_dialogues(DIALOGUES)
     assert sum(len(c) for c in categories.values()) >= 150
     assert len(categories) >= 9
+
+
+def test_the_held_out_set_covers_every_category_of_the_development_set() -> None:
+    holdout = load_dialogues(SETS["holdout"][0])
+    assert set(holdout) == set(load_dialogues(DIALOGUES))
+    assert sum(len(c) for c in holdout.values()) >= 50
+    ids = [c["id"] for conversations in holdout.values() for c in conversations]
+    assert len(ids) == len(set(ids))

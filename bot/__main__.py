@@ -192,6 +192,31 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the support figures of a period (docs/analytics.md), as text or JSON."""
+    import datetime as dt
+    import json
+
+    from bot.analytics import report as analytics_report
+    from bot.db.engine import create_db_engine
+    from bot.db.models import utcnow
+    from bot.handoff.hours import load_hours
+
+    _migrate(settings)
+    until = utcnow() if args.until is None else dt.datetime.fromisoformat(args.until)
+    since = until - analytics_report.parse_span(args.since)
+    hours = load_hours(settings.paths.data_dir / "business_hours.yml")
+    engine = create_db_engine(settings.database_url)
+    try:
+        built = analytics_report.build(
+            engine, settings.dialogue.tracker_url, since, until, args.channel or None, hours.is_open
+        )
+    finally:
+        engine.dispose()
+    print(json.dumps(built.as_dict(), indent=2) if args.json else analytics_report.render(built))
+    return 0
+
+
 def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     """Load the demo company's data files into the database (idempotent)."""
     _migrate(settings)
@@ -468,6 +493,7 @@ COMMANDS = {
     "gateway": cmd_gateway,
     "migrate": cmd_migrate,
     "seed": cmd_seed,
+    "report": cmd_report,
     "nlp": cmd_nlp,
     "train": cmd_train,
     "validate": cmd_validate,
@@ -489,6 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("gateway", help="run only the gateway")
     sub.add_parser("migrate", help="upgrade the database schema")
     sub.add_parser("seed", help="load the demo data files")
+    report = sub.add_parser("report", help="support figures of a period: containment, handoffs, CSAT, guides...")
+    report.add_argument("--since", default="7d", help="how far back: 7d, 24h, 2w (default 7d)")
+    report.add_argument("--until", help="end of the period, ISO date-time in UTC (default now)")
+    report.add_argument("--channel", help="only this channel (web, telegram, slack, direct)")
+    report.add_argument("--json", action="store_true", help="print JSON instead of text")
     nlp = sub.add_parser("nlp", help="rebuild the spaCy catalog pipeline")
     nlp.add_argument("--force", action="store_true", help="rebuild even if the catalog did not change")
     train = sub.add_parser("train", help="train the model if needed")

@@ -560,3 +560,29 @@ class ContactChange(Base):
     expires_at = Column(DateTime, nullable=False)
     used_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AnalyticsEvent(Base):
+    """One outcome of a conversation, recorded as it happens (docs/analytics.md).
+
+    ``kind``: ``turn`` (``topic`` the intent, ``value`` its confidence), ``guide_started``,
+    ``guide_step``, ``guide_resolved``, ``guide_abandoned``, ``guide_exhausted`` (``topic`` the
+    guide, ``attrs.step``), ``csat`` (``value`` 1-5, ``attrs.handled_by`` bot or agent) ...
+    No customer text is kept here; a turn points at its message (``attrs.message_id``) only
+    when the bot did not understand it, for the training candidates.
+    """
+
+    __tablename__ = "analytics_events"
+    __table_args__ = (UniqueConstraint("source", name="uq_analytics_events_source"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    kind = Column(String(40), nullable=False, index=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    channel = Column(String(20), nullable=False, default="unknown")
+    customer_id = Column(String(32), index=True)
+    topic = Column(String(80))
+    value = Column(Float)
+    attrs = Column(JSON, nullable=False, default=dict)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    # Where an imported event came from (e.g. "tracker:1234"): importing twice records it once.
+    source = Column(String(80))

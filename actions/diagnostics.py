@@ -8,9 +8,18 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services
+from actions import analytics, services
+from actions.analytics import ASK_BOT_CSAT
 from actions.digressions import answer_aside
 from actions.handoff import hand_over
+from bot.analytics.events import (
+    GUIDE_ABANDONED,
+    GUIDE_EXHAUSTED,
+    GUIDE_RESOLVED,
+    GUIDE_STARTED,
+    GUIDE_STEP,
+    OutcomeEvent,
+)
 from bot.diagnostics import flow
 
 
@@ -34,10 +43,31 @@ async def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.Fl
             dispatcher.utter_message(text=say.text, buttons=buttons or None)
     if turn.handoff is not None:
         await hand_over(tracker, turn.handoff.reason, troubleshooting=dict(turn.handoff.packet))
+    await analytics.record(*guide_events(tracker, turn))
     events: list[dict[str, Any]] = [SlotSet("diag_active", turn.active), SlotSet("diag_paused", turn.paused)]
-    if turn.followup:
+    if turn.outcome == "resolved":
+        events.append(FollowupAction(ASK_BOT_CSAT))  # "how did I do?" once, then "anything else?"
+    elif turn.followup:
         events.append(FollowupAction(turn.followup))
     return events
+
+
+#: The outcome of a guide's turn -> the event that ends a run (the guide is the one running before).
+_ENDINGS = {"resolved": GUIDE_RESOLVED, "handoff": GUIDE_EXHAUSTED, "paused": GUIDE_ABANDONED}
+
+
+def guide_events(tracker: Tracker, turn: flow.FlowTurn) -> list[OutcomeEvent]:
+    """The analytics events of a guide's turn: started, a step reached, or how the run ended."""
+    shown = turn.active or {}
+    before = tracker.get_slot("diag_active") or {}
+    found = []
+    if turn.outcome == "started" and shown.get("guide"):
+        found.append(analytics.event(tracker, GUIDE_STARTED, str(shown["guide"])))
+    if turn.outcome in ("started", "next_step", "corrected") and shown.get("guide"):
+        found.append(analytics.event(tracker, GUIDE_STEP, str(shown["guide"]), step=shown.get("node")))
+    if turn.outcome in _ENDINGS and isinstance(before, dict) and before.get("guide"):
+        found.append(analytics.event(tracker, _ENDINGS[turn.outcome], str(before["guide"]), step=before.get("node")))
+    return found
 
 
 def _device_named(text: str) -> list[dict[str, Any]]:

@@ -11,11 +11,12 @@ import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services
+from actions import analytics, services
 from actions.diagnostics import emit, paused_guides
+from bot.analytics.events import CSAT
 from bot.diagnostics import flow
 from bot.handoff.csat import parse_score
 
@@ -36,7 +37,16 @@ class ActionHandoffResolved(Action):
         """Say the bot is back and ask for a 1-5 rating (buttons in the domain)."""
         dispatcher.utter_message(response="utter_handed_back")
         dispatcher.utter_message(response="utter_ask_csat")
-        return []
+        return [SlotSet("csat_asked", True)]  # one rating per conversation: the bot does not ask again
+
+
+def _rating_the_bot(tracker: Tracker) -> bool:
+    """Whether the latest rating question was the bot's own (after it solved something alone)."""
+    for event in reversed(tracker.events):
+        asked = (event.get("metadata") or {}).get("utter_action") if event.get("event") == "bot" else None
+        if asked in ("utter_ask_csat", "utter_ask_bot_csat"):
+            return asked == "utter_ask_bot_csat"
+    return False
 
 
 def _asked_again(tracker: Tracker) -> bool:
@@ -70,6 +80,10 @@ class ActionStoreCsat(Action):
                 dispatcher.utter_message(response="utter_csat_invalid")
                 dispatcher.utter_message(response="utter_ask_csat")
                 return []
+            return [FollowupAction(ANYTHING_ELSE)]
+        if _rating_the_bot(tracker):
+            await analytics.record(analytics.event(tracker, CSAT, value=float(score), handled_by="bot"))
+            dispatcher.utter_message(response="utter_thanks_csat")
             return [FollowupAction(ANYTHING_ELSE)]
         stored = await asyncio.to_thread(services.handoff_requests().record_csat, tracker.sender_id, score)
         if stored:

@@ -20,13 +20,15 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import services
+from actions import analytics, services
+from actions.analytics import ASK_BOT_CSAT
 from actions.context import channel_name, verified_customer
 from actions.digressions import answer_digression
 from actions.handoff import announce, hand_over
 from actions.records import bot_spoke_this_turn, find_order_number, refers_to_an_order
 from bot.account import service
 from bot.account.replies import Utterance
+from bot.analytics.events import SERVICE_DONE, SERVICE_REFUSED
 from bot.identity.linking import normalize_code
 from bot.records import AuditedRecords, RecordsUnavailable
 from bot.records.backend import check_address
@@ -147,6 +149,7 @@ async def _check_order(
         return None
     refusal = service.eligibility(kind, order, dt.date.today(), services.policy())
     if refusal is not None:
+        await analytics.record(analytics.event(tracker, SERVICE_REFUSED, kind, reason=refusal.response))
         _say(dispatcher, refusal)
         if refusal.response in service.OFFER_PERSON:
             dispatcher.utter_message(response="utter_service_offer_person")
@@ -429,6 +432,12 @@ class ActionServiceSubmit(Action):
                     _say(dispatcher, told)
                     if told.response in service.OFFER_PERSON:
                         dispatcher.utter_message(response="utter_service_offer_person")
+                    if not result.repeated:
+                        done = result.outcome in ("done", "pending")
+                        kind_event = SERVICE_DONE if done else SERVICE_REFUSED
+                        await analytics.record(analytics.event(tracker, kind_event, kind, reason=result.reason))
+                        if done:
+                            return [*_reset(), FollowupAction(ASK_BOT_CSAT)]
         except RecordsUnavailable:
             dispatcher.utter_message(response="utter_records_unavailable")
         return _reset()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from sqlalchemy.engine import Engine
 
 from bot.account.contact import ContactVerification, SmsFolder, load_contact_texts
+from bot.analytics.events import EventSink, SqlEventSink
 from bot.catalog.answers import ProductAnswers
 from bot.db.engine import create_db_engine
 from bot.diagnostics import DiagnosticTree, load_guides
@@ -49,6 +50,11 @@ class Services:
     def handoff_requests(self) -> HandoffRequests:
         """Opening handoffs and storing CSAT scores."""
         return HandoffRequests(self.engine)
+
+    @functools.cached_property
+    def analytics(self) -> EventSink:
+        """Where outcome events go (the ``analytics_events`` table; docs/analytics.md)."""
+        return SqlEventSink(self.engine)
 
     @functools.cached_property
     def guides(self) -> dict[str, DiagnosticTree]:
@@ -160,6 +166,11 @@ def engine() -> Engine:
 def handoff_requests() -> HandoffRequests:
     """Opening handoffs and storing CSAT scores."""
     return current().handoff_requests
+
+
+def analytics() -> EventSink:
+    """Where outcome events go."""
+    return current().analytics
 
 
 def guides() -> dict[str, DiagnosticTree]:

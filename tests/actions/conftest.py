@@ -25,6 +25,7 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.pool import NullPool
 
 from actions.services import Services, use
+from bot.analytics.events import MemorySink
 from bot.db.engine import create_db_engine
 from bot.db.migrate import upgrade
 from bot.db.seed import DemoData, seed_database
@@ -152,6 +153,7 @@ def offline_services(settings: Settings, data_parts: Services) -> Iterator[Servi
     check after the test fails it too.
     """
     built = with_data_parts(Services(settings), data_parts)
+    built.__dict__["analytics"] = MemorySink()  # outcome events are kept for the test to look at
     with use(built):
         yield built
     assert "engine" not in built.__dict__, "the action used the database"

@@ -170,7 +170,7 @@ async def test_an_answer_not_understood_twice_also_offers_a_person(offline_servi
     assert events == [SlotSet("diag_active", wifi_at_status_led(guides, misses=2)), SlotSet("diag_paused", [])]
 
 
-async def test_a_fix_ends_the_guide_and_asks_what_else(offline_services: Services, guides: Guides) -> None:
+async def test_a_fix_ends_the_guide_and_asks_for_a_rating(offline_services: Services, guides: Guides) -> None:
     other = paused_entry(guides, "no_power", "which_device")
     active = guide_state(guides, "wifi_drops", "internet_down", [ROUTER, ("status_led", "Blinking orange")], "router")
     tracker = make_tracker("that fixed it", slots={"diag_active": active, "diag_paused": [other]})
@@ -182,7 +182,24 @@ async def test_a_fix_ends_the_guide_and_asks_what_else(offline_services: Service
     assert events == [
         SlotSet("diag_active", None),
         SlotSet("diag_paused", [other]),
-        FollowupAction("utter_anything_else"),
+        FollowupAction("action_ask_bot_csat"),  # once per conversation, then "anything else?"
+    ]
+    recorded = offline_services.analytics.events  # type: ignore[attr-defined]
+    assert [(e.kind, e.topic, e.attrs.get("step")) for e in recorded] == [
+        ("guide_resolved", "wifi_drops", "internet_down")
+    ]
+
+
+async def test_a_guide_records_its_start_and_each_step_reached(offline_services: Services, guides: Guides) -> None:
+    started, _ = await run(ActionDiagnosticStart(), make_tracker("my wifi keeps dropping", "problem_wifi_drops"))
+    active = next(e["value"] for e in started if e.get("name") == "diag_active")
+    await run(ActionDiagnosticStep(), make_tracker("a router", slots={"diag_active": active}))
+
+    recorded = offline_services.analytics.events  # type: ignore[attr-defined]
+    assert [(e.kind, e.topic, e.attrs.get("step")) for e in recorded] == [
+        ("guide_started", "wifi_drops", None),
+        ("guide_step", "wifi_drops", "which_device"),
+        ("guide_step", "wifi_drops", "status_led"),
     ]
 
 

@@ -44,7 +44,7 @@ async def test_resolved_welcomes_the_customer_back_and_asks_for_a_score(offline_
     tracker = make_tracker("EXTERNAL: handoff_resolved", "handoff_resolved")
 
     assert await run(ActionHandoffResolved(), tracker) == (
-        [],
+        [SlotSet("csat_asked", True)],  # the bot does not ask for another rating in this conversation
         [said("utter_handed_back"), said("utter_ask_csat")],
     )
 
@@ -148,3 +148,24 @@ async def test_a_guide_left_for_a_person_resumes_at_its_step_when_handed_back(
 
     assert messages[-1] == step_message(guides, "wifi_drops", "status_led")
     assert events[0] == SlotSet("diag_active", guide_state(guides, "wifi_drops", "status_led", [ROUTER], "router"))
+
+
+# -- the bot's own rating -----------------------------------------------------------------------
+
+
+async def test_the_bot_asks_for_a_rating_once_per_conversation(offline_services: Services) -> None:
+    from actions.analytics import ActionAskBotCsat
+
+    first = await run(ActionAskBotCsat(), make_tracker("that fixed it", "affirm"))
+    assert first == ([SlotSet("csat_asked", True)], [said("utter_ask_bot_csat")])
+    again = await run(ActionAskBotCsat(), make_tracker("that worked", "affirm", slots={"csat_asked": True}))
+    assert again == ([FollowupAction("utter_anything_else")], [])
+
+
+async def test_a_rating_of_the_bot_is_an_analytics_event_not_a_handoffs(offline_services: Services) -> None:
+    asked = {**bot("Glad that's sorted! How did I do?"), "metadata": {"utter_action": "utter_ask_bot_csat"}}
+    tracker = make_tracker('/csat{"score":"5"}', "csat", entities=[("score", "5")], history=[asked])
+
+    assert await run(ActionStoreCsat(), tracker) == (ANYTHING_ELSE, [said("utter_thanks_csat")])
+    recorded = offline_services.analytics.events  # type: ignore[attr-defined]
+    assert [(e.kind, e.value, e.attrs) for e in recorded] == [("csat", 5.0, {"handled_by": "bot"})]

@@ -127,8 +127,11 @@ async def test_guide_resolved_with_buttons(guide_id: str, stack: RunningStack, s
     resolved = tree.node(tree.node(path[-1][0]).options[path[-1][1]].next)
     shown = reply_texts(reply)
     assert shown[0] == (resolved.text.strip() or shown[0]), shown
-    assert any("anything else" in text.lower() for text in shown), shown
+    assert any("How did I do?" in text for text in shown), shown  # one rating of the bot's own help
     assert reply["handoff"] is None
+    rated = reply_texts(await chat.say('/csat{"score":"5"}'))
+    assert any("Thanks for the rating" in text for text in rated), rated
+    assert any("anything else" in text.lower() for text in rated), rated
     goodbye = await chat.say("no, that's all thanks")
     assert reply_texts(goodbye) and not any(step_text(tree, n) in reply_texts(goodbye) for n, _ in path)
 
@@ -259,6 +262,8 @@ def test_every_guide_completed_in_the_widget(stack: RunningStack) -> None:
                 expect(page.locator('.nc-msg[data-sender="bot"] .nc-text', has_text=closing).last).to_be_visible(
                     timeout=30_000
                 )
+                expect(page.get_by_text("How did I do?", exact=False).last).to_be_visible(timeout=10_000)
+                page.locator(".nc-button:not([disabled])").get_by_text("5", exact=True).click()  # the bot's rating
                 expect(page.get_by_text("anything else", exact=False).last).to_be_visible(timeout=10_000)
                 ARTIFACTS.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / f"guide-{guide_id}.png"), full_page=True)

@@ -103,8 +103,13 @@ class WebChannel:
         allowed_origins: tuple[str, ...],
         wake_inbox: Callable[[], None],
         trust_forwarded_for: bool = False,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
-        """Compose the channel from the gateway's services (``allowed_origins``: ``("*",)`` allows any)."""
+        """Compose the channel from the gateway's services (``allowed_origins``: ``("*",)`` allows any).
+
+        ``on_refused`` is told of each connection or message refused by a limit, with which limit
+        (``connections`` or ``messages``): the gateway's metrics count them.
+        """
         self._conversations = conversations
         self._store = store
         self._hub = hub
@@ -115,7 +120,17 @@ class WebChannel:
         self._allowed_origins = allowed_origins
         self._trust_forwarded_for = trust_forwarded_for
         self._wake_inbox = wake_inbox
+        self._on_refused = on_refused
         self._connections: Counter[str] = Counter()
+
+    @property
+    def open_connections(self) -> int:
+        """Widget connections open right now on this replica."""
+        return sum(self._connections.values())
+
+    def _refused(self, limit: str) -> None:
+        if self._on_refused is not None:
+            self._on_refused(limit)
 
     # -- the socket ---------------------------------------------------------------------------
 
@@ -140,8 +155,9 @@ class WebChannel:
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=64 * 1024)
         await ws.prepare(request)
         if self._connections[client] >= self._limits.ws_max_per_client or (
-            sum(self._connections.values()) >= self._limits.ws_max_connections
+            self.open_connections >= self._limits.ws_max_connections
         ):
+            self._refused("connections")
             await _send_json(ws, error_frame("too_many_connections", self._texts.rate_limited))
             await ws.close(code=CLOSE_FULL, message=b"too many connections")
             return ws
@@ -260,6 +276,7 @@ class WebChannel:
                 await _send_json(ws, {"type": "pong"})
             elif isinstance(frame, Outgoing):
                 if limiter.take():
+                    self._refused("messages")
                     await _send_json(ws, error_frame("rate_limited", self._texts.rate_limited, frame.client_id))
                     continue
                 await self._accept(ws, conversation_id, frame, customer_token)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import ANONYMOUS, Identity, IdentityResolver
@@ -21,6 +22,13 @@ from bot.handoff.events import CustomerWrote, HandoffEvents, HandoffOpened
 from bot.texts import Texts
 
 _LOGGER = logging.getLogger(__name__)
+
+#: How a customer turn ended (the log events ``turn.answered``, ``turn.dialogue_unavailable``,
+#: ``turn.relayed_to_agent`` of the same paths).
+TurnOutcome = Literal["answered", "dialogue_unavailable", "relayed_to_agent"]
+TURN_OUTCOMES: tuple[TurnOutcome, ...] = ("answered", "dialogue_unavailable", "relayed_to_agent")
+#: Messages read from a conversation's start to tell whether a customer message is its first.
+_FIRST_TURN_SCAN = 20
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,42 @@ class TurnResult:
     replies: Sequence[StoredMessage]
     duplicate: bool
     handoff: HandoffRef | None
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """What one customer turn came to, for the observers of turns (metrics, analytics); never the text.
+
+    Attributes:
+        conversation_id: The conversation.
+        channel: The customer's channel (``web``, ``direct``, ``telegram``, ``slack``).
+        customer_id: The verified customer who wrote, or ``None`` (anonymous).
+        outcome: ``answered``: the dialogue model's replies were stored and sent.
+            ``dialogue_unavailable``: Rasa was down, failed, timed out or sent nothing (an action
+            failed); the customer got the polite "try again" text. ``relayed_to_agent``: a handoff
+            (open or claimed) holds the conversation; the bot stayed silent and the desks heard it.
+        latency_s: From the gateway taking the turn up to its replies being stored (a push
+            channel's wait in the inbox before that is not in it).
+        rasa_latency_s: The part of it spent waiting for the dialogue model (Rasa and the actions
+            it ran; with a message holding two requests, their parsing too); ``None`` when the
+            model was not asked.
+        first_turn: The conversation's first customer message.
+    """
+
+    conversation_id: str
+    channel: str
+    customer_id: str | None
+    outcome: TurnOutcome
+    latency_s: float
+    rasa_latency_s: float | None
+    first_turn: bool
+
+
+class TurnObserver(Protocol):
+    """Told of each customer turn once it is finished (duplicates of a message are not turns)."""
+
+    def turn_done(self, record: TurnRecord) -> None:
+        """Take note of a finished turn: quickly, on the turn's own path; an exception is logged, never raised."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +161,13 @@ class ConversationService:
         texts: Texts,
         identity: IdentityResolver | None = None,
         handoff_events: HandoffEvents | None = None,
+        observers: Sequence[TurnObserver] = (),
     ) -> None:
-        """Compose the service from its collaborators (no ``identity``: every message is anonymous)."""
+        """Compose the service from its collaborators (no ``identity``: every message is anonymous).
+
+        ``observers`` are told of every customer turn (:class:`TurnRecord`), in this order.
+        """
+        self._observers = tuple(observers)
         self._identity = identity
         self._handoff_events = handoff_events or HandoffEvents()
         self._store = store
@@ -147,7 +196,10 @@ class ConversationService:
         ``inbox`` comes with a push channel's stored event: its state moves with the messages
         (in the same transactions), and an event whose customer message was stored before a
         crash is finished without asking the dialogue model twice (see :meth:`_arrive`).
+
+        The observers hear of the finished turn (a re-sent copy of a message is not one).
         """
+        started = time.perf_counter()
         identity = await self._identify(message)
         async with self._lock(message.conversation_id):
             await self._open(message, identity)
@@ -155,9 +207,14 @@ class ConversationService:
             if not arrival.new:
                 return await self._duplicate(message, arrival.message, inbox)
             held_by = await self._store.active_handoff(message.conversation_id)
+            outcome: TurnOutcome
             if held_by is not None:
-                return await self._relay_to_agent(message, arrival.message, held_by, inbox)
-            return await self._answer(message, identity, arrival, inbox)
+                result = await self._relay_to_agent(message, arrival.message, held_by, inbox)
+                outcome, rasa_latency_s = "relayed_to_agent", None
+            else:
+                result, outcome, rasa_latency_s = await self._answer(message, identity, arrival, inbox)
+        await self._report(message, identity, result.customer_message, outcome, started, rasa_latency_s)
+        return result
 
     async def _identify(self, message: CustomerMessage) -> Identity:
         """Who wrote: the verified customer behind the token or the linked chat, else anonymous."""
@@ -217,16 +274,23 @@ class ConversationService:
 
     async def _answer(
         self, message: CustomerMessage, identity: Identity, arrival: _Arrival, inbox: InboxTurn | None
-    ) -> TurnResult:
-        """Ask the dialogue model, store its replies (or a polite "try again"), announce a new handoff."""
+    ) -> tuple[TurnResult, TurnOutcome, float]:
+        """Ask the dialogue model, store its replies (or a polite "try again"), announce a new handoff.
+
+        Returns the turn's result, its outcome and the seconds spent waiting for the model.
+        """
         conversation_id, done = message.conversation_id, _mark(inbox, "done", arrival.message)
+        asked = time.perf_counter()
         plan = await self._plan_requests(message)
         try:
             bot_replies = await self._ask_dialogue(message, identity, plan, recovering=arrival.recovering)
         except DialogueUnavailable as exc:
+            rasa_latency_s = time.perf_counter() - asked
             _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", log_id(conversation_id), exc)
             replies = await self._store_replies(conversation_id, [(self._texts.dialogue_unavailable, ())], done)
-            return TurnResult(arrival.message, replies, False, await self._store.active_handoff(conversation_id))
+            handoff = await self._store.active_handoff(conversation_id)
+            return TurnResult(arrival.message, replies, False, handoff), "dialogue_unavailable", rasa_latency_s
+        rasa_latency_s = time.perf_counter() - asked
         answer: list[tuple[str, Sequence[Button]]] = [(r.text, r.buttons) for r in bot_replies]
         answer += self._offer_second_request(plan)
         replies = await self._store_replies(conversation_id, answer, done)
@@ -234,7 +298,50 @@ class ConversationService:
         if handoff is not None:
             # Requested by the action server during this turn (none was open before it).
             await self._handoff_events.publish(HandoffOpened(handoff.id, conversation_id))
-        return TurnResult(arrival.message, replies, False, handoff)
+        return TurnResult(arrival.message, replies, False, handoff), "answered", rasa_latency_s
+
+    async def _report(
+        self,
+        message: CustomerMessage,
+        identity: Identity,
+        customer: StoredMessage,
+        outcome: TurnOutcome,
+        started: float,
+        rasa_latency_s: float | None,
+    ) -> None:
+        """Tell the observers how the turn went; their failures are logged, never the turn's.
+
+        The turn's replies are stored by now: a failing observer (or the read that tells a first
+        turn) must not make the inbox run the turn again.
+        """
+        if not self._observers:
+            return
+        latency_s = time.perf_counter() - started
+        try:
+            first_turn = await self._is_first_turn(message.conversation_id, customer.cursor)
+        except Exception:
+            _LOGGER.exception("turn.report_failed conversation=%s", log_id(message.conversation_id))
+            return
+        record = TurnRecord(
+            conversation_id=message.conversation_id,
+            channel=message.channel,
+            customer_id=identity.customer_id,
+            outcome=outcome,
+            latency_s=latency_s,
+            rasa_latency_s=rasa_latency_s,
+            first_turn=first_turn,
+        )
+        for observer in self._observers:
+            try:
+                observer.turn_done(record)
+            except Exception:
+                _LOGGER.exception("turn.observer_failed observer=%s", type(observer).__name__)
+
+    async def _is_first_turn(self, conversation_id: str, cursor: int) -> bool:
+        """Whether the customer message at ``cursor`` is the first the customer sent in this conversation."""
+        earliest = await self._store.messages_after(conversation_id, None, _FIRST_TURN_SCAN)
+        first = next((m.cursor for m in earliest if m.sender == Sender.CUSTOMER.value), None)
+        return first == cursor
 
     async def _plan_requests(self, message: CustomerMessage) -> RequestPlan:
         """What the model gets of a typed message, and the second request offered after its answer.

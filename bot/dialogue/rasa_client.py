@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,24 @@ PARSE_PATH = "/model/parse"
 
 class DialogueUnavailable(Exception):
     """The Rasa server could not be reached or answered with an error."""
+
+
+@dataclass(frozen=True)
+class DialogueCall:
+    """One request to the Rasa server, as timed by :class:`RasaClient` (for the gateway's metrics).
+
+    ``call``: ``message`` (the customer channel), ``parse``, ``trigger_intent`` or ``tracker``.
+    ``error``: ``None`` when Rasa answered 200, else ``timeout``, ``unreachable``, ``http_error``
+    (any other status) or ``bad_answer`` (not JSON).
+    """
+
+    call: str
+    seconds: float
+    error: str | None = None
+
+
+#: Told of every timed request; must not raise (the client calls it outside its error handling).
+DialogueCallObserver = Callable[[DialogueCall], None]
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,15 @@ def replies_after_turn(events: Any, turn: str) -> list[BotReply] | None:
     return replies_from_rasa(uttered)
 
 
+def _error_kind(exc: BaseException) -> str:
+    """How a request to Rasa failed, as :attr:`DialogueCall.error` says it."""
+    if isinstance(exc, asyncio.TimeoutError):  # before ClientError: aiohttp's ServerTimeoutError is both
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientError):
+        return "unreachable"
+    return "bad_answer"
+
+
 class RasaClient:
     """Talks to ``rasa run --enable-api``: its API with the auth token, its customer channel signed."""
 
@@ -98,6 +126,7 @@ class RasaClient:
         token: str,
         channel_secret: str,
         timeout_s: float,
+        on_call: DialogueCallObserver | None = None,
     ) -> None:
         """Use ``session`` (owned by the caller) for every request.
 
@@ -108,6 +137,8 @@ class RasaClient:
             channel_secret: ``BOT_RASA_CHANNEL_SECRET``, which signs every customer message
                 (bot/dialogue/signing.py).
             timeout_s: Per-request timeout.
+            on_call: Told how long each request to Rasa took and how it ended (the gateway's
+                metrics); the readiness probe's ``/status`` is not timed.
 
         Raises:
             ValueError: no channel secret (Rasa would refuse every message).
@@ -119,9 +150,15 @@ class RasaClient:
         self._token = token
         self._channel_secret = channel_secret
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._on_call = on_call
 
-    async def _post(self, path: str, body: Mapping[str, Any], *, signed: bool = False) -> Any:
-        """POST JSON to the Rasa server; return the decoded answer.
+    def _timed(self, call: str, started: float, error: str | None = None) -> None:
+        """Report one request that began at ``started`` (``time.perf_counter()``) to ``on_call``."""
+        if self._on_call is not None:
+            self._on_call(DialogueCall(call, time.perf_counter() - started, error))
+
+    async def _post(self, call: str, path: str, body: Mapping[str, Any], *, signed: bool = False) -> Any:
+        """POST JSON to the Rasa server; return the decoded answer (timed as ``call``).
 
         ``signed``: a customer-channel request, vouched for by a signature over the exact
         body instead of the API token.
@@ -134,17 +171,22 @@ class RasaClient:
         if signed:
             headers.update(signed_headers(self._channel_secret, data))
         params = {} if signed else {"token": self._token}
+        started = time.perf_counter()
         try:
             async with self._session.post(
                 f"{self._base_url}{path}", data=data, headers=headers, params=params, timeout=self._timeout
             ) as response:
                 if response.status != 200:
                     _LOGGER.warning("dialogue.error status=%d", response.status)
+                    self._timed(call, started, "http_error")
                     raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
-                return await response.json(content_type=None)
+                answer = await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             _LOGGER.warning("dialogue.unreachable error=%s", type(exc).__name__)
+            self._timed(call, started, _error_kind(exc))
             raise DialogueUnavailable("dialogue server unreachable") from exc
+        self._timed(call, started)
+        return answer
 
     async def send(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[BotReply]:
         """Send one customer message and return the bot's replies.
@@ -153,7 +195,7 @@ class RasaClient:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
         body = {"sender": sender_id, "message": text, "metadata": dict(metadata)}
-        return replies_from_rasa(await self._post(WEBHOOK_PATH, body, signed=True))
+        return replies_from_rasa(await self._post("message", WEBHOOK_PATH, body, signed=True))
 
     async def parse(self, text: str) -> tuple[str, float]:
         """The model's intent and confidence for ``text`` (stateless: no conversation changes).
@@ -161,7 +203,7 @@ class RasaClient:
         Raises:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
-        body = await self._post(PARSE_PATH, {"text": text})
+        body = await self._post("parse", PARSE_PATH, {"text": text})
         intent = body.get("intent") if isinstance(body, dict) else None
         if not isinstance(intent, dict):
             raise DialogueUnavailable("the dialogue server sent no intent")
@@ -174,7 +216,7 @@ class RasaClient:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
         path = f"/conversations/{quote(sender_id, safe='')}/trigger_intent"
-        payload = await self._post(path, {"name": intent, "entities": {}})
+        payload = await self._post("trigger_intent", path, {"name": intent, "entities": {}})
         messages = payload.get("messages") if isinstance(payload, dict) else None
         return replies_from_rasa(messages or [])
 
@@ -189,6 +231,7 @@ class RasaClient:
             DialogueUnavailable: Rasa is down, timed out or answered with an error.
         """
         path = f"/conversations/{quote(sender_id, safe='')}/tracker"
+        started = time.perf_counter()
         try:
             async with self._session.get(
                 f"{self._base_url}{path}",
@@ -196,10 +239,13 @@ class RasaClient:
                 timeout=self._timeout,
             ) as response:
                 if response.status != 200:
+                    self._timed("tracker", started, "http_error")
                     raise DialogueUnavailable(f"dialogue server answered HTTP {response.status}")
                 tracker = await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            self._timed("tracker", started, _error_kind(exc))
             raise DialogueUnavailable("dialogue server unreachable") from exc
+        self._timed("tracker", started)
         return replies_after_turn(tracker.get("events") if isinstance(tracker, dict) else None, turn)
 
     async def is_ready(self) -> bool:

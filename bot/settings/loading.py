@@ -24,6 +24,7 @@ from bot.settings.sections import (
     GatewaySettings,
     IdentitySettings,
     Limits,
+    MetricsSettings,
     Paths,
     RecordsSettings,
     SlackSettings,
@@ -62,6 +63,7 @@ class Settings:
     records: RecordsSettings = field(default_factory=RecordsSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     generated_tokens: tuple[str, ...] = ()
 
     @property
@@ -168,6 +170,7 @@ _VARIABLES: dict[str, dict[str, str]] = {
         "webhook_url": "BOT_TELEGRAM_WEBHOOK_URL",
         "api_url": "BOT_TELEGRAM_API_URL",
     },
+    "metrics": {"token": "BOT_METRICS_TOKEN"},
 }
 
 
@@ -305,6 +308,11 @@ def _telegram(env: Env) -> TelegramSettings:
     return telegram
 
 
+def _metrics(env: Env, environment: str) -> MetricsSettings:
+    # No token in production: /metrics is closed rather than open to whoever reaches the gateway.
+    return MetricsSettings(token=env.text("BOT_METRICS_TOKEN"), open_without_token=environment != "production")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment).
 
@@ -333,5 +341,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         records=_records(reader),
         slack=_slack(reader),
         telegram=_telegram(reader),
+        metrics=_metrics(reader, environment),
         generated_tokens=tuple(generated),
     )

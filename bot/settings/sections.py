@@ -54,6 +54,19 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Who may read the gateway's ``GET /metrics`` (docs/metrics.md).
+
+    With a ``token`` (``BOT_METRICS_TOKEN``), only a scraper sending ``Authorization: Bearer
+    <token>``. Without one, anybody when ``open_without_token`` (development and test), and
+    nobody in production, where the endpoint answers 403 until a token is set.
+    """
+
+    token: str = ""
+    open_without_token: bool = True
+
+
+@dataclass(frozen=True)
 class DialogueSettings:
     """Where the Rasa server and the action server listen, the secrets between the processes, the tracker store.
 

@@ -69,8 +69,8 @@ _TOKEN_REFUSED = {
 }
 
 
-async def _signed_in_agent(request: web.Request) -> AgentIdentity:
-    """The agent whose token the request carries.
+async def signed_in_agent(request: web.Request) -> AgentIdentity:
+    """The agent whose token the request carries (the agent API's and the console's sign-in).
 
     Raises:
         ApiError: 401 for a missing, unknown or revoked token; 403 when the agent is not active.
@@ -87,7 +87,7 @@ async def _acting_agent(request: web.Request) -> tuple[dict[str, Any], str]:
     Raises:
         ApiError: 403 ``agent_mismatch`` when the body names another agent than the token's.
     """
-    agent = await _signed_in_agent(request)
+    agent = await signed_in_agent(request)
     body = await read_json_object(request) if request.body_exists else {}
     if "agent_id" in body and body["agent_id"] != agent.id:
         raise ApiError(403, "agent_mismatch", "agent_id is not the agent of this token; leave it out.")
@@ -97,14 +97,14 @@ async def _acting_agent(request: web.Request) -> tuple[dict[str, Any], str]:
 @routes.get("/api/v1/agents/me")
 async def me(request: web.Request) -> web.Response:
     """Who the token belongs to."""
-    agent = await _signed_in_agent(request)
+    agent = await signed_in_agent(request)
     return web.json_response({"id": agent.id, "name": agent.name})
 
 
 @routes.get("/api/v1/handoffs")
 async def list_handoffs(request: web.Request) -> web.Response:
     """Handoffs, oldest first, optionally by status."""
-    await _signed_in_agent(request)
+    await signed_in_agent(request)
     status = request.query.get("status")
     if status is not None and status not in STATUSES:
         raise ApiError(400, "invalid_status", "status must be open, claimed or resolved.")
@@ -115,7 +115,7 @@ async def list_handoffs(request: web.Request) -> web.Response:
 @routes.get("/api/v1/handoffs/{handoff_id}")
 async def get_handoff(request: web.Request) -> web.Response:
     """One handoff: its packet and the conversation's full transcript."""
-    await _signed_in_agent(request)
+    await signed_in_agent(request)
     view = await request.app[HANDOFFS].get(_handoff_id(request))
     if view is None:
         raise ApiError(*_NOT_FOUND)
@@ -182,7 +182,7 @@ def _dead_letter_id(request: web.Request) -> int:
 @routes.get("/api/v1/dead-letters")
 async def list_dead_letters(request: web.Request) -> web.Response:
     """Customer messages and replies given up after a day of retries (or refused for good by the platform)."""
-    await _signed_in_agent(request)
+    await signed_in_agent(request)
     events = await request.app[INBOX].dead_letters()
     replies = await request.app[OUTBOX].dead_letters()
     return web.json_response(
@@ -215,7 +215,7 @@ async def list_dead_letters(request: web.Request) -> web.Response:
 @routes.post("/api/v1/dead-letters/inbox/{item_id}/retry")
 async def retry_dead_event(request: web.Request) -> web.Response:
     """Process a given-up customer message again (a new day of attempts)."""
-    await _signed_in_agent(request)
+    await signed_in_agent(request)
     if not await request.app[INBOX].revive(_dead_letter_id(request)):
         raise ApiError(404, "not_found", "No such dead letter.")
     request.app[INBOX_WORKER].wake()
@@ -225,7 +225,7 @@ async def retry_dead_event(request: web.Request) -> web.Response:
 @routes.post("/api/v1/dead-letters/outbox/{item_id}/retry")
 async def retry_dead_reply(request: web.Request) -> web.Response:
     """Send a given-up reply again (a new day of attempts)."""
-    await _signed_in_agent(request)
+    await signed_in_agent(request)
     if not await request.app[OUTBOX].revive(_dead_letter_id(request)):
         raise ApiError(404, "not_found", "No such dead letter.")
     request.app[OUTBOX_WORKER].wake()

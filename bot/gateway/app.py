@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -35,7 +36,7 @@ from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
 from bot.dialogue.rasa_client import RasaClient
-from bot.gateway import agent_api, api, health, help_pages, metrics, return_labels
+from bot.gateway import agent_api, api, health, help_pages, insights, metrics, return_labels
 from bot.gateway.errors import error_middleware
 from bot.gateway.keys import (
     AGENTS,
@@ -112,6 +113,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         token=settings.dialogue.token,
         channel_secret=settings.dialogue.channel_secret,
         timeout_s=settings.dialogue.timeout_s,
+        on_call=app[metrics.METRICS].dialogue_call,
     )
     identity = IdentityResolver(
         engine,
@@ -121,7 +123,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     events = HandoffEvents()
     conversations = app[CONVERSATIONS] = ConversationService(
-        store=store, hub=hub, dialogue=dialogue, texts=app[TEXTS], identity=identity, handoff_events=events
+        store=store,
+        hub=hub,
+        dialogue=dialogue,
+        texts=app[TEXTS],
+        identity=identity,
+        handoff_events=events,
+        observers=(app[metrics.METRICS],),
     )
     app[HANDOFFS] = HandoffService(
         desk=HandoffDesk(engine), events=events, conversations=conversations, limits=settings.limits
@@ -143,6 +151,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         allowed_origins=settings.gateway.allowed_origins,
         wake_inbox=worker.wake,
         trust_forwarded_for=settings.gateway.trust_forwarded_for,
+        on_refused=functools.partial(app[metrics.METRICS].refused, web_channel.PLATFORM),
     )
     direct = app[DIRECT] = DirectChannel(
         conversations=conversations,
@@ -295,11 +304,17 @@ def create_app(settings: Settings) -> web.Application:
         bot.texts.TextsError: ``data/texts.yml`` is missing or malformed.
         bot.help.HelpCenterError: an article in ``data/help/`` is malformed.
     """
+    gateway_metrics = metrics.GatewayMetrics(settings.metrics)
     app = web.Application(
-        middlewares=[error_middleware, rate_limit_middleware(settings.limits, settings.gateway)],
+        middlewares=[
+            error_middleware,
+            metrics.count_refusals(gateway_metrics),  # sees the 429s of the limits below it
+            rate_limit_middleware(settings.limits, settings.gateway),
+        ],
         client_max_size=256 * 1024,
     )
     app[SETTINGS] = settings
+    app[metrics.METRICS] = gateway_metrics
     texts_file = settings.paths.data_dir / "texts.yml"
     app[TEXTS] = load_texts(texts_file)
     app[CHANNEL_TEXTS] = load_channel_texts(texts_file)  # fails at start, not at the first Telegram message
@@ -311,6 +326,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(metrics.routes)
     app.add_routes(help_pages.routes)
     app.add_routes(return_labels.routes)
+    app.add_routes(insights.routes)
     app.router.add_get(web_channel.PATH, _websocket)
     if settings.slack.enabled and settings.slack.signing_secret:
         app.router.add_post("/slack/events", _slack_events)

@@ -65,7 +65,8 @@ class HandoffRow:
     resolved_at: dt.datetime | None = None
     escalated_at: dt.datetime | None = None
     csat: int | None = None
-    handed_back: bool = False
+    #: resolved (by the agent), handed_back (to the bot, half-way), silent (the customer went quiet).
+    closed_how: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,11 @@ def compute(
     # Only misunderstood messages: the customer had a request, but leaving is no win for the bot.
     not_understood = {c.id for c in with_request if all(t.topic == FALLBACK_INTENT for t in requests(c.id))}
     contained = [c for c in with_request if c.id not in handed | repeated | not_understood]
-    resolved_by_agent = {h.conversation_id for h in handoffs if h.resolved_at is not None and not h.handed_back}
+    resolved_by_agent = {
+        h.conversation_id
+        for h in handoffs
+        if h.resolved_at is not None and h.closed_how not in ("handed_back", "silent")
+    }
     first_contact = [
         c
         for c in with_request

@@ -114,6 +114,7 @@ def _handoffs(connection: sa.Connection, ids: list[str]) -> list[HandoffRow]:
                     resolved_at=h.resolved_at,
                     escalated_at=h.escalated_at,
                     csat=h.csat,
+                    closed_how=h.closed_how,
                 )
             )
     return found

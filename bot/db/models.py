@@ -319,6 +319,8 @@ class Handoff(Base):
     escalated_at = Column(DateTime)  # when agents were re-notified with priority
     csat = Column(Integer)  # 1-5, asked when the agent resolves
     csat_at = Column(DateTime)
+    # How it closed: resolved, handed_back (the bot carries on) or silent (the customer went quiet).
+    closed_how = Column(String(20))
 
 
 class SlackDeskPost(Base):

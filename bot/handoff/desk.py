@@ -133,11 +133,11 @@ class HandoffDesk:
                 return "resolved"
             return "already_yours" if row.agent_id == agent_id else "taken"
 
-    async def resolve(self, handoff_id: int, agent_id: str) -> CloseOutcome:
-        """Close a handoff claimed by ``agent_id``; the bot takes the conversation back."""
-        return await asyncio.to_thread(self._resolve, handoff_id, agent_id)
+    async def resolve(self, handoff_id: int, agent_id: str, how: str = "resolved") -> CloseOutcome:
+        """Close a handoff claimed by ``agent_id`` (``how``: resolved or handed_back); the bot takes over again."""
+        return await asyncio.to_thread(self._resolve, handoff_id, agent_id, how)
 
-    def _resolve(self, handoff_id: int, agent_id: str) -> CloseOutcome:
+    def _resolve(self, handoff_id: int, agent_id: str, how: str = "resolved") -> CloseOutcome:
         with self._sessions.begin() as session:
             result = session.execute(
                 update(Handoff)
@@ -146,7 +146,7 @@ class HandoffDesk:
                     Handoff.status == HandoffStatus.CLAIMED,
                     Handoff.agent_id == agent_id,
                 )
-                .values(status=HandoffStatus.RESOLVED, resolved_at=utcnow())
+                .values(status=HandoffStatus.RESOLVED, resolved_at=utcnow(), closed_how=how)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:

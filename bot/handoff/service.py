@@ -108,7 +108,7 @@ class HandoffService:
 
     async def close(self, handoff_id: int, agent_id: str, how: AgentClose, *, via: Via) -> Closing:
         """Resolve (CSAT is asked) or hand back (a paused guide resumes); the bot speaks next."""
-        outcome = await self._desk.resolve(handoff_id, agent_id)
+        outcome = await self._desk.resolve(handoff_id, agent_id, how)
         view = await self._desk.get(handoff_id) if outcome == "resolved" else None
         if view is None:
             return Closing("not_found" if outcome == "resolved" else outcome)

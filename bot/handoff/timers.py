@@ -124,7 +124,7 @@ class HandoffTimers:
                 result = session.execute(
                     update(Handoff)
                     .where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.CLAIMED)
-                    .values(status=HandoffStatus.RESOLVED, resolved_at=now)
+                    .values(status=HandoffStatus.RESOLVED, resolved_at=now, closed_how="silent")
                     .execution_options(synchronize_session=False)
                 )
                 if result.rowcount == 1:

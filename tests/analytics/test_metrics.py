@@ -274,3 +274,27 @@ def test_turns_are_imported_from_rasas_tracker_store_once(migrated_engine: Engin
 def test_unknown_event_kinds_are_refused(migrated_engine: Engine) -> None:
     with pytest.raises(ValueError, match="unknown analytics event kind"):
         ev.SqlEventSink(migrated_engine).record([ev.OutcomeEvent("guide_finished", "c1")])
+
+
+def test_a_handoff_handed_back_or_gone_quiet_is_no_first_contact_resolution(migrated_engine: Engine) -> None:
+    sink = ev.SqlEventSink(migrated_engine)
+    for cid, how in (("back", "handed_back"), ("quiet", "silent"), ("done", "resolved")):
+        _conversation(migrated_engine, cid, "web", None, MONDAY)
+        _turns(sink, migrated_engine, cid, "web", None, MONDAY, ["order_status", "request_human"])
+        with migrated_engine.begin() as connection:
+            connection.execute(
+                Handoff.__table__.insert().values(
+                    conversation_id=cid,
+                    status="resolved",
+                    reason="customer_request",
+                    packet={},
+                    created_at=MONDAY,
+                    claimed_at=MONDAY,
+                    resolved_at=MONDAY + dt.timedelta(minutes=5),
+                    closed_how=how,
+                )
+            )
+    report = compute(load(migrated_engine, SINCE, UNTIL), SINCE, UNTIL)
+    # All reached a person; only the one the agent resolved was settled in this contact.
+    assert (report.first_contact_resolution.count, report.first_contact_resolution.of) == (1, 3)
+    assert report.containment.count == 0 and report.time_to_resolution.n == 3

@@ -17,7 +17,8 @@ depends_on: str | tuple[str, ...] | None = None
 
 
 def upgrade() -> None:
-    """Create ``analytics_events``."""
+    """Create ``analytics_events``; record how a handoff closed."""
+    op.add_column("handoffs", sa.Column("closed_how", sa.String(length=20), nullable=True))
     op.create_table(
         "analytics_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -40,5 +41,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop ``analytics_events``."""
+    """Drop ``analytics_events`` and the handoffs' ``closed_how``."""
     op.drop_table("analytics_events")
+    op.drop_column("handoffs", "closed_how")

@@ -38,8 +38,6 @@ SOCIAL_INTENTS = frozenset(
 )
 FALLBACK_INTENT = "nlu_fallback"
 REPEAT_WINDOW = dt.timedelta(days=7)
-#: A conversation with no customer message for this long has ended (went silent).
-SILENCE = dt.timedelta(minutes=30)
 
 
 @dataclass(frozen=True)

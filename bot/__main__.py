@@ -217,6 +217,49 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nlu_candidates(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the messages the bot did not understand in a period, grouped by meaning, as Rasa NLU YAML."""
+    import datetime as dt
+    from collections.abc import Sequence
+
+    import numpy as np
+
+    from bot.analytics.candidates import find_candidates, render_nlu_yaml
+    from bot.analytics.missed import fallback_threshold, read_missed
+    from bot.analytics.report import parse_span
+    from bot.db.models import utcnow
+
+    if args.min_group < 1 or args.max_groups < 1 or args.max_examples < 1 or not 0.0 < args.similarity <= 1.0:
+        raise ValueError("--min-group, --max-groups and --max-examples must be 1 or more, --similarity in (0, 1]")
+    until = utcnow() if args.until is None else dt.datetime.fromisoformat(args.until)
+    since = until - parse_span(args.since)
+    threshold = fallback_threshold(settings.paths.project_root / "config.yml")
+    missed = read_missed(settings.dialogue.tracker_url, since, until, threshold)
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        from bot.nlp.minilm import get_encoder  # loaded only when there is something to group (seconds)
+
+        return get_encoder().encode(texts)
+
+    found = find_candidates(
+        (m.text for m in missed),
+        encode,
+        similarity=args.similarity,
+        min_group=args.min_group,
+        max_groups=args.max_groups,
+    )
+    summary = found.summary(args.similarity)
+    header = [
+        f"Customer messages the bot did not understand, {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC "
+        f"(nlu_fallback or confidence below {threshold:g}), grouped by meaning (docs/analytics.md).",
+        f"{summary}.",
+        "Rename a candidate_<n> to a new intent, or move its examples into an intent of data/nlu/; drop the rest.",
+    ]
+    sys.stdout.write(render_nlu_yaml(found.groups, max_examples=args.max_examples, header=header))
+    print(f"nlu-candidates: {summary}", file=sys.stderr)
+    return 0
+
+
 def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     """Load the demo company's data files into the database (idempotent)."""
     _migrate(settings)
@@ -494,6 +537,7 @@ COMMANDS = {
     "migrate": cmd_migrate,
     "seed": cmd_seed,
     "report": cmd_report,
+    "nlu-candidates": cmd_nlu_candidates,
     "nlp": cmd_nlp,
     "train": cmd_train,
     "validate": cmd_validate,
@@ -520,6 +564,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--until", help="end of the period, ISO date-time in UTC (default now)")
     report.add_argument("--channel", help="only this channel (web, telegram, slack, direct)")
     report.add_argument("--json", action="store_true", help="print JSON instead of text")
+    candidates = sub.add_parser(
+        "nlu-candidates", help="messages the bot did not understand, grouped, as Rasa NLU YAML (to train on)"
+    )
+    candidates.add_argument("--since", default="30d", help="how far back: 30d, 24h, 2w (default 30d)")
+    candidates.add_argument("--until", help="end of the period, ISO date-time in UTC (default now)")
+    candidates.add_argument(
+        "--similarity", "--threshold", type=float, default=0.6, help="cosine similarity to join a group (default 0.6)"
+    )
+    candidates.add_argument("--min-group", type=int, default=2, help="leave out groups of fewer messages (default 2)")
+    candidates.add_argument("--max-groups", type=int, default=30, help="at most this many groups (default 30)")
+    candidates.add_argument("--max-examples", type=int, default=20, help="examples written per group (default 20)")
     nlp = sub.add_parser("nlp", help="rebuild the spaCy catalog pipeline")
     nlp.add_argument("--force", action="store_true", help="rebuild even if the catalog did not change")
     train = sub.add_parser("train", help="train the model if needed")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.analytics.missed import read_missed
 from bot.analytics.personal_data import personal_data_kind
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -81,7 +82,9 @@ class TopGroup:
 
 def clean(text: str) -> str:
     """One line: whitespace collapsed, control characters and stray surrogates removed."""
-    kept = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs") and ch != "\ufeff")
+    kept = "".join(
+        ch for ch in text if ch.isspace() or (unicodedata.category(ch) not in ("Cc", "Cs") and ch != "\ufeff")
+    )
     return " ".join(kept.split())
 
 
@@ -171,6 +174,68 @@ def _neighbours(unit: np.ndarray, threshold: float) -> tuple[list[np.ndarray], l
             neighbours.append(found)
             similarity.append(row[found])
     return neighbours, similarity
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The period's candidates: what was selected, and the groups kept (largest first)."""
+
+    selection: Selection
+    groups: tuple[CandidateGroup, ...]
+    found: int  # groups found, before --min-group and --max-groups
+
+    def summary(self, similarity: float) -> str:
+        """One line: what came in, what was left out, how many groups."""
+        s = self.selection
+        left_out = [f"{s.buttons} button payload{'' if s.buttons == 1 else 's'}"]
+        if s.personal:
+            kinds = ", ".join(f"{count} {kind}" for kind, count in s.personal.items())
+            left_out.append(f"{sum(s.personal.values())} with personal data ({kinds})")
+        return (
+            f"{s.messages} message{'' if s.messages == 1 else 's'} not understood; left out "
+            f"{' and '.join(left_out)}; {len(s.texts)} different texts in {self.found} groups "
+            f"(similarity >= {similarity:.2f}); {len(self.groups)} kept"
+        )
+
+
+def find_candidates(
+    texts: Iterable[str],
+    encoder: Encoder,
+    *,
+    similarity: float = DEFAULT_SIMILARITY,
+    min_group: int = 2,
+    max_groups: int = 30,
+) -> Candidates:
+    """Select the texts worth grouping, group them, keep the largest groups."""
+    selection = select(texts)
+    groups = group(selection.texts, selection.counts, encoder, threshold=similarity)
+    return Candidates(selection, tuple(keep(groups, min_group=min_group, max_groups=max_groups)), len(groups))
+
+
+def top_candidates(
+    tracker_url: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    encoder: Encoder,
+    *,
+    fallback_threshold: float,
+    similarity: float = DEFAULT_SIMILARITY,
+    min_group: int = 2,
+    limit: int = 5,
+    examples: int = 3,
+) -> list[TopGroup]:
+    """The largest groups of messages not understood in [since, until), with a few texts each (for the dashboard).
+
+    ``fallback_threshold`` is :func:`bot.analytics.missed.fallback_threshold` of Rasa's
+    ``config.yml``; the encoder (``MiniLMEncoder.encode``) is the caller's to load. Reads
+    Rasa's tracker store and encodes every text: seconds, not milliseconds (run it in a
+    worker thread).
+    """
+    missed = read_missed(tracker_url, since, until, fallback_threshold)
+    found = find_candidates(
+        (m.text for m in missed), encoder, similarity=similarity, min_group=min_group, max_groups=limit
+    )
+    return top_groups(found.groups, limit, examples)
 
 
 def keep(groups: Sequence[CandidateGroup], *, min_group: int = 2, max_groups: int = 30) -> list[CandidateGroup]:

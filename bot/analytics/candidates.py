@@ -13,6 +13,7 @@ customer's words; this reads them from the tracker store, read-only, and keeps n
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import unicodedata
@@ -78,6 +79,25 @@ class TopGroup:
 
     messages: int
     examples: tuple[str, ...]
+
+
+LEXICAL_DIMENSIONS = 4096
+
+
+def lexical_encoder(texts: Sequence[str]) -> np.ndarray:
+    """Character-trigram vectors (hashed, L2-normalised): groups spellings and word forms, not meanings.
+
+    For the dashboard, which must not load the sentence encoder into the gateway; the CLI
+    (``python -m bot nlu-candidates``) groups by meaning with MiniLM.
+    """
+    vectors = np.zeros((len(texts), LEXICAL_DIMENSIONS), dtype=np.float32)
+    for row, text in enumerate(texts):
+        padded = f"  {' '.join(text.lower().split())}  "
+        for i in range(len(padded) - 2):
+            digest = hashlib.blake2b(padded[i : i + 3].encode("utf-8"), digest_size=4).digest()
+            vectors[row, int.from_bytes(digest, "little") % LEXICAL_DIMENSIONS] += 1.0
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
 
 
 def clean(text: str) -> str:

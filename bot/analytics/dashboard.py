@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Sequence
 from typing import Any
 
+from bot.analytics.candidates import TopGroup
 from bot.analytics.charts import Bar, Series, bar_chart, grouped_bars, line_chart
 from bot.analytics.metrics import Csat, Durations, Rate, Report
 
@@ -250,8 +252,18 @@ def _breakdown(conversations: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def render_html(report: Report) -> str:
-    """The dashboard's body for ``report``: headline figures, then the charts."""
+def _unanswered(groups: Sequence[TopGroup]) -> str:
+    if not groups:
+        return '<p class="in-empty" data-list="unanswered" data-items="0">No messages went not understood twice.</p>'
+    items = "".join(
+        f"<li><strong>{group.messages}×</strong> " + " · ".join(f"“{_e(text)}”" for text in group.examples) + "</li>"
+        for group in groups
+    )
+    return f'<ol class="in-unanswered" data-list="unanswered" data-items="{len(groups)}">{items}</ol>'
+
+
+def render_html(report: Report, unanswered: Sequence[TopGroup] = ()) -> str:
+    """The dashboard's body for ``report``: headline figures, the charts, the top messages not understood."""
     first_day, last_day = period(report)
     c = report.conversations
     where = f"channel {report.channel}" if report.channel else "all channels"
@@ -277,6 +289,12 @@ def render_html(report: Report) -> str:
             "Guide funnels",
             f'<div class="in-grid">{_guides(report)}</div>',
             "Per guide: runs started, how many reached each step, how the runs ended.",
+        )
+        + _section(
+            "Top messages not understood",
+            _unanswered(unanswered),
+            "Alike messages grouped by their spelling (personal data left out); group them by meaning and "
+            "export them as training data with python -m bot nlu-candidates.",
         )
         + "</div>"
     )

@@ -26,7 +26,9 @@ from aiohttp import web
 
 from bot.analytics import dashboard
 from bot.analytics import report as analytics_report
+from bot.analytics.candidates import TopGroup, lexical_encoder, top_candidates
 from bot.analytics.metrics import Report
+from bot.analytics.missed import fallback_threshold
 from bot.channels import direct, slack, telegram
 from bot.channels import web as web_chat
 from bot.db.models import utcnow
@@ -52,6 +54,8 @@ PAGE_POLICY = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _PRIVATE = {"Cache-Control": "no-store"}
+#: How alike two messages' spellings must be to be shown as one group (character trigrams, cosine).
+LEXICAL_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -115,17 +119,33 @@ def _filters(request: web.Request) -> Filters:
 
 async def _report(request: web.Request) -> Report:
     """The signed-in agent's report for the request's filters (401/403/400 before any work)."""
+    built, _ = await _report_and_unanswered(request, unanswered=False)
+    return built
+
+
+async def _report_and_unanswered(request: web.Request, *, unanswered: bool) -> tuple[Report, list[TopGroup]]:
     agent = await signed_in_agent(request)
     filters = _filters(request)
     settings, engine = request.app[SETTINGS], request.app[ENGINE]
 
-    def build() -> Report:
+    def build() -> tuple[Report, list[TopGroup]]:
         hours = load_hours(settings.paths.data_dir / "business_hours.yml")
-        return analytics_report.build(
+        built = analytics_report.build(
             engine, settings.dialogue.tracker_url, filters.since, filters.until, filters.channel, hours.is_open
         )
+        if not unanswered:
+            return built, []
+        groups = top_candidates(
+            settings.dialogue.tracker_url,
+            filters.since,
+            filters.until,
+            lexical_encoder,
+            fallback_threshold=fallback_threshold(settings.paths.project_root / "config.yml"),
+            similarity=LEXICAL_SIMILARITY,
+        )
+        return built, groups
 
-    built = await asyncio.to_thread(build)
+    built, groups = await asyncio.to_thread(build)
     _LOGGER.info(
         "insights.viewed agent=%s since=%s until=%s channel=%s",
         agent.id,
@@ -133,7 +153,7 @@ async def _report(request: web.Request) -> Report:
         filters.last_day,
         filters.channel or "all",
     )
-    return built
+    return built, groups
 
 
 @routes.get("/console/insights")
@@ -150,8 +170,8 @@ async def page(request: web.Request) -> web.FileResponse:
 @routes.get("/console/insights/report")
 async def report_fragment(request: web.Request) -> web.Response:
     """The figures and charts as an HTML fragment, for the page."""
-    built = await _report(request)
-    return web.Response(text=dashboard.render_html(built), content_type="text/html", headers=_PRIVATE)
+    built, groups = await _report_and_unanswered(request, unanswered=True)
+    return web.Response(text=dashboard.render_html(built, groups), content_type="text/html", headers=_PRIVATE)
 
 
 @routes.get("/console/insights.json")

@@ -20,6 +20,7 @@ and one conversation two days before and one eight days after, outside the perio
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -534,3 +535,29 @@ async def test_the_dashboard_asks_for_a_token_and_refuses_a_wrong_one(
         await expect(page.locator("#in-report svg[data-chart]").first).to_be_attached()
         await expect(page.locator("#in-report")).to_contain_text("no data yet")
         await browser.close()
+
+
+async def test_the_top_messages_not_understood_are_listed_without_personal_data(dashboard: Dashboard) -> None:
+    seed_week(dashboard.engine, MONDAY)
+    tracker = Path(dashboard.settings.dialogue.tracker_url.removeprefix("sqlite:///"))
+    at = (MONDAY + dt.timedelta(days=2)).replace(tzinfo=dt.timezone.utc).timestamp()
+    texts = ["can i pay with bitcoin", "can i pay with bitcoins?", "Can I pay with Bitcoin", "my email is a@b.example"]
+    with sqlite3.connect(tracker) as connection:
+        connection.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, timestamp REAL,"
+            " intent_name TEXT, action_name TEXT, data TEXT)"
+        )
+        for n, text in enumerate(texts, start=1):
+            data = json.dumps({"text": text, "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.3}}})
+            connection.execute(
+                "INSERT INTO events VALUES (?, 'web-empty', 'user', ?, 'nlu_fallback', NULL, ?)", (n, at + n, data)
+            )
+    connection.close()
+
+    markup = await dashboard.html(**WEEK)
+
+    listed = re.search(r'<ol class="in-unanswered" data-list="unanswered" data-items="(\d+)">(.*?)</ol>', markup, re.S)
+    assert listed is not None and listed.group(1) == "1", markup
+    assert "<strong>3×</strong>" in listed.group(2) and "bitcoin" in listed.group(2).lower()
+    assert "a@b.example" not in markup  # a message with personal data is left out whole
+    assert "unanswered" not in (await dashboard.json(**WEEK))  # the JSON stays the report's figures

@@ -15,6 +15,7 @@ from typing import Any
 from bot.analytics.candidates import TopGroup
 from bot.analytics.charts import Bar, Series, bar_chart, grouped_bars, line_chart
 from bot.analytics.metrics import Csat, Durations, Rate, Report
+from bot.analytics.report import seconds_text
 
 #: The lines of the trend chart: key in ``Report.per_day`` and legend.
 TREND = (
@@ -37,16 +38,6 @@ def _of(rate: Rate) -> str:
     return f"{rate.count} of {rate.of}"
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value < 120:
-        return f"{value:.0f} s"
-    if value < 7200:
-        return f"{value / 60:.1f} min"
-    return f"{value / 3600:.1f} h"
-
-
 def _count(n: float | int | None, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -66,7 +57,7 @@ def _time_card(name: str, label: str, durations: Durations) -> str:
     if durations.n == 0:
         return _card(name, label, "–", "no handoffs with this step yet")
     return _card(
-        name, label, _seconds(durations.p50), f"median; 90% within {_seconds(durations.p90)} (n={durations.n})"
+        name, label, seconds_text(durations.p50), f"median; 90% within {seconds_text(durations.p90)} (n={durations.n})"
     )
 
 

@@ -54,10 +54,11 @@ def _rate(rate: Rate) -> str:
 def _time(durations: Durations) -> str:
     if durations.n == 0:
         return "–"
-    return f"median {_seconds(durations.p50)}, 90% within {_seconds(durations.p90)} (n={durations.n})"
+    return f"median {seconds_text(durations.p50)}, 90% within {seconds_text(durations.p90)} (n={durations.n})"
 
 
-def _seconds(value: float | None) -> str:
+def seconds_text(value: float | None) -> str:
+    """A duration for people: "45 s", "3.0 min", "2.5 h" ("–" for none)."""
     if value is None:
         return "–"
     if value < 120:

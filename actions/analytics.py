@@ -73,4 +73,5 @@ class ActionAskBotCsat(Action):
         if tracker.get_slot("csat_asked"):
             return [FollowupAction(ANYTHING_ELSE)]
         dispatcher.utter_message(response="utter_ask_bot_csat")
-        return [SlotSet("csat_asked", True)]
+        # Then wait for the tap: no rule or story follows this action, so nothing else may be predicted.
+        return [SlotSet("csat_asked", True), FollowupAction("action_listen")]

@@ -34,6 +34,7 @@ SOCIAL_INTENTS = frozenset(
         "help_feedback",
         "give_feedback",
         "diag_choose",
+        "form_value",
     }
 )
 FALLBACK_INTENT = "nlu_fallback"

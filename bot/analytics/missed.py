@@ -21,6 +21,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from bot.analytics.handled import is_trigger, next_actions, taken_as
 from bot.analytics.metrics import FALLBACK_INTENT
 
 #: The FallbackClassifier's threshold when ``config.yml`` does not name one (Rasa's default).
@@ -84,15 +85,16 @@ def read_missed(tracker_url: str, since: dt.datetime, until: dt.datetime, thresh
                     connection.execute(sa.text("SET TRANSACTION READ ONLY"))
                 rows = connection.execute(
                     sa.text(
-                        "SELECT id, timestamp, intent_name, data FROM events WHERE type_name = 'user' "
+                        "SELECT id, sender_id, timestamp, intent_name, data FROM events WHERE type_name = 'user' "
                         "AND timestamp >= :since AND timestamp < :until AND id > :after ORDER BY id LIMIT :limit"
                     ),
                     {**bounds, "after": after, "limit": _BATCH},
                 ).all()
+                handled_by = next_actions(connection, rows)
             if not rows:
                 return found
             for row in rows:
-                message = _message(row, threshold)
+                message = _message(row, threshold, handled_by.get(int(row.id)))
                 if message is not None:
                     found.append(message)
             after = int(rows[-1].id)
@@ -117,8 +119,12 @@ def _epoch(at: dt.datetime) -> float:
     return (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
-def _message(row: Any, threshold: float) -> MissedMessage | None:
-    """The row's message if Rasa did not understand it; None if it did, or the row holds no text."""
+def _message(row: Any, threshold: float, action: str | None = None) -> MissedMessage | None:
+    """The row's message if the bot did not understand it; None if it did, or the row holds no text.
+
+    A trigger ("EXTERNAL: …") is no message; a message a guide or a form took (a typed step answer,
+    a return reason) was understood where it mattered (:mod:`bot.analytics.handled`).
+    """
     try:
         data = json.loads(row.data or "{}")
     except ValueError:
@@ -134,7 +140,9 @@ def _message(row: Any, threshold: float) -> MissedMessage | None:
         confidence = float(intent.get("confidence") or 0.0)
     except (TypeError, ValueError):
         confidence = 0.0
-    if not is_not_understood(name, confidence, threshold):
+    if is_trigger(text) or not is_not_understood(name, confidence, threshold):
         return None
+    if action is not None and taken_as(FALLBACK_INTENT, action) != FALLBACK_INTENT:
+        return None  # a guide or a form took it
     at = dt.datetime.fromtimestamp(float(row.timestamp), dt.timezone.utc).replace(tzinfo=None)
     return MissedMessage(text=text, at=at, intent=name, confidence=confidence)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.analytics import events as ev
+from bot.analytics.handled import is_trigger, next_actions, taken_as
 from bot.analytics.metrics import (
     REPEAT_WINDOW,
     SOCIAL_INTENTS,
@@ -158,16 +159,17 @@ def import_turns(engine: Engine, tracker_url: str, sink: ev.EventSink | None = N
                     ),
                     {"after": after, "limit": _IMPORT_BATCH},
                 ).all()
+                handled_by = next_actions(connection, rows)
             if not rows:
                 return imported
-            sink.record(_turn_events(engine, rows))
+            sink.record(_turn_events(engine, rows, handled_by))
             imported += len(rows)
             after = int(rows[-1].id)
     finally:
         tracker.dispose()
 
 
-def _turn_events(engine: Engine, rows: list[Any]) -> list[ev.OutcomeEvent]:
+def _turn_events(engine: Engine, rows: list[Any], handled_by: dict[int, str]) -> list[ev.OutcomeEvent]:
     table = Conversation.__table__
     senders = sorted({str(r.sender_id) for r in rows})
     known: dict[str, tuple[str, str | None]] = {}
@@ -180,17 +182,21 @@ def _turn_events(engine: Engine, rows: list[Any]) -> list[ev.OutcomeEvent]:
     found = []
     for row in rows:
         data = json.loads(row.data or "{}")
+        if is_trigger(data.get("text")):
+            continue  # Rasa's triggered intents (an agent resolved...) are not customer turns
         intent = (data.get("parse_data") or {}).get("intent") or {}
         channel, customer = known.get(str(row.sender_id), ("unknown", None))
+        name = row.intent_name or intent.get("name")
+        action = handled_by.get(int(row.id))
         found.append(
             ev.OutcomeEvent(
                 kind=ev.TURN,
                 conversation_id=str(row.sender_id),
                 channel=channel,
                 customer_id=customer,
-                topic=row.intent_name or intent.get("name"),
+                topic=taken_as(name, action),
                 value=float(intent.get("confidence") or 0.0),
-                attrs={"button": str(data.get("text") or "").startswith("/")},
+                attrs={"button": str(data.get("text") or "").startswith("/"), "nlu_intent": name, "action": action},
                 at=dt.datetime.fromtimestamp(float(row.timestamp), dt.timezone.utc).replace(tzinfo=None),
                 source=f"{TRACKER_SOURCE}{int(row.id):012d}",
             )

@@ -157,7 +157,7 @@ async def test_the_bot_asks_for_a_rating_once_per_conversation(offline_services:
     from actions.analytics import ActionAskBotCsat
 
     first = await run(ActionAskBotCsat(), make_tracker("that fixed it", "affirm"))
-    assert first == ([SlotSet("csat_asked", True)], [said("utter_ask_bot_csat")])
+    assert first == ([SlotSet("csat_asked", True), FollowupAction("action_listen")], [said("utter_ask_bot_csat")])
     again = await run(ActionAskBotCsat(), make_tracker("that worked", "affirm", slots={"csat_asked": True}))
     assert again == ([FollowupAction("utter_anything_else")], [])
 

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from bot.analytics import events as ev
 from bot.analytics.metrics import compute
+from bot.analytics.missed import read_missed
 from bot.analytics.report import build, parse_span, render
 from bot.analytics.store import import_turns, load
 from bot.db.models import Conversation, Handoff, HelpAnswer, Message
@@ -298,3 +299,43 @@ def test_a_handoff_handed_back_or_gone_quiet_is_no_first_contact_resolution(migr
     # All reached a person; only the one the agent resolved was settled in this contact.
     assert (report.first_contact_resolution.count, report.first_contact_resolution.of) == (1, 3)
     assert report.containment.count == 0 and report.time_to_resolution.n == 3
+
+
+def test_what_took_a_turn_decides_whether_it_went_not_understood(migrated_engine: Engine, tmp_path: Path) -> None:
+    """A typed guide answer or a form value the language model could not place was understood where it
+    mattered; only a turn the bot answered with "did you mean …?" went not understood; triggers are no turns."""
+    tracker = tmp_path / "tracker.db"
+    fallback = '{"text": "%s", "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.2}}}'
+    with sqlite3.connect(tracker) as connection:
+        connection.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, timestamp REAL, "
+            "intent_name TEXT, action_name TEXT, data TEXT)"
+        )
+        t = MONDAY.timestamp()
+        connection.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (1, "c1", "user", t, "nlu_fallback", None, fallback % "its white"),
+                (2, "c2", "user", t, "nlu_fallback", None, fallback % "blorp"),
+                (3, "c1", "action", t, None, "action_diagnostic_step", "{}"),
+                (4, "c2", "action", t, None, "action_clarify", "{}"),
+                (5, "c1", "user", t + 1, "nlu_fallback", None, fallback % "Another reason"),
+                (6, "c1", "action", t + 1, None, "action_listen", "{}"),
+                (7, "c1", "action", t + 1, None, "service_form", "{}"),
+                (8, "c1", "user", t + 2, "handoff_resolved", None, '{"text": "EXTERNAL: handoff_resolved"}'),
+                (9, "c1", "action", t + 2, None, "action_handoff_resolved", "{}"),
+            ],
+        )
+    url = f"sqlite:///{tracker}"
+    import_turns(migrated_engine, url)
+    with migrated_engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT conversation_id, topic FROM analytics_events WHERE kind = 'turn' ORDER BY source")
+        ).all()
+    assert [(r.conversation_id, r.topic) for r in rows] == [
+        ("c1", "diag_choose"),
+        ("c2", "nlu_fallback"),
+        ("c1", "form_value"),
+    ]
+    missed = read_missed(url, MONDAY - dt.timedelta(hours=1), MONDAY + dt.timedelta(hours=1), 0.45)
+    assert [m.text for m in missed] == ["blorp"]

@@ -100,8 +100,11 @@ async def test_after_verifying_the_request_goes_on(
     after = await chat.say(mailbox.codes_for(email)[-1])
     # The request continues where it started, with the order number given before verifying.
     assert f"Cancel order {number}" in after and "Which order is it?" not in after
-    assert "is cancelled" in await chat.tap("Yes, go ahead")
+    done = await chat.tap("Yes, go ahead")
+    assert "is cancelled" in done and "How did I do?" in done, done  # one rating of the bot's own help
+    assert "didn't quite get that" not in done and "not sure I understood" not in done, done
     assert value(engine, Order.status, Order.number == number) == "cancelled"
+    assert "Thanks for the rating" in await chat.tap("4")
 
 
 # -- cancel ----------------------------------------------------------------------------------

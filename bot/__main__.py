@@ -531,6 +531,51 @@ def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    """Play made-up customers and agents against the running stack, so a new dashboard has figures."""
+    import asyncio
+    import random
+
+    from bot.db.engine import create_db_engine
+    from bot.diagnostics import load_guides
+    from bot.simulation import Simulation, StackUnavailable, load_phrasebook
+
+    if settings.is_production:
+        print("error: simulate makes up customers, orders and conversations; not in production", file=sys.stderr)
+        return 2
+    if args.conversations < 1 or args.concurrency < 1 or args.days < 0:
+        print("error: --conversations and --concurrency must be at least 1, --days at least 0", file=sys.stderr)
+        return 2
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
+    guides = load_guides(settings.paths.data_dir / "diagnostics")
+    phrases = load_phrasebook(settings.paths.data_dir / "simulation" / "customers.yml", frozenset(guides))
+    engine = create_db_engine(settings.database_url)
+    simulation = Simulation(
+        gateway_url=args.url or settings.gateway.url,
+        api_token=settings.gateway.api_token,
+        identity_secret=settings.identity.secret,
+        engine=engine,
+        phrases=phrases,
+        guides=guides,
+        out=lambda line: print(line, flush=True),
+    )
+    try:
+        summary = asyncio.run(
+            simulation.run(args.conversations, seed=seed, concurrency=args.concurrency, days=args.days)
+        )
+    except StackUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"\n{summary.render()}")
+    print(
+        "\nSee the figures: python -m bot report --since 1d, or /console/insights "
+        f"({settings.gateway.url}/console/insights). Rerun with --seed {seed} for the same plan."
+    )
+    return 1 if summary.failed else 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "gateway": cmd_gateway,
@@ -545,6 +590,7 @@ COMMANDS = {
     "records-api": cmd_records_api,
     "agents": cmd_agents,
     "telegram": cmd_telegram,
+    "simulate": cmd_simulate,
 }
 
 
@@ -608,6 +654,19 @@ def build_parser() -> argparse.ArgumentParser:
     telegram_actions.add_parser("delete-webhook", help="remove the webhook (to use long polling)")
     deep_link = telegram_actions.add_parser("deep-link", help="mint a one-time account-linking /start payload")
     deep_link.add_argument("customer_id", help="the customer's id, e.g. C1001")
+    simulate = sub.add_parser(
+        "simulate", help="demo data: play made-up customers and agents against the running bot (make run)"
+    )
+    simulate.add_argument("--conversations", type=int, default=300, help="conversations to play (default 300)")
+    simulate.add_argument("--url", help="the gateway's URL (default: BOT_PUBLIC_URL or the gateway's port)")
+    simulate.add_argument("--seed", type=int, help="the same seed plays the same plan (default: a new one, printed)")
+    simulate.add_argument("--concurrency", type=int, default=4, help="conversations at a time (default 4)")
+    simulate.add_argument(
+        "--days",
+        type=float,
+        default=0.0,
+        help="spread the conversations' starts over this many real days (the API cannot backdate; default 0: now)",
+    )
     return parser
 
 

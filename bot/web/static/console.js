@@ -42,32 +42,9 @@
   };
   var UNREACHABLE = "Cannot reach the gateway. Retrying…";
 
-  // ------------------------------------------------------------------ storage
-  // sessionStorage may be missing or throw (privacy modes): fall back to memory.
-  var memoryStore = {};
-  function storeGet(key) {
-    try {
-      return window.sessionStorage.getItem(key);
-    } catch (e) {
-      return Object.prototype.hasOwnProperty.call(memoryStore, key) ? memoryStore[key] : null;
-    }
-  }
-  function storeSet(key, value) {
-    memoryStore[key] = value;
-    try {
-      window.sessionStorage.setItem(key, value);
-    } catch (e) {
-      /* memory fallback keeps it for this page */
-    }
-  }
-  function storeRemove(key) {
-    delete memoryStore[key];
-    try {
-      window.sessionStorage.removeItem(key);
-    } catch (e) {
-      /* ignore */
-    }
-  }
+  var storeGet = window.NimbusAgentStore.get; // agent-store.js, shared with the other agent page
+  var storeSet = window.NimbusAgentStore.set;
+  var storeRemove = window.NimbusAgentStore.remove;
 
   // --------------------------------------------------------------------- DOM
   function $(id) {

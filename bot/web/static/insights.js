@@ -19,30 +19,9 @@
     agent_inactive: "Your agent account is not active.",
   };
 
-  var memoryStore = {};
-  function storeGet(key) {
-    try {
-      return window.sessionStorage.getItem(key);
-    } catch (e) {
-      return Object.prototype.hasOwnProperty.call(memoryStore, key) ? memoryStore[key] : null;
-    }
-  }
-  function storeSet(key, value) {
-    memoryStore[key] = value;
-    try {
-      window.sessionStorage.setItem(key, value);
-    } catch (e) {
-      /* memory fallback keeps it for this page */
-    }
-  }
-  function storeRemove(key) {
-    delete memoryStore[key];
-    try {
-      window.sessionStorage.removeItem(key);
-    } catch (e) {
-      /* ignore */
-    }
-  }
+  var storeGet = window.NimbusAgentStore.get; // agent-store.js, shared with the other agent page
+  var storeSet = window.NimbusAgentStore.set;
+  var storeRemove = window.NimbusAgentStore.remove;
 
   function $(id) {
     return document.getElementById(id);

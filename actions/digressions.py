@@ -12,7 +12,6 @@ validation message, as before.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -21,6 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.catalog import ActionProductLookup
 from actions.help import ActionHelpAnswer, ActionHelpFeedback, reply_from_help, search_help
+from bot.core.phrasing import after_leaving, is_question, leaves
 
 #: How sure the NLU must be that a message is another request before a form gives way to it.
 CONFIDENCE = 0.6
@@ -40,11 +40,6 @@ ANSWERS: dict[str, type[Action] | str] = {
     "chitchat": "utter_chitchat",
 }
 
-_LEAVING = re.compile(
-    r"^\s*(never\s*mind|nevermind|forget (it|that)|stop|cancel that|no wait|actually,? (never\s*mind|forget it))\b",
-    re.IGNORECASE,
-)
-
 
 def digression(tracker: Tracker) -> str | None:
     """The intent of the latest message if it is a confident request the form should give way to."""
@@ -57,7 +52,7 @@ def digression(tracker: Tracker) -> str | None:
 
 def leaving(tracker: Tracker) -> bool:
     """Whether the latest message starts by leaving what was going on ("never mind, …")."""
-    return bool(_LEAVING.match(str(tracker.latest_message.get("text") or "")))
+    return leaves(str(tracker.latest_message.get("text") or ""))
 
 
 async def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any] | None:
@@ -76,17 +71,6 @@ async def answer_aside(dispatcher: CollectingDispatcher, tracker: Tracker, domai
     return slots
 
 
-_QUESTION_START = frozenset(
-    "how what whats what's which when where why who is are does do did can could will would should".split()
-)
-
-
-def reads_as_question(text: str) -> bool:
-    """Whether a message is shaped as a question: a "?" at the end or a question word first."""
-    words = text.strip().lower().split()
-    return text.strip().endswith("?") or (bool(words) and words[0].strip(",.!") in _QUESTION_START)
-
-
 async def _answer_from_help(dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any] | None:
     """Answer a question no intent fits from the help center: its answer, or the articles it suggests.
 
@@ -94,7 +78,7 @@ async def _answer_from_help(dispatcher: CollectingDispatcher, tracker: Tracker) 
     help center knows nothing about it.
     """
     text = str(tracker.latest_message.get("text") or "")
-    rest = _LEAVING.sub("", text, count=1).strip(" ,.;:-!")
+    rest = after_leaving(text)
     if text.startswith("/") or len(rest.split()) < 2:
         return None
     result = await search_help(rest)
@@ -117,7 +101,7 @@ async def answer_digression(
     """
     text = str(tracker.latest_message.get("text") or "")
     slots = await answer_aside(dispatcher, tracker, domain)
-    if slots is None and reads_as_question(_LEAVING.sub("", text, count=1).strip(" ,.;:-!")):
+    if slots is None and is_question(after_leaving(text)):
         slots = await _answer_from_help(dispatcher, tracker)
     if slots is None and leaving(tracker) and left is not None:
         dispatcher.utter_message(response=left)

@@ -25,9 +25,9 @@ from actions.digressions import answer_digression
 from actions.handoff import announce, hand_over
 from bot.account import replies
 from bot.account.replies import Utterance
+from bot.core.phrasing import ORDER_NUMBER
 from bot.records import AuditedRecords, RecordsUnavailable
 
-ORDER_NUMBER = re.compile(r"(?<!\d)1\d{5}(?!\d)")
 SERIAL = re.compile(r"\b[A-Z]{2}-[A-Z0-9]{2,3}-[A-Z0-9]{6}\b", re.IGNORECASE)
 MAX_ORDER_TRIES = 3
 #: ``order_tries`` value meaning "the form stopped because the records system is down; already said".

@@ -38,6 +38,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet
 from rasa.shared.core.generator import TrackerWithCachedStates
 
+from bot.core.phrasing import is_question, leaves
 from bot.diagnostics.matching import match_option
 from bot.diagnostics.state import corrects_previous, current_options
 
@@ -49,23 +50,8 @@ ASIDE_ACTION = "action_diagnostic_aside"
 CONFIDENCE = 1.1
 
 
-#: A message that starts by leaving what was going on (as in actions/digressions.py).
-LEAVING = re.compile(
-    r"^\s*(never\s*mind|nevermind|forget (it|that)|stop|cancel that|no wait|actually,? (never\s*mind|forget it))\b",
-    re.IGNORECASE,
-)
 #: Words that make a start_over message about the conversation, not about restarting a device.
 CHAT_RESTART = re.compile(r"\b(chat|conversation|from scratch|from the (start|beginning)|all over)\b", re.IGNORECASE)
-
-_QUESTION_WORDS = frozenset(
-    "how what whats what's which when where why who is are does do did can could will would should any".split()
-)
-
-
-def is_question(text: str) -> bool:
-    """Whether the text reads as a question (a '?' or a question word first), not as an answer to a step."""
-    words = text.strip().lower().split()
-    return text.strip().endswith("?") or (bool(words) and words[0].strip(",.!") in _QUESTION_WORDS)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
@@ -114,7 +100,7 @@ class DiagnosticFlowPolicy(Policy):
         confidence = float((message.intent or {}).get("confidence") or 0.0)
         text = message.text or ""
         aside = intent in self.config["aside_intents"] and confidence >= self.config["topic_confidence"]
-        if aside and LEAVING.match(text):
+        if aside and leaves(text):
             # "never mind, how much is the AX1800?": the customer leaves the guide (a way back is offered).
             return None, self._pause(tracker, active)
         if intent == "start_over" and CHAT_RESTART.search(text):

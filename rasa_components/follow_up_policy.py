@@ -34,13 +34,13 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 
 from bot.catalog.answers import FOLLOW_UP_MAX_WORDS, ProductAnswers, reads_as_follow_up
+from bot.core.phrasing import ORDER_NUMBER
 
 LOOKUP_ACTION = "action_product_lookup"
 PRODUCT_SLOTS = ("product_question",)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 #: Like the other policies of the project; wins over RulePolicy (1.0).
 CONFIDENCE = 1.1
-ORDER_NUMBER = re.compile(r"(?<!\d)1\d{5}(?!\d)")
 CORRECTION = re.compile(
     r"^\W*(?:\w+\W+){0,3}?(?:sorry|oops|my bad|i meant|i mean|meant|wrong|no|actually|wait)\b", re.IGNORECASE
 )

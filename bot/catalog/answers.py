@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.catalog import normalize
 from bot.catalog.facts import products_by_sku
 from bot.catalog.normalize import STOPWORDS, edit_distance, tokens
 from bot.catalog.results import MAX_CHOICES, Match
@@ -44,11 +45,8 @@ QUESTION_WORDS = frozenset(
     """.split()
 )
 """Words of the question itself: a message made only of these (and stopwords) names no product."""
-FILLER_WORDS = frozenset(
-    """
-    sorry oops oh wait actually meant mean no nope not wrong instead one ones regular normal standard basic plain
-    about how what and then too also there here same other another rather buy new get replacement spare
-    """.split()
+FILLER_WORDS = normalize.FILLER_WORDS | frozenset(
+    "about how what and then too also there here same other another buy new get replacement spare".split()
 )
 """Words of a correction or follow-up ("sorry, I meant …", "what about the other one?"): never a product's name."""
 FOLLOW_UP_CUE = re.compile(

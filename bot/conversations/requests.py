@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.phrasing import is_question
+
 #: Intents that are requests the bot serves (a second one of these is worth offering).
 REQUEST_INTENTS = frozenset(
     {
@@ -74,11 +76,6 @@ _CLAUSE_OPENERS = frozenset(
 )
 _ABBREVIATIONS = frozenset("mr mrs ms dr prof st str nr vs approx ca incl excl tel eg ie zb bzw ua".split())
 _LEADING_JOIN = re.compile(r"^(?:and also|also|plus|by the way|btw|oh and|and)\b[,:]?\s*", re.IGNORECASE)
-_QUESTION_OPENERS = re.compile(
-    r"^(?:what|what's|whats|how|where|where's|when|which|who|why|can|could|do|does|did|is|are|will|would"
-    r"|should|have|has)\b",
-    re.IGNORECASE,
-)
 # A statement going on about the first part ("it started yesterday", "it is slow too").
 _CONTINUATION = re.compile(r"^(?:it|it's|its|this|that|that's|they|they're|these|those)\b", re.IGNORECASE)
 
@@ -154,12 +151,6 @@ def split_requests(text: str) -> tuple[str, str] | None:
         if len(first.split()) >= MIN_WORDS and len(second.split()) >= MIN_WORDS:
             return first, second
     return None
-
-
-def is_question(text: str) -> bool:
-    """Whether a part asks something ("do you have it in paris", "... in stock?")."""
-    clean = text.strip()
-    return clean.endswith("?") or _QUESTION_OPENERS.match(clean) is not None
 
 
 def _is_request(parsed: Parsed, threshold: float) -> bool:

@@ -232,19 +232,20 @@ def compute(
 
     # A repeat contact: the same (verified) customer starts another conversation with a request on
     # the same topic, on any channel, within REPEAT_WINDOW after this one's last message.
-    all_later = [(c, topic.get(c.id)) for c in data.conversations if c.id in topic] + list(data.later)
+    by_customer: dict[str, list[tuple[ConversationRow, str | None]]] = defaultdict(list)
+    for other, other_topic in [(c, topic.get(c.id)) for c in data.conversations if c.id in topic] + list(data.later):
+        if other.customer_id is not None and other_topic is not None:
+            by_customer[other.customer_id].append((other, other_topic))
 
     def came_back(conversation: ConversationRow) -> bool:
         if conversation.customer_id is None:
             return False
         window_end = conversation.last_at + REPEAT_WINDOW
         return any(
-            other.customer_id == conversation.customer_id
-            and other.id != conversation.id
+            other.id != conversation.id
             and conversation.last_at < other.created_at <= window_end
-            and other_topic is not None
             and other_topic == topic.get(conversation.id)
-            for other, other_topic in all_later
+            for other, other_topic in by_customer[conversation.customer_id]
         )
 
     repeated = {c.id for c in with_request if came_back(c)}

@@ -95,23 +95,28 @@ def _events(connection: sa.Connection, ids: list[str]) -> list[ev.OutcomeEvent]:
 
 def _handoffs(connection: sa.Connection, ids: list[str]) -> list[HandoffRow]:
     handoffs_t, messages_t = Handoff.__table__, Message.__table__
+    # The first agent message after each handoff opened, in the same query (not one query per handoff).
+    first_reply_at = (
+        sa.select(sa.func.min(messages_t.c.created_at))
+        .where(
+            messages_t.c.conversation_id == handoffs_t.c.conversation_id,
+            messages_t.c.sender == Sender.AGENT,
+            messages_t.c.created_at >= handoffs_t.c.created_at,
+        )
+        .scalar_subquery()
+        .label("first_reply_at")
+    )
     found: list[HandoffRow] = []
     for chunk in _chunks(ids):
-        for h in connection.execute(sa.select(handoffs_t).where(handoffs_t.c.conversation_id.in_(chunk))).all():
-            first_reply = connection.execute(
-                sa.select(sa.func.min(messages_t.c.created_at)).where(
-                    messages_t.c.conversation_id == h.conversation_id,
-                    messages_t.c.sender == Sender.AGENT,
-                    messages_t.c.created_at >= h.created_at,
-                )
-            ).scalar()
+        query = sa.select(handoffs_t, first_reply_at).where(handoffs_t.c.conversation_id.in_(chunk))
+        for h in connection.execute(query).all():
             found.append(
                 HandoffRow(
                     conversation_id=h.conversation_id,
                     reason=h.reason,
                     created_at=h.created_at,
                     claimed_at=h.claimed_at,
-                    first_reply_at=first_reply,
+                    first_reply_at=h.first_reply_at,
                     resolved_at=h.resolved_at,
                     escalated_at=h.escalated_at,
                     csat=h.csat,

@@ -203,7 +203,12 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from bot.handoff.hours import load_hours
 
     _migrate(settings)
-    until = utcnow() if args.until is None else dt.datetime.fromisoformat(args.until)
+    try:
+        until = utcnow() if args.until is None else dt.datetime.fromisoformat(args.until)
+    except ValueError:
+        raise ValueError(
+            f"--until must be an ISO date-time in UTC, e.g. 2026-12-05T18:00 (not {args.until!r})"
+        ) from None
     since = until - analytics_report.parse_span(args.since)
     hours = load_hours(settings.paths.data_dir / "business_hours.yml")
     engine = create_db_engine(settings.database_url)
@@ -576,6 +581,9 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+#: The channels a report can be narrowed to (the same as the dashboard's filter).
+REPORT_CHANNELS = ("web", "telegram", "slack", "direct")
+
 COMMANDS = {
     "run": cmd_run,
     "gateway": cmd_gateway,
@@ -608,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="support figures of a period: containment, handoffs, CSAT, guides...")
     report.add_argument("--since", default="7d", help="how far back: 7d, 24h, 2w (default 7d)")
     report.add_argument("--until", help="end of the period, ISO date-time in UTC (default now)")
-    report.add_argument("--channel", help="only this channel (web, telegram, slack, direct)")
+    report.add_argument("--channel", choices=REPORT_CHANNELS, help="only this channel")
     report.add_argument("--json", action="store_true", help="print JSON instead of text")
     candidates = sub.add_parser(
         "nlu-candidates", help="messages the bot did not understand, grouped, as Rasa NLU YAML (to train on)"

@@ -539,17 +539,29 @@ def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     """Play made-up customers and agents against the running stack, so a new dashboard has figures."""
     import asyncio
+    import math
     import random
 
     from bot.db.engine import create_db_engine
+    from bot.db.models import utcnow
     from bot.diagnostics import load_guides
     from bot.simulation import Simulation, StackUnavailable, load_phrasebook
+    from bot.simulation.backdate import backdate
 
     if settings.is_production:
         print("error: simulate makes up customers, orders and conversations; not in production", file=sys.stderr)
         return 2
-    if args.conversations < 1 or args.concurrency < 1 or args.days < 0:
-        print("error: --conversations and --concurrency must be at least 1, --days at least 0", file=sys.stderr)
+    if args.conversations < 1 or args.concurrency < 1 or args.days < 0 or args.backdate_days < 0:
+        print(
+            "error: --conversations and --concurrency must be at least 1, --days and --backdate-days at least 0",
+            file=sys.stderr,
+        )
+        return 2
+    if args.days and args.backdate_days:
+        print(
+            "error: --days (a real-time pace) and --backdate-days (moved afterwards) exclude each other",
+            file=sys.stderr,
+        )
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
     guides = load_guides(settings.paths.data_dir / "diagnostics")
@@ -566,16 +578,40 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     )
     try:
         summary = asyncio.run(
-            simulation.run(args.conversations, seed=seed, concurrency=args.concurrency, days=args.days)
+            simulation.run(
+                args.conversations,
+                seed=seed,
+                concurrency=args.concurrency,
+                days=args.days,
+                backdate_days=args.backdate_days,
+            )
         )
+        if args.backdate_days:
+            print(f"Moving the {len(summary.visits)} visits over the last {args.backdate_days:g} days …", flush=True)
+            moved = backdate(
+                engine,
+                settings.dialogue.tracker_url,
+                summary.visits,
+                days=args.backdate_days,
+                seed=seed,
+                now=utcnow(),
+            )
+            print(
+                f"Moved {moved.conversations} conversations ({moved.rows} rows of the bot, "
+                f"{moved.tracker_events} tracker events) to starts between {moved.first:%Y-%m-%d %H:%M} and "
+                f"{moved.last:%Y-%m-%d %H:%M} UTC."
+                if moved.first and moved.last
+                else "Nothing to move: no conversation of the run was stored."
+            )
     except StackUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         engine.dispose()
     print(f"\n{summary.render()}")
+    since = f"{math.ceil(args.backdate_days)}d" if args.backdate_days else "1d"
     print(
-        "\nSee the figures: python -m bot report --since 1d, or /console/insights "
+        f"\nSee the figures: python -m bot report --since {since}, or /console/insights "
         f"({settings.gateway.url}/console/insights). Rerun with --seed {seed} for the same plan."
     )
     return 1 if summary.failed else 0
@@ -674,6 +710,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="spread the conversations' starts over this many real days (the API cannot backdate; default 0: now)",
+    )
+    simulate.add_argument(
+        "--backdate-days",
+        type=float,
+        default=0.0,
+        help="play now, then move each visit as a whole to a start over the last N days "
+        "(office hours and weekdays busier), e.g. 7 for a week on the dashboard; default 0: left as played",
     )
     return parser
 

@@ -64,6 +64,8 @@ class Summary:
     failures: dict[str, list[str]] = field(default_factory=dict)
     tally: Tally = field(default_factory=Tally)
     agents: tuple[str, ...] = ()
+    #: Each visit's conversation ids, by the visit's place in the plan.
+    visits: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -130,8 +132,13 @@ class Simulation:
         self._engine, self._phrases, self._out, self._agent_pace = engine, phrases, out, agent_pace
         self._walkers = {guide_id: GuideWalker(tree) for guide_id, tree in guides.items()}
 
-    async def run(self, conversations: int, *, seed: int, concurrency: int = 4, days: float = 0.0) -> Summary:
+    async def run(
+        self, conversations: int, *, seed: int, concurrency: int = 4, days: float = 0.0, backdate_days: float = 0.0
+    ) -> Summary:
         """Play ``conversations`` conversations, ``concurrency`` at a time, starting over ``days`` real days.
+
+        ``backdate_days`` only changes what the introduction announces: the caller moves the
+        played visits afterwards (:mod:`bot.simulation.backdate`).
 
         Raises:
             StackUnavailable: The gateway is unreachable or not ready, or uses another database.
@@ -144,7 +151,7 @@ class Simulation:
             await gateway.ready()
             cast = await self._cast(gateway)
             summary.agents = tuple(agent.id for agent in cast.agents)
-            self._out(self._intro(len(visits), conversations, seed, concurrency, days))
+            self._out(self._intro(len(visits), conversations, seed, concurrency, days, backdate_days))
             limit = asyncio.Semaphore(concurrency)
             progress = _Progress(conversations, summary, self._out)
             spacing = days * DAY_S / len(visits)
@@ -211,14 +218,19 @@ class Simulation:
         except SimulationError as exc:
             summary.failures.setdefault(scenario.name, []).append(str(exc))
         finally:
+            summary.visits[visit.index] = tuple(visit.conversation_ids)
             await visit.close()
 
-    def _intro(self, visits: int, conversations: int, seed: int, concurrency: int, days: float) -> str:
-        pace = (
-            f", starting over {days:g} days in real time (keep this running)"
-            if days > 0
-            else "; each conversation is stamped now by the gateway (nothing is backdated)"
-        )
+    def _intro(
+        self, visits: int, conversations: int, seed: int, concurrency: int, days: float, backdate_days: float
+    ) -> str:
+        if days > 0:
+            pace = f", starting over {days:g} days in real time (keep this running)"
+        elif backdate_days > 0:
+            pace = f"; played now, then each visit moved as a whole to a start over the last {backdate_days:g} days"
+        else:
+            pace = "; each conversation is stamped now by the gateway (nothing is backdated)"
+
         return (
             f"Simulating {conversations} conversations ({visits} customer visits) against {self._url} "
             f"with seed {seed}, {concurrency} at a time{pace}."

@@ -64,6 +64,8 @@ class Visit:
     #: Handoffs the customer's replies showed open, and those an agent was sent to.
     handoffs_seen: set[int] = field(default_factory=set)
     handoffs_worked: set[int] = field(default_factory=set)
+    #: The conversations the visit opened, by id (``--backdate-days`` moves them together).
+    conversation_ids: list[str] = field(default_factory=list)
 
     def chance(self, probability: float) -> bool:
         """True with ``probability``."""
@@ -85,7 +87,9 @@ class Visit:
         """A new direct-API conversation, verified as ``customer_id`` when given."""
         token = mint_customer_token(customer_id, self.identity_secret, ttl_s=TOKEN_TTL_S) if customer_id else None
         self.tally.channels["direct"] += 1
-        return DirectChat(self.gateway, f"sim-{self.run_id}-{self.index:04d}{suffix}", token)
+        chat = DirectChat(self.gateway, f"sim-{self.run_id}-{self.index:04d}{suffix}", token)
+        self.conversation_ids.append(chat.conversation_id)
+        return chat
 
     async def widget(self, customer_id: str | None = None) -> WidgetChat:
         """A new conversation in the web widget (closed when the visit ends)."""
@@ -93,6 +97,7 @@ class Visit:
         chat = WidgetChat(self.gateway, token)
         self.widgets.append(chat)
         await chat.connect()
+        self.conversation_ids.append(chat.conversation_id)
         self.tally.channels["web"] += 1
         return chat
 

@@ -8,6 +8,7 @@ and Rasa's tracker store, and the insights dashboard is opened in headless Chrom
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -75,6 +76,42 @@ def simulated(stack: RunningStack) -> Iterator[Simulated]:
         engine.dispose()
 
 
+BACKDATED = 14
+
+
+@pytest.fixture(scope="module")
+def backdated(stack: RunningStack, simulated: Simulated) -> subprocess.CompletedProcess[str]:
+    """A second, smaller run moved over the last week (the stack is new: nothing else is older than a day)."""
+    return simulate(
+        stack, "--conversations", str(BACKDATED), "--seed", "77", "--backdate-days", "7", "--url", stack.gateway_url
+    )
+
+
+def test_a_backdated_run_fills_the_past_week_day_by_day(
+    simulated: Simulated, backdated: subprocess.CompletedProcess[str]
+) -> None:
+    out = backdated.stdout
+    assert backdated.returncode == 0, f"{out}\n{backdated.stderr}"
+    assert "then each visit moved as a whole to a start over the last 7 days" in out
+    moved = re.search(r"Moved (\d+) conversations \((\d+) rows of the bot, (\d+) tracker events\)", out)
+    assert moved, out
+    assert int(moved[1]) == BACKDATED and int(moved[2]) > BACKDATED and int(moved[3]) > BACKDATED
+    assert "report --since 7d" in out
+    hours = load_hours(simulated.settings.paths.data_dir / "business_hours.yml")
+    until = utcnow() - dt.timedelta(minutes=29)  # starts are moved at least 30 minutes back
+    week = build(
+        simulated.engine,
+        simulated.settings.dialogue.tracker_url,
+        until - dt.timedelta(days=7, minutes=2),
+        until - dt.timedelta(hours=1),  # the stack is younger than that: only the moved run
+        None,
+        hours.is_open,
+    )
+    assert week.conversations["total"] <= BACKDATED
+    assert len(week.per_day) >= 3, week.per_day  # 14 visits over a week: several days
+    assert week.nlu["turns"] > 0  # Rasa's turns moved with their conversations
+
+
 def test_the_command_shows_progress_and_a_summary_per_scenario(simulated: Simulated) -> None:
     out = simulated.result.stdout
     assert simulated.result.returncode == 0, f"{out}\n{simulated.result.stderr}"
@@ -113,7 +150,9 @@ def test_a_gateway_that_does_not_answer_is_a_clear_error(stack: RunningStack) ->
 
 
 @pytest.mark.browser
-def test_every_chart_of_the_dashboard_has_data_after_a_simulation(stack: RunningStack, simulated: Simulated) -> None:
+def test_every_chart_of_the_dashboard_has_data_after_a_simulation(
+    stack: RunningStack, simulated: Simulated, backdated: subprocess.CompletedProcess[str]
+) -> None:
     require(CHROMIUM.exists(), "Chromium not installed at /usr/bin/chromium (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright
 
@@ -130,9 +169,12 @@ def test_every_chart_of_the_dashboard_has_data_after_a_simulation(stack: Running
             svgs = page.locator("#in-report svg[data-chart]")
             expect(svgs.first).to_be_attached(timeout=30_000)
             points = dict(svgs.evaluate_all("nodes => nodes.map(n => [n.dataset.chart, Number(n.dataset.points)])"))
+            trend = page.locator('#in-report svg[data-chart="trend"] circle title').all_text_contents()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "insights-simulated.png"), full_page=True)
         finally:
             browser.close()
     assert MUST_DRAW | ran <= set(points), points
     assert all(n > 0 for n in points.values()), points
+    busy_days = {t.split(",")[0] for t in trend if re.fullmatch(r"\S+, conversations: [1-9]\d*", t)}
+    assert len(busy_days) >= 3, trend  # the default range is the week: the moved run fills several days

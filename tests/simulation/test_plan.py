@@ -119,3 +119,14 @@ def test_production_refuses_to_simulate(
         monkeypatch.setenv(name, f"{name}-value")
     assert main(["simulate", "--conversations", "3"]) == 2
     assert "not in production" in capsys.readouterr().err
+
+
+def test_a_real_time_pace_and_backdating_exclude_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BOT_ENV", "test")
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
+    assert main(["simulate", "--days", "2", "--backdate-days", "7"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    assert main(["simulate", "--backdate-days", "-1"]) == 2
+    assert "at least 0" in capsys.readouterr().err

@@ -38,8 +38,11 @@ def authorized(header: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
-def create_action_app(token: str, actions_package: str = "actions") -> Sanic:
+def create_action_app(token: str, actions_package: str = "actions", timeout_s: float = 20.0) -> Sanic:
     """Rasa SDK's action server app, answering 401 to every call without ``token`` but the health probe.
+
+    An action still running after ``timeout_s`` (``BOT_ACTION_TIMEOUT``) is answered 503 by
+    Sanic, so Rasa (which would wait 300 s) fails the action well inside its conversation lock.
 
     Raises:
         ValueError: an empty token (the server would be open to anyone).
@@ -47,6 +50,7 @@ def create_action_app(token: str, actions_package: str = "actions") -> Sanic:
     if not token:
         raise ValueError("the action server token must not be empty")
     app = create_app(actions_package, cors_origins="")  # no browser ever calls the action server
+    app.config.RESPONSE_TIMEOUT = timeout_s
 
     @app.middleware("request")
     async def require_token(request: Request) -> HTTPResponse | None:
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings()
     utils.configure_colored_logging(settings.log_level)
     utils.update_sanic_log_level()
-    app = create_action_app(settings.dialogue.action_token)
+    app = create_action_app(settings.dialogue.action_token, timeout_s=settings.dialogue.action_timeout_s)
     host = args.host or settings.dialogue.action_host
     port = args.port if args.port is not None else settings.dialogue.action_port
     _LOGGER.info("actions.serving host=%s port=%d", host, port)

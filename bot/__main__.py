@@ -536,6 +536,27 @@ def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rasa(settings: Settings, args: argparse.Namespace) -> int:
+    """One Rasa server in the foreground (a container, a replica of the local cluster): it never trains."""
+    from bot.dialogue.endpoints import rasa_environment
+    from bot.supervisor import QUIET_ENV, rasa_argv
+    from bot.training import model_path
+
+    model = model_path(settings.paths.project_root, settings.paths.models_dir)
+    if not model.exists():
+        print(f"error: no model at {model}; run `python -m bot train` (at image build time)", file=sys.stderr)
+        return 2
+    argv = rasa_argv(settings, model)
+    env = {
+        **os.environ,
+        **settings.child_environment(),
+        **rasa_environment(settings.dialogue, settings.services),
+        **QUIET_ENV,
+    }
+    print(f"Rasa server on {settings.dialogue.rasa_host}:{settings.dialogue.rasa_port} with {model.name}", flush=True)
+    os.execve(argv[0], argv, env)  # noqa: S606 - our own interpreter; replaces this process, signals reach Rasa
+
+
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     """Play made-up customers and agents against the running stack, so a new dashboard has figures."""
     import asyncio
@@ -635,6 +656,7 @@ COMMANDS = {
     "agents": cmd_agents,
     "telegram": cmd_telegram,
     "simulate": cmd_simulate,
+    "rasa": cmd_rasa,
 }
 
 
@@ -698,6 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
     telegram_actions.add_parser("delete-webhook", help="remove the webhook (to use long polling)")
     deep_link = telegram_actions.add_parser("deep-link", help="mint a one-time account-linking /start payload")
     deep_link.add_argument("customer_id", help="the customer's id, e.g. C1001")
+    sub.add_parser("rasa", help="run one Rasa server in the foreground (a container or a cluster replica)")
     simulate = sub.add_parser(
         "simulate", help="demo data: play made-up customers and agents against the running bot (make run)"
     )

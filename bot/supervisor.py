@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from bot.dialogue.endpoints import rasa_endpoints, rasa_environment
 from bot.settings import Settings
 
 
@@ -78,46 +79,62 @@ def _log_tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+#: What every child process gets: no telemetry, no TensorFlow chatter, logs line by line.
+QUIET_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def write_endpoints(settings: Settings) -> Path:
+    """The Rasa server's endpoints file for ``settings`` (bot/dialogue/endpoints.py), in ``var/run/``."""
+    template = (settings.paths.project_root / "endpoints.yml").read_text(encoding="utf-8")
+    path = settings.paths.var_dir / "run" / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rasa_endpoints(template, settings.services), encoding="utf-8")  # no secret: ${...} names
+    return path
+
+
+def rasa_argv(settings: Settings, model: Path, python: str = sys.executable) -> list[str]:
+    """The command line of a Rasa server for ``settings`` serving ``model`` (writes its endpoints file)."""
+    root = settings.paths.project_root
+    return [
+        python,
+        "-m",
+        "rasa",
+        "run",
+        "--model",
+        str(model),
+        "--enable-api",
+        "--auth-token",
+        settings.dialogue.token,
+        "--interface",
+        settings.dialogue.rasa_host,
+        "--port",
+        str(settings.dialogue.rasa_port),
+        "--endpoints",
+        str(write_endpoints(settings)),
+        "--credentials",
+        str(root / "credentials.yml"),
+    ]
+
+
 class Supervisor:
     """Owns the three processes of a running bot."""
 
     def __init__(self, settings: Settings, model: Path, *, python: str = sys.executable) -> None:
         """Prepare (not start) the processes for ``settings`` serving ``model``."""
         self._settings = settings
-        root = settings.paths.project_root
         log_dir = settings.paths.var_dir / "logs"
-        base_env = {
-            **os.environ,
-            **settings.child_environment(),
-            "RASA_TELEMETRY_ENABLED": "false",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
+        base_env = {**os.environ, **settings.child_environment(), **QUIET_ENV}
         self.processes = [
             ManagedProcess(
                 name="rasa",
-                argv=[
-                    python,
-                    "-m",
-                    "rasa",
-                    "run",
-                    "--model",
-                    str(model),
-                    "--enable-api",
-                    "--auth-token",
-                    settings.dialogue.token,
-                    "--interface",
-                    settings.dialogue.rasa_host,
-                    "--port",
-                    str(settings.dialogue.rasa_port),
-                    "--endpoints",
-                    str(root / "endpoints.yml"),
-                    "--credentials",
-                    str(root / "credentials.yml"),
-                ],
-                # endpoints.yml reads where the action server is (and its token, in base_env).
-                env={**base_env, "BOT_ACTION_URL": settings.dialogue.action_url},
+                argv=rasa_argv(settings, model, python),
+                # The endpoints file reads where the action server is (and its token, in base_env).
+                env={**base_env, **rasa_environment(settings.dialogue, settings.services)},
                 ready_url=f"{settings.dialogue.rasa_url}/status?token={settings.dialogue.token}",
                 log_path=log_dir / "rasa.log",
             ),

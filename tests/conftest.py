@@ -24,7 +24,7 @@ from tests.helpers import free_port, interface_addresses
 from tests.mail import MailSink, smtp_server
 from tests.stack import E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread, start_stack
 
-pytest_plugins = ["tests.db_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.shared_services"]
 
 # Property tests (Hypothesis): a modest number of examples, no per-example deadline (two shared
 # cores), no example database left in the work tree. CI (CI=true) derandomizes, so a run is

@@ -27,6 +27,7 @@ from bot.settings.sections import (
     MetricsSettings,
     Paths,
     RecordsSettings,
+    SharedServices,
     SlackSettings,
     SmtpSettings,
     TelegramSettings,
@@ -64,6 +65,7 @@ class Settings:
     slack: SlackSettings = field(default_factory=SlackSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    services: SharedServices = field(default_factory=SharedServices)
     generated_tokens: tuple[str, ...] = ()
 
     @property
@@ -127,6 +129,10 @@ _VARIABLES: dict[str, dict[str, str]] = {
         "turn_secret": "BOT_TURN_SECRET",
         "timeout_s": "BOT_RASA_TIMEOUT",
         "tracker_url": "BOT_TRACKER_URL",
+        "rasa_base_url": "BOT_RASA_URL",
+        "action_base_url": "BOT_ACTION_URL",
+        "action_timeout_s": "BOT_ACTION_TIMEOUT",
+        "lock_lifetime_s": "BOT_LOCK_LIFETIME",
     },
     "limits": {
         "max_message_chars": "BOT_MAX_MESSAGE_CHARS",
@@ -171,6 +177,12 @@ _VARIABLES: dict[str, dict[str, str]] = {
         "api_url": "BOT_TELEGRAM_API_URL",
     },
     "metrics": {"token": "BOT_METRICS_TOKEN"},
+    "services": {
+        "redis_url": "BOT_REDIS_URL",
+        "rabbitmq_url": "BOT_RABBITMQ_URL",
+        "events_queue": "BOT_EVENTS_QUEUE",
+        "redis_prefix": "BOT_REDIS_PREFIX",
+    },
 }
 
 
@@ -208,6 +220,24 @@ def _gateway(env: Env, tokens: Mapping[str, str]) -> GatewaySettings:
 
 
 def _dialogue(env: Env, tokens: Mapping[str, str], paths: Paths) -> DialogueSettings:
+    dialogue = _dialogue_settings(env, tokens, paths)
+    # One chain of waits: an action gives up before the gateway stops waiting for Rasa's answer,
+    # and Rasa's lock on the conversation outlives both (else two replicas could run one turn).
+    if not 0 < dialogue.action_timeout_s < dialogue.timeout_s:
+        raise SettingsError(
+            f"BOT_ACTION_TIMEOUT ({dialogue.action_timeout_s:g} s) must be above 0 and shorter than "
+            f"BOT_RASA_TIMEOUT ({dialogue.timeout_s:g} s)"
+        )
+    if dialogue.lock_lifetime_s <= dialogue.timeout_s:
+        raise SettingsError(
+            f"BOT_LOCK_LIFETIME ({dialogue.lock_lifetime_s} s) must be longer than BOT_RASA_TIMEOUT "
+            f"({dialogue.timeout_s:g} s)"
+        )
+    return dialogue
+
+
+def _dialogue_settings(env: Env, tokens: Mapping[str, str], paths: Paths) -> DialogueSettings:
+    timeout_s = env.number("BOT_RASA_TIMEOUT", 30.0)
     return DialogueSettings(
         rasa_host=env.text("BOT_RASA_HOST", "127.0.0.1"),
         rasa_port=env.integer("BOT_RASA_PORT", 5005),
@@ -217,10 +247,37 @@ def _dialogue(env: Env, tokens: Mapping[str, str], paths: Paths) -> DialogueSett
         channel_secret=tokens["BOT_RASA_CHANNEL_SECRET"],
         action_token=tokens["BOT_ACTION_TOKEN"],
         turn_secret=tokens["BOT_TURN_SECRET"],
-        timeout_s=env.number("BOT_RASA_TIMEOUT", 30.0),
+        timeout_s=timeout_s,
         # endpoints.yml hands this URL to Rasa's SQL tracker store; the privacy commands read the same.
         tracker_url=env.text("BOT_TRACKER_URL", f"sqlite:///{paths.tracker_db}"),
+        rasa_base_url=_base_url(env, "BOT_RASA_URL"),
+        action_base_url=_base_url(env, "BOT_ACTION_URL"),
+        # By default two thirds of the gateway's wait (20 s of 30 s), so a slow action fails the turn in time.
+        action_timeout_s=env.number("BOT_ACTION_TIMEOUT", round(timeout_s * 2 / 3, 1)),
+        lock_lifetime_s=env.integer("BOT_LOCK_LIFETIME", DialogueSettings.lock_lifetime_s),
     )
+
+
+def _base_url(env: Env, name: str) -> str:
+    url = env.text(name)
+    if url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        raise SettingsError(f"{name} must be an http:// or https:// base URL, not {url!r}")
+    return url.rstrip("/")
+
+
+def _services(env: Env) -> SharedServices:
+    redis_url, rabbitmq_url = env.secret("BOT_REDIS_URL").strip(), env.secret("BOT_RABBITMQ_URL").strip()
+    if redis_url and not redis_url.startswith(("redis://", "rediss://")):
+        raise SettingsError("BOT_REDIS_URL must start with redis:// or rediss://")
+    if rabbitmq_url and not rabbitmq_url.startswith(("amqp://", "amqps://")):
+        raise SettingsError("BOT_RABBITMQ_URL must start with amqp:// or amqps://")
+    queue = env.text("BOT_EVENTS_QUEUE", SharedServices.events_queue)
+    prefix = env.text("BOT_REDIS_PREFIX", SharedServices.redis_prefix)
+    if not re.fullmatch(r"[A-Za-z0-9]{1,40}", prefix):  # Rasa's lock store ignores any other prefix
+        raise SettingsError("BOT_REDIS_PREFIX may hold only letters and digits (at most 40)")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", queue):
+        raise SettingsError("BOT_EVENTS_QUEUE may hold only letters, digits, '_', '.' and '-'")
+    return SharedServices(redis_url=redis_url, rabbitmq_url=rabbitmq_url, events_queue=queue, redis_prefix=prefix)
 
 
 def _limits(env: Env, rasa_timeout_s: float) -> Limits:
@@ -342,5 +399,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         slack=_slack(reader),
         telegram=_telegram(reader),
         metrics=_metrics(reader, environment),
+        services=_services(reader),
         generated_tokens=tuple(generated),
     )

@@ -87,16 +87,38 @@ class DialogueSettings:
     turn_secret: str = ""
     timeout_s: float = 30.0
     tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'rasa_tracker.db'}"
+    #: Where to call them when it is not where they listen (a Service, a load balancer); empty: host and port.
+    rasa_base_url: str = ""
+    action_base_url: str = ""
+    #: How long an action may run before the action server answers with an error (Rasa itself waits 300 s).
+    action_timeout_s: float = 20.0
+    #: How long Rasa's lock on a conversation lasts (TICKET_LOCK_LIFETIME): longer than a turn may take.
+    lock_lifetime_s: int = 120
 
     @property
     def rasa_url(self) -> str:
         """Base URL of the Rasa server."""
-        return f"http://{_reachable(self.rasa_host)}:{self.rasa_port}"
+        return self.rasa_base_url.rstrip("/") or f"http://{_reachable(self.rasa_host)}:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
         """Base URL of the action server."""
-        return f"http://{_reachable(self.action_host)}:{self.action_port}"
+        return self.action_base_url.rstrip("/") or f"http://{_reachable(self.action_host)}:{self.action_port}"
+
+
+@dataclass(frozen=True)
+class SharedServices:
+    """The services a cluster of replicas shares (docs/scaling.md); empty: one host, nothing shared.
+
+    ``redis_url`` turns on Rasa's Redis lock store and the gateway's cross-replica signals;
+    ``rabbitmq_url`` turns on Rasa's event broker (pika), read by the analytics consumer.
+    """
+
+    redis_url: str = ""
+    rabbitmq_url: str = ""
+    events_queue: str = "bot_events"
+    #: Prefix of every key this deployment keeps in Redis (several bots, or test runs, may share one).
+    redis_prefix: str = "supportbot"
 
 
 def _reachable(host: str) -> str:

@@ -45,6 +45,14 @@ def test_settings_from_environment(tmp_path: Path) -> None:
         ({"BOT_RASA_PORT": "-1"}, "must not be negative"),
         ({"BOT_ENV": "staging"}, "BOT_ENV must be"),
         ({"BOT_ENV": "production"}, "must be set when BOT_ENV=production"),
+        (
+            {"BOT_ACTION_TIMEOUT": "45"},
+            r"BOT_ACTION_TIMEOUT \(45 s\) must be above 0 and shorter than BOT_RASA_TIMEOUT",
+        ),
+        ({"BOT_LOCK_LIFETIME": "30"}, r"BOT_LOCK_LIFETIME \(30 s\) must be longer than BOT_RASA_TIMEOUT \(30 s\)"),
+        ({"BOT_RASA_URL": "rasa:5005"}, "BOT_RASA_URL must be an http:// or https:// base URL"),
+        ({"BOT_REDIS_URL": "127.0.0.1:6379"}, "BOT_REDIS_URL must start with redis://"),
+        ({"BOT_RABBITMQ_URL": "http://rabbit"}, "BOT_RABBITMQ_URL must start with amqp://"),
     ],
 )
 def test_bad_settings_are_clear_errors(tmp_path: Path, env: dict, message: str) -> None:
@@ -69,11 +77,19 @@ def test_child_processes_get_the_same_settings(tmp_path: Path) -> None:
         "BOT_TELEGRAM_MODE": "polling",
         "BOT_MAX_MESSAGE_CHARS": "1000",
         "BOT_REPLICA_ID": "gw-2",
+        "BOT_RASA_URL": "http://rasa.internal:5005/",
+        "BOT_ACTION_URL": "http://actions.internal:5055",
+        "BOT_REDIS_URL": "redis://:s3cret@redis.internal:6380/2",
+        "BOT_RABBITMQ_URL": "amqp://bot:pw@rabbit.internal:5672/bot",
+        "BOT_LOCK_LIFETIME": "90",
     }
     settings = load_settings(env)
     assert settings.smtp.starttls and settings.smtp.password == " spaced " and not settings.slack.customers
     assert settings.records.backend == "http" and settings.telegram.mode == "polling" and settings.slack.enabled
     assert settings.limits.max_message_chars == 1000 and settings.gateway.owner_id == "gw-2"
+    assert settings.dialogue.rasa_url == "http://rasa.internal:5005"  # where it is called, not where it listens
+    assert settings.dialogue.action_url == "http://actions.internal:5055" and settings.dialogue.lock_lifetime_s == 90
+    assert settings.services.redis_url.endswith("@redis.internal:6380/2") and settings.services.rabbitmq_url
     again = load_settings(settings.child_environment())
     assert again == replace(settings, generated_tokens=())  # the child is handed the generated tokens
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
-from sqlalchemy.sql.expression import true
+from sqlalchemy.sql.expression import text, true
 
 Base: Any = declarative_base()
 
@@ -304,6 +304,16 @@ class Handoff(Base):
     """A request for a human agent to take over a conversation."""
 
     __tablename__ = "handoffs"
+    __table_args__ = (
+        # At most one unresolved handoff per conversation, even when two replicas open one at once.
+        Index(
+            "uq_handoffs_one_unresolved",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id = Column(

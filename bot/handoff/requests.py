@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot.core.messages import HandoffRef
 from bot.db.engine import session_factory
@@ -60,6 +61,17 @@ class HandoffRequests:
         """
         if reason not in REASONS:
             raise ValueError(f"unknown handoff reason {reason!r}")
+        try:
+            return self._request(conversation_id, reason, packet, channel)
+        except IntegrityError:
+            # Another replica opened it (or the conversation) between our look and our insert:
+            # the unique index refused ours, and looking again finds theirs.
+            _LOGGER.info("handoff.request_raced")
+            return self._request(conversation_id, reason, packet, channel)
+
+    def _request(
+        self, conversation_id: str, reason: str, packet: Mapping[str, Any], channel: str
+    ) -> tuple[HandoffRef, bool]:
         with self._sessions.begin() as session:
             if session.get(Conversation, conversation_id) is None:
                 session.add(Conversation(id=conversation_id, channel=channel))

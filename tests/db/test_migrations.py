@@ -32,7 +32,7 @@ def _table_names(database_url: str) -> set[str]:
 
 
 def test_head_is_the_latest_revision() -> None:
-    assert head_revision() == "0009_analytics"
+    assert head_revision() == "0010_one_open_handoff"
 
 
 def test_upgrade_builds_the_models_schema(migrated_database_url: str) -> None:
@@ -104,3 +104,26 @@ def test_unique_constraints_exist(migrated_database_url: str) -> None:
         ("channel_identities", ("channel", "external_id")),
         ("messages", ("conversation_id", "client_id")),
     }
+
+
+def test_duplicate_unresolved_handoffs_a_race_left_are_closed_before_the_constraint(database_url: str) -> None:
+    from sqlalchemy import text
+
+    upgrade(database_url, "0009_analytics")
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO conversations (id, channel, created_at, updated_at) "
+                                    "VALUES ('c1', 'web', '2026-12-01', '2026-12-01')"))  # fmt: skip
+            for status in ("open", "claimed", "resolved"):
+                connection.execute(
+                    text("INSERT INTO handoffs (conversation_id, status, reason, packet, created_at) "
+                         "VALUES ('c1', :status, 'customer_request', '{}', '2026-12-01')"),
+                    {"status": status},
+                )  # fmt: skip
+        upgrade(database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, status, closed_how FROM handoffs ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    assert [(r.status, r.closed_how) for r in rows] == [("open", None), ("resolved", "duplicate"), ("resolved", None)]

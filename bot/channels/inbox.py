@@ -213,6 +213,30 @@ class Inbox:
                 claimed.append(_event(head, attempts=head.attempts + 1))
         return claimed
 
+    async def renew(self, item_id: int) -> bool:
+        """Hold a claimed event for another lease; ``False`` when it is no longer this replica's."""
+        return await asyncio.to_thread(self._renew, item_id)
+
+    def _renew(self, item_id: int) -> bool:
+        with self._sessions.begin() as session:
+            return bool(
+                session.execute(
+                    update(InboxItem)
+                    .where(
+                        InboxItem.id == item_id,
+                        InboxItem.lease_owner == self.owner,
+                        InboxItem.state.in_(OPEN_STATES),
+                    )
+                    .values(lease_until=utcnow() + self._lease)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            )
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claim holds an event."""
+        return self._lease.total_seconds()
+
     async def finish(self, item_id: int, state: str = "done") -> None:
         """Close an event its processor handled without storing a turn (a no-op when already closed)."""
         await asyncio.to_thread(self._finish, item_id, state)
@@ -380,8 +404,10 @@ class InboxWorker(RoundWorker):
             self._served_last = event.platform
 
     async def _process(self, event: InboxEvent) -> None:
+        renewing = asyncio.create_task(self._keep_leased(event))
         try:
             await self._processors[event.platform](event)
+            renewing.cancel()
             await self._inbox.finish(event.id)
         except asyncio.CancelledError:
             raise
@@ -396,9 +422,22 @@ class InboxWorker(RoundWorker):
                     log_id(event.conversation_id),
                 )
         finally:
+            renewing.cancel()
             self._busy.pop(event.conversation_id, None)
             self._inbox.notify(event.id)
             self.wake()
+
+    async def _keep_leased(self, event: InboxEvent) -> None:
+        """Renew the event's lease every third of it while its turn runs, so no other replica takes it."""
+        every = self._inbox.lease_s / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if not await self._inbox.renew(event.id):
+                    _LOGGER.warning("inbox.lease_lost item=%d", event.id)
+                    return
+            except Exception:  # the database is away: the next renewal tries again
+                _LOGGER.warning("inbox.lease_renewal_failed item=%d", event.id)
 
 
 class ErasureBlocked(RuntimeError):

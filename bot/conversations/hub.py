@@ -1,4 +1,7 @@
-"""In-process fan-out of new conversation messages (and typing notices) to live subscribers (WebSocket tabs)."""
+"""Fan-out of new conversation messages (and typing notices) to live subscribers (WebSocket tabs).
+
+In process; with a relay (:mod:`bot.conversations.relay`) also to the tabs other replicas hold.
+"""
 
 from __future__ import annotations
 
@@ -34,10 +37,22 @@ class ConversationHub:
         self._subscribers: dict[str, set[asyncio.Queue[Delivery]]] = defaultdict(set)
         self._max_queue = max_queue
         self._listeners: list[Callable[[StoredMessage], None]] = []
+        self._relays: list[Callable[[StoredMessage | Typing], None]] = []
 
     def on_publish(self, listener: Callable[[StoredMessage], None]) -> None:
         """Call ``listener`` (synchronously, it must not block) for every published message."""
         self._listeners.append(listener)
+
+    def on_item(self, relay: Callable[[StoredMessage | Typing], None]) -> None:
+        """Also hand every message and typing notice published here to ``relay`` (other replicas).
+
+        Items from other replicas come in through :meth:`deliver_remote` and are not relayed again.
+        """
+        self._relays.append(relay)
+
+    def deliver_remote(self, item: StoredMessage | Typing) -> None:
+        """Deliver an item another replica published to the subscribers here (not to the listeners)."""
+        self._deliver(item.conversation_id, item)
 
     def subscribe(self, conversation_id: str) -> asyncio.Queue[Delivery]:
         """Return a queue that receives the conversation's new messages."""
@@ -59,10 +74,20 @@ class ConversationHub:
         for listener in self._listeners:
             listener(message)
         self._deliver(message.conversation_id, message)
+        self._relay(message)
 
     def publish_typing(self, conversation_id: str, on: bool) -> None:
         """Tell the conversation's subscribers that the bot is (no longer) working on a message."""
-        self._deliver(conversation_id, Typing(conversation_id, on))
+        typing = Typing(conversation_id, on)
+        self._deliver(conversation_id, typing)
+        self._relay(typing)
+
+    def _relay(self, item: StoredMessage | Typing) -> None:
+        for relay in self._relays:
+            try:
+                relay(item)
+            except Exception:  # a relay failing harms no local subscriber
+                _LOGGER.exception("hub.relay_failed")
 
     def _deliver(self, conversation_id: str, item: StoredMessage | Typing) -> None:
         for queue in list(self._subscribers.get(conversation_id, ())):

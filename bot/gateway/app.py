@@ -32,6 +32,7 @@ from bot.channels.texts import load_channel_texts
 from bot.channels.web import WebChannel
 from bot.conversations.hub import ConversationHub
 from bot.conversations.identity import IdentityResolver
+from bot.conversations.relay import RedisRelay
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
@@ -247,6 +248,22 @@ async def _queues(app: web.Application) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def _relay(app: web.Application) -> AsyncIterator[None]:
+    """With BOT_REDIS_URL: the hub joined to the other replicas' (bot/conversations/relay.py)."""
+    services = app[SETTINGS].services
+    if not services.redis_url:
+        yield
+        return
+    relay = RedisRelay(app[HUB], services.redis_url, services.redis_prefix)
+    await relay.start()
+    _LOGGER.info("gateway.relay_started channel=%s", relay.channel)
+    try:
+        yield
+    finally:
+        await relay.close()
+
+
+@contextlib.asynccontextmanager
 async def _timers(app: web.Application) -> AsyncIterator[None]:
     """The handoff timers (escalation, silent customers), running in the background."""
     settings = app[SETTINGS]
@@ -262,7 +279,7 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
 
 
 #: Opened in this order, closed in reverse.
-RESOURCES: tuple[Resource, ...] = (_database, _http, _services, _slack, _telegram, _queues, _timers)
+RESOURCES: tuple[Resource, ...] = (_database, _http, _services, _relay, _slack, _telegram, _queues, _timers)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

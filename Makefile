@@ -16,7 +16,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
 
-test: install lint imports typecheck validate train ## every check CI runs
+test: install lint imports typecheck validate k8s train ## every check CI runs
 	$(PY) -m pytest
 
 install: $(STAMP)
@@ -53,6 +53,18 @@ soak: install train ## 30 minutes of mixed traffic at half of saturation: memory
 
 imports: tools ## the layer map of docs/architecture.md ([tool.importlinter] in pyproject.toml)
 	$(TOOLS)/bin/lint-imports
+
+# Kubernetes version the manifests must be valid for; kubernetes-validate bundles its schemas (no network).
+K8S_VERSION := 1.29
+# Every manifest under deploy/kubernetes: the resources the kustomizations list, and the Secret template.
+K8S_MANIFESTS = $(shell find deploy/kubernetes \( -name '*.yaml' -o -name '*.yml' \) ! -name 'kustomization.y*ml' | sort)
+
+.PHONY: k8s
+k8s: tools ## validate deploy/kubernetes offline: every manifest, strict, against Kubernetes K8S_VERSION's schemas
+	out=$$($(TOOLS)/bin/kubernetes-validate --strict --kubernetes-version $(K8S_VERSION) $(K8S_MANIFESTS)); rc=$$?; \
+	echo "$$out"; \
+	if grep -q '^WARN' <<< "$$out"; then echo "k8s: no schema for a kind or apiVersion above (Kubernetes $(K8S_VERSION))" >&2; exit 1; fi; \
+	exit $$rc
 
 typecheck: install
 	$(VENV)/bin/mypy bot actions rasa_components

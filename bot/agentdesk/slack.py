@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from bot.agentdesk.jobs import HandoffJobs
 from bot.agentdesk.texts import SlackDeskTexts
 from bot.agentdesk.threads import SlackThread, SlackThreads
 from bot.db.engine import session_factory
+from bot.db.leases import SeenEvents
 from bot.db.models import Agent, Conversation
 from bot.handoff.events import (
     AgentWrote,
@@ -43,8 +43,6 @@ from bot.slack.mrkdwn import escape_mrkdwn, plain_from_slack
 
 _LOGGER = logging.getLogger(__name__)
 
-#: How many Slack event ids are remembered to drop redeliveries (Slack retries within minutes).
-_SEEN_EVENTS = 2000
 _CLOSED_STATES = {"resolved": "state_resolved", "handed_back": "state_handed_back", "expired": "state_expired"}
 
 
@@ -84,7 +82,8 @@ class SlackDesk:
         self._texts = texts or SlackDeskTexts()
         self._threads = SlackThreads(engine, legacy_threads_file)
         self._jobs = HandoffJobs()
-        self._seen_events: OrderedDict[str, None] = OrderedDict()
+        # Slack retries an event it thinks was lost, maybe to another replica: ids kept in the database.
+        self._seen_events = SeenEvents(engine, "slack_desk")
         self.slack = slack
         self.client = slack.client
         slack.bolt.action(CLAIM_ACTION)(self._on_claim)
@@ -179,12 +178,9 @@ class SlackDesk:
         if handoff_id is None:
             return self.is_desk_channel(channel)
         event_id = str(body.get("event_id") or event.get("client_msg_id") or event.get("ts"))
-        if event_id in self._seen_events:
+        if not await asyncio.to_thread(self._seen_events.first_time, event_id):
             _LOGGER.info("slack_desk.duplicate_event event=%s", event_id)
             return True
-        self._seen_events[event_id] = None
-        while len(self._seen_events) > _SEEN_EVENTS:
-            self._seen_events.popitem(last=False)
         user, text = str(event["user"]), str(event.get("text", ""))
         self._jobs.submit(handoff_id, lambda: self._relay(handoff_id, user, channel, thread_ts, text), "reply")
         return True

@@ -45,6 +45,7 @@ from bot.conversations.service import ConversationService, CustomerMessage, Inbo
 from bot.conversations.store import ConversationStore
 from bot.core.messages import StoredMessage
 from bot.core.text import clean_text
+from bot.db.leases import ReplicaLeases
 from bot.identity.deeplinks import DeepLinks
 from bot.settings import Limits, TelegramSettings
 
@@ -166,6 +167,11 @@ class TelegramSender:
         return str(sent.message_id)
 
 
+#: Seconds a long poll waits for updates; the lease of the replica that polls.
+POLL_TIMEOUT_S = 25
+POLL_LEASE = "telegram_polling"
+
+
 class TelegramChannel:
     """The Telegram adapter: webhook or polling in, inbox processing, outbox sender out."""
 
@@ -180,8 +186,13 @@ class TelegramChannel:
         texts: ChannelTexts,
         deep_links: DeepLinks | None,
         wake_inbox: Callable[[], None],
+        leases: ReplicaLeases | None = None,
     ) -> None:
-        """Compose the adapter (no network until :meth:`start`)."""
+        """Compose the adapter (no network until :meth:`start`).
+
+        With ``leases`` (several replicas) only the replica holding the ``telegram_polling``
+        lease polls (Telegram allows one ``getUpdates`` at a time); the others wait to take over.
+        """
         self._settings = settings
         self._limits = limits
         self._inbox = inbox
@@ -190,6 +201,7 @@ class TelegramChannel:
         self._texts = texts
         self._deep_links = deep_links
         self._wake_inbox = wake_inbox
+        self._leases = leases
         self.bot = make_bot(settings)
         self.sender = TelegramSender(self.bot)
         self._poller: asyncio.Task[None] | None = None
@@ -218,6 +230,9 @@ class TelegramChannel:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+            if self._leases is not None:
+                with contextlib.suppress(Exception):  # unreleased, it runs out by itself
+                    await asyncio.to_thread(self._leases.release, POLL_LEASE)
         with contextlib.suppress(Exception):
             await self.bot.shutdown()
 
@@ -258,11 +273,20 @@ class TelegramChannel:
         """Long polling: store each update, then confirm it with the next ``offset``."""
         offset: int | None = None
         failures = 0
-        with contextlib.suppress(TelegramError):
-            await self.bot.delete_webhook()
+        webhook_removed = False
         while True:
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=25, allowed_updates=ALLOWED_UPDATES)
+                if not await self._holding_poll_lease():
+                    offset = None  # whoever polls confirms updates; start from Telegram's own offset later
+                    await asyncio.sleep(POLL_TIMEOUT_S / 5)
+                    continue
+                if not webhook_removed:
+                    with contextlib.suppress(TelegramError):
+                        await self.bot.delete_webhook()
+                    webhook_removed = True
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
+                )
                 for update in updates:
                     await self._accept(update.to_dict())
                     offset = update.update_id + 1
@@ -274,6 +298,11 @@ class TelegramChannel:
                 delay = min(30.0, 0.5 * 2**failures)
                 _LOGGER.warning("telegram.poll_failed error=%s retry_in=%.1f", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
+
+    async def _holding_poll_lease(self) -> bool:
+        if self._leases is None:
+            return True
+        return await asyncio.to_thread(self._leases.hold, POLL_LEASE, POLL_TIMEOUT_S * 2 + 10)
 
     # -- processing (inbox worker) ----------------------------------------------------------
 

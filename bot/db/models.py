@@ -598,3 +598,27 @@ class AnalyticsEvent(Base):
     at = Column(DateTime, nullable=False, default=utcnow, index=True)
     # Where an imported event came from (e.g. "tracker:1234"): importing twice records it once.
     source = Column(String(80))
+
+
+class ReplicaLease(Base):
+    """Work that exactly one gateway replica does at a time (the handoff timers, Telegram polling).
+
+    The holder renews ``until`` while it works; when it dies, another replica takes over once
+    ``until`` has passed (bot/db/leases.py).
+    """
+
+    __tablename__ = "replica_leases"
+
+    name = Column(String(60), primary_key=True)
+    owner = Column(String(120), nullable=False)
+    until = Column(DateTime, nullable=False)
+
+
+class SeenEvent(Base):
+    """A platform event some replica already handled (Slack retries one to whichever replica it reaches)."""
+
+    __tablename__ = "seen_events"
+
+    source = Column(String(30), primary_key=True)
+    event_id = Column(String(120), primary_key=True)
+    seen_at = Column(DateTime, nullable=False, default=utcnow, index=True)

@@ -36,6 +36,7 @@ from bot.conversations.relay import RedisRelay
 from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
+from bot.db.leases import ReplicaLeases
 from bot.dialogue.rasa_client import RasaClient
 from bot.gateway import agent_api, api, health, help_pages, insights, metrics, return_labels
 from bot.gateway.errors import error_middleware
@@ -221,6 +222,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
         texts=app[CHANNEL_TEXTS],
         deep_links=DeepLinks(app[ENGINE], settings.identity.secret),
         wake_inbox=app[INBOX_WORKER].wake,
+        leases=_leases(app),
     )
     app[INBOX_WORKER].register(telegram_channel.PLATFORM, telegram.process)
     app[OUTBOX_WORKER].register(telegram.sender)
@@ -245,6 +247,12 @@ async def _queues(app: web.Application) -> AsyncIterator[None]:
     finally:
         await inbox_worker.close()
         await outbox_worker.close()
+
+
+def _leases(app: web.Application) -> ReplicaLeases | None:
+    """In a cluster (BOT_REDIS_URL set), the leases that keep single-holder work on one replica."""
+    settings = app[SETTINGS]
+    return ReplicaLeases(app[ENGINE], settings.gateway.owner_id) if settings.services.redis_url else None
 
 
 @contextlib.asynccontextmanager
@@ -273,6 +281,7 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
         conversations=app[CONVERSATIONS],
         events=app[HANDOFFS].events,
         closing_text=app[TEXTS].handoff_closed_silent,
+        leases=_leases(app),
     )
     async with timers.running():
         yield

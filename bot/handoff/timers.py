@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from bot.db.engine import session_factory
+from bot.db.leases import ReplicaLeases
 from bot.db.models import Handoff, HandoffStatus, Message, Sender, utcnow
 from bot.handoff.events import HandoffClosed, HandoffEscalated, HandoffEvents
 from bot.handoff.hours import BusinessHours
@@ -34,6 +35,10 @@ class TimerResult:
     closed: tuple[int, ...] = ()
 
 
+#: The lease of the replica that runs the timers.
+LEASE = "handoff_timers"
+
+
 class HandoffTimers:
     """Runs the checks every ``interval_s`` seconds in the gateway."""
 
@@ -46,14 +51,21 @@ class HandoffTimers:
         events: HandoffEvents,
         closing_text: str,
         interval_s: float = 5.0,
+        leases: ReplicaLeases | None = None,
     ) -> None:
-        """Check ``engine``'s handoffs against ``hours``; tell customers (``conversations``) and agents (``events``)."""
+        """Check ``engine``'s handoffs against ``hours``; tell customers (``conversations``) and agents (``events``).
+
+        With ``leases`` (several replicas) only the replica holding the ``handoff_timers`` lease
+        checks, so an escalation is announced once; another takes over within three intervals
+        of the holder's death.
+        """
         self._sessions = session_factory(engine)
         self._hours = hours
         self._conversations = conversations
         self._events = events
         self._closing_text = closing_text
         self._interval_s = interval_s
+        self._leases = leases
 
     def escalation_due(self, created_at: dt.datetime) -> dt.datetime:
         """When an unclaimed handoff created at ``created_at`` (naive UTC) is escalated (naive UTC).
@@ -136,10 +148,16 @@ class HandoffTimers:
         """Check forever (cancel to stop); a failing check is logged and retried next time."""
         while True:
             try:
-                await self.check()
+                if await self._holding():
+                    await self.check()
             except Exception:
                 _LOGGER.exception("handoff.timers_failed")
             await asyncio.sleep(self._interval_s)
+
+    async def _holding(self) -> bool:
+        if self._leases is None:
+            return True
+        return await asyncio.to_thread(self._leases.hold, LEASE, self._interval_s * 3)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[HandoffTimers]:
@@ -151,3 +169,6 @@ class HandoffTimers:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if self._leases is not None:
+                with contextlib.suppress(Exception):  # unreleased, it runs out by itself
+                    await asyncio.to_thread(self._leases.release, LEASE)

@@ -22,6 +22,7 @@ from bot.settings import Settings
 from tests.fakes.rasa import FakeRasa, start_fake_rasa
 from tests.fakes.telegram import TOKEN, FakeTelegram, base_url, start_fake_telegram
 from tests.helpers import queue_counts, queues_settled
+from tests.shared_services import RedisForRun
 
 WEBHOOK_SECRET = "telegram-webhook-secret_for-tests"
 CHAT = 4242
@@ -325,6 +326,43 @@ async def test_long_polling_stores_then_confirms_updates(settings: Settings) -> 
         await poll_until(confirmed, "updates confirmed by the next offset")
         # The webhook route does not exist in polling mode.
         assert await rig.deliver(rig.telegram.text_update(CHAT, "x")) in (404, 405)
+
+
+async def test_two_replicas_poll_one_at_a_time_and_the_other_takes_over(
+    settings: Settings, redis_service: RedisForRun
+) -> None:
+    """In a cluster only the holder of the polling lease calls getUpdates; stopping it hands polling over."""
+    cluster = {"redis_url": redis_service.url, "redis_prefix": redis_service.prefix}
+    overrides = {"mode": "polling", "webhook_secret": ""}
+    async for rig in start_rig(
+        settings, telegram_overrides=overrides, services=cluster, gateway={"replica_id": "gw-a"}
+    ):
+        other = TestClient(
+            TestServer(
+                create_app(rig.settings.with_overrides(gateway={"replica_id": "gw-b"})), host="127.0.0.1", port=0
+            )
+        )
+        await other.start_server()
+        try:
+            rig.telegram.queue_update(rig.telegram.text_update(CHAT, "one"))
+            await rig.telegram.wait_sent(CHAT, 1, timeout=20)
+            engine = sa.create_engine(rig.settings.database_url)
+            try:
+                with engine.connect() as connection:
+                    owners = (
+                        connection.execute(sa.text("SELECT owner FROM replica_leases WHERE name = 'telegram_polling'"))
+                        .scalars()
+                        .all()
+                    )
+            finally:
+                engine.dispose()
+            assert owners == ["gw-a"]  # gw-a started first; gw-b waits
+            await rig.client.close()  # gw-a stops and gives the lease up
+            rig.telegram.queue_update(rig.telegram.text_update(CHAT, "later"))
+            sent = await rig.telegram.wait_sent(CHAT, 2, timeout=30)
+            assert [m["text"] for m in sent] == ["you said: one", "you said: later"]  # each answered once
+        finally:
+            await other.close()
 
 
 async def test_the_sender_maps_telegram_errors(settings: Settings) -> None:

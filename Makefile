@@ -16,7 +16,16 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
 
-test: install lint imports typecheck validate k8s train ## every check CI runs
+.PHONY: run-cluster haproxy
+run-cluster: install haproxy ## two gateways, Rasa servers and action servers behind HAProxy, on the machine's PostgreSQL, Redis and RabbitMQ
+	$(PY) -m bot cluster
+
+haproxy: ## Debian's HAProxy (the cluster's load balancer), installed when missing
+	@test -x /usr/sbin/haproxy || { echo "installing Debian's haproxy"; SUDO=""; [[ $$(id -u) -ne 0 ]] && SUDO="sudo"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null || \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }; }
+
+test: install haproxy lint imports typecheck validate k8s train ## every check CI runs
 	$(PY) -m pytest
 
 install: $(STAMP)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.supervisor import Supervisor
 
 
 def _port_free(port: int) -> bool:
@@ -88,19 +94,16 @@ def _ensure_help(settings: Settings) -> str:
     return f"{len(articles)} articles, {sections} sections, {path.name} {'trained' if built else 'up to date'}"
 
 
-def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Migrate, seed, train if needed, start all three processes, wait for Ctrl-C."""
-    from bot.supervisor import Supervisor
+def _prepare(settings: Settings, args: argparse.Namespace) -> Path | None:
+    """Validate, migrate, seed, build the NLP and help models, train if needed; the model (None: failed)."""
     from bot.training import ensure_model, model_path
 
-    print("Support bot: preparing…", flush=True)
     if cmd_validate(settings, args) != 0:
-        return 2
+        return None
     _migrate(settings)
     print("  database migrated", flush=True)
     if not settings.is_production and not args.no_seed:
         print(f"  demo data seeded: {_seed(settings)}", flush=True)
-    demo_agent = None if settings.is_production else _demo_agent_token(settings)
     if os.environ.get("BOT_AGENT_TOKEN"):
         print(
             "note: BOT_AGENT_TOKEN is no longer used; each agent signs in with their own token "
@@ -115,14 +118,16 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         model = model_path(settings.paths.project_root, settings.paths.models_dir)
         if not model.exists():
             print(f"error: no model at {model}; run `python -m bot train`", file=sys.stderr)
-            return 2
-    else:
-        print("  model: checking (trains only when data or config changed)…", flush=True)
-        result = ensure_model(settings.paths.project_root, settings.paths.models_dir)
-        verb = f"trained in {result.seconds:.0f} s" if result.trained else "up to date"
-        print(f"  model {result.path.name} {verb}", flush=True)
-        model = result.path
-    ports = (settings.gateway.port, settings.dialogue.rasa_port, settings.dialogue.action_port)
+            return None
+        return model
+    print("  model: checking (trains only when data or config changed)…", flush=True)
+    result = ensure_model(settings.paths.project_root, settings.paths.models_dir)
+    verb = f"trained in {result.seconds:.0f} s" if result.trained else "up to date"
+    print(f"  model {result.path.name} {verb}", flush=True)
+    return result.path
+
+
+def _ports_busy(ports: list[int]) -> bool:
     busy = [port for port in ports if not _port_free(port)]
     if busy:
         print(
@@ -130,15 +135,69 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "BOT_GATEWAY_PORT / BOT_RASA_PORT / BOT_ACTION_PORT",
             file=sys.stderr,
         )
+    return bool(busy)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, seed, train if needed, start all three processes, wait for Ctrl-C."""
+    from bot.supervisor import Supervisor
+
+    print("Support bot: preparing…", flush=True)
+    model = _prepare(settings, args)
+    if model is None:
         return 2
-    supervisor = Supervisor(settings, model)
+    if _ports_busy([settings.gateway.port, settings.dialogue.rasa_port, settings.dialogue.action_port]):
+        return 2
+    print("Starting the Rasa server, the action server and the gateway…", flush=True)
+    return _supervise(settings, Supervisor(settings, model), args)
+
+
+def cmd_cluster(settings: Settings, args: argparse.Namespace) -> int:
+    """Two (or --replicas) of each process behind HAProxy, on PostgreSQL, Redis and RabbitMQ."""
+    from bot.cluster import HAPROXY, ClusterError, ClusterPlan, cluster_processes, cluster_settings, prepare_services
+    from bot.supervisor import Supervisor
+
+    plan = ClusterPlan(
+        replicas=args.replicas,
+        postgres_admin_url=args.postgres,
+        redis_url=args.redis,
+        rabbitmq_url=args.rabbitmq,
+        name=args.name,
+    )
+    if not 1 <= plan.replicas <= 9 or not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", plan.name):
+        print("error: --replicas must be 1 to 9, --name lower-case letters, digits and _", file=sys.stderr)
+        return 2
+    if not Path(HAPROXY).exists():
+        print(f"error: {HAPROXY} not found; `make run-cluster` installs Debian's haproxy", file=sys.stderr)
+        return 2
+    print(f"Support bot cluster ({plan.replicas} of each process): preparing…", flush=True)
+    try:
+        bot_url, tracker_url = prepare_services(plan)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"  PostgreSQL databases {plan.name} and {plan.name}_tracker, Redis and RabbitMQ answer", flush=True)
+    settings = cluster_settings(settings, plan, bot_url, tracker_url)
+    model = _prepare(settings, args)
+    if model is None:
+        return 2
+    fronts = [settings.gateway.port, settings.dialogue.rasa_port, settings.dialogue.action_port]
+    if _ports_busy(fronts + [plan.replica_port(front, i) for front in fronts for i in range(1, plan.replicas + 1)]):
+        return 2
+    processes = cluster_processes(settings, plan, model)
+    print(f"Starting {len(processes)} processes: {', '.join(p.name for p in processes)}…", flush=True)
+    return _supervise(settings, Supervisor(settings, model, processes=processes), args)
+
+
+def _supervise(settings: Settings, supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """Start the supervisor's processes, print where everything is once ready, wait for Ctrl-C."""
+    demo_agent = None if settings.is_production else _demo_agent_token(settings)
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
         supervisor.request_stop()
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    print("Starting the Rasa server, the action server and the gateway…", flush=True)
     supervisor.start()
     try:
         if not supervisor.wait_ready(args.ready_timeout):
@@ -657,6 +716,7 @@ COMMANDS = {
     "telegram": cmd_telegram,
     "simulate": cmd_simulate,
     "rasa": cmd_rasa,
+    "cluster": cmd_cluster,
 }
 
 
@@ -668,6 +728,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-train", action="store_true", help="fail instead of training when the model is missing")
     run.add_argument("--no-seed", action="store_true", help="do not load the demo data")
     run.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for readiness")
+    from bot.cluster import DEFAULT_POSTGRES, DEFAULT_RABBITMQ, DEFAULT_REDIS
+
+    cluster = sub.add_parser(
+        "cluster", help="a local cluster: two of each process behind HAProxy on PostgreSQL, Redis and RabbitMQ"
+    )
+    cluster.add_argument("--replicas", type=int, default=2, help="replicas of each process (default 2)")
+    cluster.add_argument("--postgres", default=DEFAULT_POSTGRES, help=f"maintenance database URL ({DEFAULT_POSTGRES})")
+    cluster.add_argument("--redis", default=DEFAULT_REDIS, help=f"Redis URL ({DEFAULT_REDIS})")
+    cluster.add_argument("--rabbitmq", default=DEFAULT_RABBITMQ, help="RabbitMQ URL (amqp://guest:…@127.0.0.1:5672/)")
+    cluster.add_argument("--name", default="supportbot", help="its databases, Redis prefix and queue (supportbot)")
+    cluster.add_argument("--no-train", action="store_true", help="fail instead of training when the model is missing")
+    cluster.add_argument("--no-seed", action="store_true", help="do not load the demo data")
+    cluster.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for readiness")
     sub.add_parser("gateway", help="run only the gateway")
     sub.add_parser("migrate", help="upgrade the database schema")
     sub.add_parser("seed", help="load the demo data files")

@@ -124,8 +124,15 @@ def rasa_argv(settings: Settings, model: Path, python: str = sys.executable) -> 
 class Supervisor:
     """Owns the three processes of a running bot."""
 
-    def __init__(self, settings: Settings, model: Path, *, python: str = sys.executable) -> None:
-        """Prepare (not start) the processes for ``settings`` serving ``model``."""
+    def __init__(
+        self,
+        settings: Settings,
+        model: Path,
+        *,
+        python: str = sys.executable,
+        processes: list[ManagedProcess] | None = None,
+    ) -> None:
+        """Prepare (not start) the processes for ``settings`` serving ``model`` (or ``processes``: a cluster's)."""
         self._settings = settings
         log_dir = settings.paths.var_dir / "logs"
         base_env = {**os.environ, **settings.child_environment(), **QUIET_ENV}
@@ -162,6 +169,8 @@ class Supervisor:
                 log_path=log_dir / "gateway.log",
             ),
         ]
+        if processes is not None:
+            self.processes = processes
         self._stopping = threading.Event()
 
     def start(self) -> None:

@@ -48,10 +48,8 @@ class RunningStack:
     def logs(self) -> str:
         """The children's logs, for failure messages."""
         parts = []
-        for name in ("rasa", "actions", "gateway"):
-            path = self.var_dir / "logs" / f"{name}.log"
-            if path.exists():
-                parts.append(f"--- {name}.log ---\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:]))
+        for path in sorted((self.var_dir / "logs").glob("*.log")):
+            parts.append(f"--- {path.name} ---\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:]))
         return "\n".join(parts)
 
     def issue_agent_token(self, agent_id: str) -> str:
@@ -107,9 +105,13 @@ def serve_in_thread(app: web.Application) -> Iterator[int]:
 
 
 def start_stack(
-    var_dir: Path, models_dir: Path, ready_timeout_s: float = 300, extra_env: dict[str, str] | None = None
+    var_dir: Path,
+    models_dir: Path,
+    ready_timeout_s: float = 300,
+    extra_env: dict[str, str] | None = None,
+    command: tuple[str, ...] = ("run",),
 ) -> RunningStack:
-    """Run ``python -m bot run --no-train`` and wait until it prints that it is ready."""
+    """Run ``python -m bot run --no-train`` (or ``command``: ``cluster ...``) and wait until it is ready."""
     var_dir.mkdir(parents=True, exist_ok=True)
     gateway_port = free_port()
     rasa_port = free_port()
@@ -133,7 +135,7 @@ def start_stack(
     output_path = var_dir / "supervisor.out"
     with open(output_path, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--no-train", "--ready-timeout", str(ready_timeout_s)],
+            [sys.executable, "-m", "bot", *command, "--no-train", "--ready-timeout", str(ready_timeout_s)],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=out,

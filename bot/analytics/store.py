@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot.analytics import events as ev
 from bot.analytics.handled import is_trigger, next_actions, taken_as
@@ -167,7 +168,11 @@ def import_turns(engine: Engine, tracker_url: str, sink: ev.EventSink | None = N
                 handled_by = next_actions(connection, rows)
             if not rows:
                 return imported
-            sink.record(_turn_events(engine, rows, handled_by))
+            events = _turn_events(engine, rows, handled_by)
+            try:
+                sink.record(events)
+            except IntegrityError:  # another importer (a replica's consumer, a report) took some first
+                sink.record(events)  # the sink skips the sources now recorded
             imported += len(rows)
             after = int(rows[-1].id)
     finally:

@@ -8,6 +8,7 @@ opened before it is closed before the error reaches aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -20,6 +21,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.agentdesk.slack import SlackDesk
+from bot.analytics.consumer import EventsConsumer
+from bot.analytics.store import import_turns
 from bot.channels import direct as direct_channel
 from bot.channels import slack as slack_channel
 from bot.channels import telegram as telegram_channel
@@ -249,6 +252,10 @@ async def _queues(app: web.Application) -> AsyncIterator[None]:
         await outbox_worker.close()
 
 
+#: The lease of the replica that reads Rasa's events queue.
+CONSUMER_LEASE = "analytics_consumer"
+
+
 def _leases(app: web.Application) -> ReplicaLeases | None:
     """In a cluster (BOT_REDIS_URL set), the leases that keep single-holder work on one replica."""
     settings = app[SETTINGS]
@@ -272,6 +279,32 @@ async def _relay(app: web.Application) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def _analytics_consumer(app: web.Application) -> AsyncIterator[None]:
+    """With BOT_RABBITMQ_URL: one replica reads Rasa's events queue, imports the turns (analytics/consumer.py)."""
+    settings = app[SETTINGS]
+    if not settings.services.rabbitmq_url:
+        yield
+        return
+    engine, tracker_url, leases = app[ENGINE], settings.dialogue.tracker_url, _leases(app)
+    consumer = EventsConsumer(
+        settings.services.rabbitmq_url,
+        settings.services.events_queue,
+        lambda: import_turns(engine, tracker_url),
+        holding=(lambda: leases.hold(CONSUMER_LEASE, 30)) if leases is not None else (lambda: True),
+    )
+    task = asyncio.create_task(consumer.run(), name="analytics-consumer")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if leases is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(leases.release, CONSUMER_LEASE)
+
+
+@contextlib.asynccontextmanager
 async def _timers(app: web.Application) -> AsyncIterator[None]:
     """The handoff timers (escalation, silent customers), running in the background."""
     settings = app[SETTINGS]
@@ -288,7 +321,17 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
 
 
 #: Opened in this order, closed in reverse.
-RESOURCES: tuple[Resource, ...] = (_database, _http, _services, _relay, _slack, _telegram, _queues, _timers)
+RESOURCES: tuple[Resource, ...] = (
+    _database,
+    _http,
+    _services,
+    _relay,
+    _slack,
+    _telegram,
+    _queues,
+    _analytics_consumer,
+    _timers,
+)
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:

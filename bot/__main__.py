@@ -186,10 +186,10 @@ def cmd_cluster(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     processes = cluster_processes(settings, plan, model)
     print(f"Starting {len(processes)} processes: {', '.join(p.name for p in processes)}…", flush=True)
-    return _supervise(settings, Supervisor(settings, model, processes=processes), args)
+    return _supervise(settings, Supervisor(settings, model, processes=processes), args, restart=True)
 
 
-def _supervise(settings: Settings, supervisor: Supervisor, args: argparse.Namespace) -> int:
+def _supervise(settings: Settings, supervisor: Supervisor, args: argparse.Namespace, *, restart: bool = False) -> int:
     """Start the supervisor's processes, print where everything is once ready, wait for Ctrl-C."""
     demo_agent = None if settings.is_production else _demo_agent_token(settings)
 
@@ -219,7 +219,7 @@ def _supervise(settings: Settings, supervisor: Supervisor, args: argparse.Namesp
         if settings.smtp.uses_maildir:
             print(f"  Linking codes:   {settings.paths.var_dir / 'mail'} (development mail folder)", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
-        dead_process = supervisor.run_until_stopped()
+        dead_process = supervisor.run_until_stopped(restart=restart, progress=lambda line: print(line, flush=True))
         if dead_process is not None:
             print(f"error: {supervisor.describe_failure(dead_process)}", file=sys.stderr)
             return 1

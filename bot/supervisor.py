@@ -35,7 +35,8 @@ class ManagedProcess:
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     ready_after_s: float | None = None
-    log_handle: object | None = field(default=None, repr=False)
+    log_handle: BinaryIO | None = field(default=None, repr=False)
+    restarts: int = 0
 
     def rss_mb(self) -> float | None:
         """Resident memory of the process in MiB (Linux), or None when it is not running."""
@@ -176,18 +177,21 @@ class Supervisor:
     def start(self) -> None:
         """Start every process, each in its own session so a terminal's Ctrl-C reaches only us."""
         for managed in self.processes:
-            handle = _private_log(managed.log_path)
-            managed.log_handle = handle
-            managed.started_at = time.monotonic()
-            managed.process = subprocess.Popen(
-                managed.argv,
-                cwd=self._settings.paths.project_root,
-                env=managed.env,
-                stdin=subprocess.DEVNULL,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self._spawn(managed)
+
+    def _spawn(self, managed: ManagedProcess) -> None:
+        if managed.log_handle is None:
+            managed.log_handle = _private_log(managed.log_path)
+        managed.started_at = time.monotonic()
+        managed.process = subprocess.Popen(
+            managed.argv,
+            cwd=self._settings.paths.project_root,
+            env=managed.env,
+            stdin=subprocess.DEVNULL,
+            stdout=managed.log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def dead(self) -> list[ManagedProcess]:
         """Processes that have exited."""
@@ -212,12 +216,24 @@ class Supervisor:
         """Ask :meth:`run_until_stopped` to return (safe from a signal handler)."""
         self._stopping.set()
 
-    def run_until_stopped(self) -> ManagedProcess | None:
-        """Block until a stop is requested or a process dies; returns the dead process."""
+    def run_until_stopped(
+        self, *, restart: bool = False, progress: Callable[[str], None] = print
+    ) -> ManagedProcess | None:
+        """Block until a stop is requested or a process dies; returns the dead process.
+
+        With ``restart`` (a cluster, where the other replicas carry on meanwhile) a process that
+        dies is started again instead, as an orchestrator would restart a pod; one that dies
+        again within 10 s of its start ends the run.
+        """
         while not self._stopping.wait(1.0):
-            dead = self.dead()
-            if dead:
-                return dead[0]
+            for managed in self.dead():
+                lived = time.monotonic() - managed.started_at
+                if not restart or lived < 10:
+                    return managed
+                code = managed.process.poll() if managed.process is not None else None
+                progress(f"  {managed.name} exited with code {code} after {lived:.0f} s; starting it again")
+                managed.restarts += 1
+                self._spawn(managed)
         return None
 
     def stop(self, timeout_s: float = 20.0) -> None:
@@ -236,7 +252,7 @@ class Supervisor:
                 managed.process.wait()
             handle = managed.log_handle
             if handle is not None:
-                handle.close()  # type: ignore[attr-defined]
+                handle.close()
 
     def describe_failure(self, managed: ManagedProcess) -> str:
         """Which process failed, its exit code and the end of its log."""

@@ -33,8 +33,9 @@ pytestmark = pytest.mark.e2e
 class Cluster:
     """The running cluster: its front and each gateway replica's own address."""
 
-    def __init__(self, stack: RunningStack) -> None:
+    def __init__(self, stack: RunningStack, database_url: str) -> None:
         self.stack = stack
+        self.database_url = database_url
         front = int(stack.gateway_url.rsplit(":", 1)[1])
         self.front = stack.gateway_url
         self.gateways = [f"http://127.0.0.1:{front + i}" for i in (1, 2)]
@@ -67,9 +68,13 @@ def cluster(
         "--rabbitmq",
         rabbitmq_url,
     )
-    running = start_stack(tmp_path_factory.mktemp("cluster") / "var", PROJECT_ROOT / "models", command=command)
+    # Shorter leases than the defaults, so the chaos test's takeovers happen within seconds.
+    chaos = {"BOT_RASA_TIMEOUT": "15", "BOT_LEASE": "20", "BOT_LOCK_LIFETIME": "40"}
+    running = start_stack(
+        tmp_path_factory.mktemp("cluster") / "var", PROJECT_ROOT / "models", command=command, extra_env=chaos
+    )
     try:
-        yield Cluster(running)
+        yield Cluster(running, make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False))
     finally:
         code = running.stop()
         admin = create_engine(make_url(postgres_admin_url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
@@ -146,3 +151,143 @@ async def test_an_agent_reply_through_gateway_2_reaches_the_widget_on_gateway_1(
                 break
         await ws.close()
     assert texts == ["Lena here, reading your case."]
+
+
+# -- chaos: replicas killed under load -------------------------------------------------------
+
+LOAD_CUSTOMERS = 6
+LOAD_MESSAGES = ("hi", "how much is the velo router?", "is it in stock in berlin?", "what about hamburg?", "thanks")
+
+
+def _pid_of(cluster: Cluster, victim: str) -> int:
+    """The pid of the cluster's ``gateway-<i>`` (its BOT_REPLICA_ID) or ``rasa-<i>`` (its port)."""
+    from pathlib import Path
+
+    kind, index = victim.rsplit("-", 1)
+    rasa_port = int(cluster.stack.rasa_url.rsplit(":", 1)[1]) + int(index)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"BOT_VAR_DIR={cluster.stack.var_dir}".encode() not in environ:
+            continue
+        if kind == "gateway" and b"bot\0gateway" in cmdline and f"BOT_REPLICA_ID={victim}".encode() in environ:
+            return int(entry.name)
+        if kind == "rasa" and b"rasa\0run" in cmdline and f"--port\0{rasa_port}\0".encode() in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no process {victim}")
+
+
+async def _customer(cluster: Cluster, session: aiohttp.ClientSession, conversation: str, log: dict[str, int]) -> None:
+    """Send each message until it is taken (same key on every retry), then wait for its replies."""
+    headers = {"Authorization": f"Bearer {cluster.stack.api_token}"}
+    for n, message in enumerate(LOAD_MESSAGES):
+        body = {"conversation_id": conversation, "text": message, "client_id": f"{conversation}-{n}"}
+        deadline = asyncio.get_running_loop().time() + 120
+        while True:
+            try:
+                async with session.post(f"{cluster.front}/api/v1/messages", json=body, headers=headers) as response:
+                    if response.status in (200, 202):
+                        answer = await response.json()
+                        if response.status == 202 or not answer["replies"]:
+                            log["answered_late"] += 1
+                            await _wait_for_reply(cluster, session, conversation, n, headers)
+                        break
+                    log[f"http_{response.status}"] += 1
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                log["connection_errors"] += 1
+            assert asyncio.get_running_loop().time() < deadline, f"{conversation} message {n} never taken"
+            await asyncio.sleep(0.5)
+        log["sent"] += 1
+
+
+async def _wait_for_reply(
+    cluster: Cluster, session: aiohttp.ClientSession, conversation: str, n: int, headers: dict[str, str]
+) -> None:
+    for _ in range(240):
+        try:
+            async with session.get(
+                f"{cluster.front}/api/v1/conversations/{conversation}/messages", headers=headers
+            ) as r:
+                if r.status == 200:
+                    messages = (await r.json())["messages"]
+                    customer = [m for m in messages if m["sender"] == "customer"]
+                    if len(customer) > n and any(
+                        m["sender"] == "bot" and m["cursor"] > customer[n]["cursor"] for m in messages
+                    ):
+                        return
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            pass
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{conversation}: no reply to message {n}")
+
+
+def _audit(database_url: str, conversations: list[str]) -> dict[str, int]:
+    """Lost, duplicated and out-of-order messages, read from the cluster's database."""
+    from bot.db.engine import create_db_engine
+
+    counts = {"conversations": len(conversations), "lost": 0, "duplicated_customer": 0, "duplicated_replies": 0,
+              "out_of_order": 0, "unanswered": 0}  # fmt: skip
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            for conversation in conversations:
+                rows = connection.execute(
+                    text("SELECT sender, text FROM messages WHERE conversation_id = :c ORDER BY id"),
+                    {"c": conversation},
+                ).all()
+                said = [r.text for r in rows if r.sender == "customer"]
+                counts["lost"] += len([m for m in LOAD_MESSAGES if m not in said])
+                counts["duplicated_customer"] += len(said) - len(set(said))
+                counts["out_of_order"] += int(
+                    [m for m in said if m in LOAD_MESSAGES] != list(LOAD_MESSAGES)[: len(said)]
+                )
+                block: list[str] = []
+                for row in [*rows, None]:
+                    if row is None or row.sender == "customer":
+                        if block and len(block) != len(set(block)):
+                            counts["duplicated_replies"] += 1
+                        if row is not None and rows.index(row) > 0 and not block:
+                            counts["unanswered"] += 1
+                        block = []
+                    elif row.sender == "bot":
+                        block.append(row.text)
+    finally:
+        engine.dispose()
+    return counts
+
+
+async def test_chaos_a_gateway_and_a_rasa_server_killed_under_load_lose_and_repeat_nothing(cluster: Cluster) -> None:
+    import json
+    import os
+    import signal
+    from collections import Counter
+
+    from tests.gateway.test_console_browser import ARTIFACTS
+
+    results: dict[str, Any] = {}
+    for victim in ("gateway-1", "rasa-1"):
+        log: Counter[str] = Counter()
+        conversations = [f"chaos-{victim}-{i}-{uuid.uuid4().hex[:6]}" for i in range(LOAD_CUSTOMERS)]
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=45)) as session:
+            load = asyncio.gather(*(_customer(cluster, session, c, log) for c in conversations))
+            await asyncio.sleep(3)  # mid-load
+            os.kill(_pid_of(cluster, victim), signal.SIGKILL)
+            await asyncio.wait_for(load, 400)
+        audit = _audit(cluster.database_url, conversations)
+        results[f"sigkill_{victim}"] = {**audit, **log}
+        assert audit["lost"] == audit["duplicated_customer"] == audit["duplicated_replies"] == 0, audit
+        assert audit["out_of_order"] == audit["unanswered"] == 0, audit
+        assert log["sent"] == LOAD_CUSTOMERS * len(LOAD_MESSAGES)
+        for _ in range(120):  # the supervisor starts it again, as an orchestrator would
+            if re.search(rf"{victim} exited with code -9 after .* starting it again", cluster.stack.output()):
+                break
+            await asyncio.sleep(1)
+        else:
+            raise AssertionError(cluster.stack.output())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "chaos.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -55,7 +55,8 @@ def redis_service() -> Iterator[RedisForRun]:
         client.close()
 
 
-def _rabbitmqctl(*args: str) -> bool:
+def rabbitmqctl(*args: str) -> bool:
+    """Run ``rabbitmqctl -q <args>``; whether it succeeded (False where the tool is missing or may not manage the broker)."""
     tool = shutil.which("rabbitmqctl") or ("/usr/sbin/rabbitmqctl" if os.path.exists("/usr/sbin/rabbitmqctl") else None)
     if tool is None:
         return False
@@ -70,9 +71,9 @@ def rabbitmq_url() -> Iterator[str]:
     """An AMQP URL for this run (its own virtual host where rabbitmqctl can make one)."""
     require(_listening(RABBITMQ), f"RabbitMQ not reachable at {RABBITMQ[0]}:{RABBITMQ[1]}")
     vhost = f"bot-test-{uuid.uuid4().hex[:10]}"
-    own = _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    own = rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     try:
         yield f"amqp://guest:guest@{RABBITMQ[0]}:{RABBITMQ[1]}/{vhost if own else ''}"
     finally:
         if own:
-            _rabbitmqctl("delete_vhost", vhost)
+            rabbitmqctl("delete_vhost", vhost)

@@ -4,13 +4,16 @@ on this run's PostgreSQL databases, Redis prefix and RabbitMQ virtual host.
 Any replica serves any conversation's next message: a troubleshooting guide goes on at the right
 step whichever gateway (and so whichever Rasa server) takes the message; a widget connected to
 gateway 1 receives an agent's reply sent through gateway 2; a handoff claimed on one is claimed
-on both; the front (HAProxy) serves customers and agents as one gateway would.
+on both; the front (HAProxy) serves customers and agents as one gateway would. The chaos test
+kills replicas and stops the shared services under load (docs/scaling.md, "Chaos") and writes
+its counts to tests/artifacts/chaos.json.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -261,7 +264,42 @@ def _audit(database_url: str, conversations: list[str]) -> dict[str, int]:
     return counts
 
 
-async def test_chaos_a_gateway_and_a_rasa_server_killed_under_load_lose_and_repeat_nothing(cluster: Cluster) -> None:
+def _pause_redis(url: str, seconds: float) -> None:
+    """Redis answers no client for ``seconds`` (CLIENT PAUSE ALL), as a stopped Redis would."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+        time.sleep(seconds)
+    finally:
+        client.close()
+
+
+def _block_postgres(database_url: str, seconds: float) -> None:
+    """Hold the tables every turn writes, exclusively, for ``seconds``."""
+    engine = create_engine(make_url(database_url), poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("LOCK TABLE messages, channel_inbox, channel_outbox IN ACCESS EXCLUSIVE MODE"))
+            time.sleep(seconds)
+    finally:
+        engine.dispose()
+
+
+def _stop_rabbitmq(seconds: float) -> None:
+    from tests.shared_services import rabbitmqctl
+
+    assert rabbitmqctl("stop_app"), "rabbitmqctl stop_app failed"
+    try:
+        time.sleep(seconds)
+    finally:
+        assert rabbitmqctl("start_app"), "rabbitmqctl start_app failed"
+
+
+async def test_chaos_replicas_killed_and_services_stopped_under_load_lose_and_repeat_nothing(
+    cluster: Cluster, redis_service: RedisForRun
+) -> None:
     import json
     import os
     import signal
@@ -269,25 +307,56 @@ async def test_chaos_a_gateway_and_a_rasa_server_killed_under_load_lose_and_repe
 
     from tests.gateway.test_console_browser import ARTIFACTS
 
+    def kill(victim: str) -> Any:
+        return lambda: os.kill(_pid_of(cluster, victim), signal.SIGKILL)
+
+    rounds: list[tuple[str, Any]] = [
+        ("sigkill_gateway-1", kill("gateway-1")),
+        ("sigkill_rasa-1", kill("rasa-1")),
+        ("redis_paused_10s", lambda: _pause_redis(redis_service.url, 10)),
+        ("rabbitmq_stopped_10s", lambda: _stop_rabbitmq(10)),
+        ("postgres_blocked_10s", lambda: _block_postgres(cluster.database_url, 10)),
+    ]
     results: dict[str, Any] = {}
-    for victim in ("gateway-1", "rasa-1"):
+    for label, disrupt in rounds:
         log: Counter[str] = Counter()
-        conversations = [f"chaos-{victim}-{i}-{uuid.uuid4().hex[:6]}" for i in range(LOAD_CUSTOMERS)]
+        conversations = [f"chaos-{label}-{i}-{uuid.uuid4().hex[:6]}" for i in range(LOAD_CUSTOMERS)]
+        started = time.monotonic()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=45)) as session:
             load = asyncio.gather(*(_customer(cluster, session, c, log) for c in conversations))
-            await asyncio.sleep(3)  # mid-load
-            os.kill(_pid_of(cluster, victim), signal.SIGKILL)
+            await asyncio.sleep(2)  # mid-load
+            await asyncio.to_thread(disrupt)
             await asyncio.wait_for(load, 400)
         audit = _audit(cluster.database_url, conversations)
-        results[f"sigkill_{victim}"] = {**audit, **log}
-        assert audit["lost"] == audit["duplicated_customer"] == audit["duplicated_replies"] == 0, audit
-        assert audit["out_of_order"] == audit["unanswered"] == 0, audit
-        assert log["sent"] == LOAD_CUSTOMERS * len(LOAD_MESSAGES)
-        for _ in range(120):  # the supervisor starts it again, as an orchestrator would
-            if re.search(rf"{victim} exited with code -9 after .* starting it again", cluster.stack.output()):
-                break
+        results[label] = {**audit, **log, "seconds": round(time.monotonic() - started, 1)}
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "chaos.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        assert audit["lost"] == audit["duplicated_customer"] == audit["duplicated_replies"] == 0, (label, audit)
+        assert audit["out_of_order"] == audit["unanswered"] == 0, (label, audit)
+        assert log["sent"] == LOAD_CUSTOMERS * len(LOAD_MESSAGES), (label, log)
+        if label.startswith("sigkill_"):
+            victim = label.removeprefix("sigkill_")
+            for _ in range(120):  # the supervisor starts it again, as an orchestrator would
+                if re.search(rf"{victim} exited with code -9 after .* starting it again", cluster.stack.output()):
+                    break
+                await asyncio.sleep(1)
+            else:
+                raise AssertionError(cluster.stack.output())
+            await _all_ready(cluster)
+
+
+async def _all_ready(cluster: Cluster) -> None:
+    """Both gateways answer /readyz again (a restarted one, and the Rasa servers behind it)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(180):
+            ready = 0
+            for url in cluster.gateways:
+                try:
+                    async with session.get(f"{url}/readyz") as response:
+                        ready += response.status == 200
+                except aiohttp.ClientError:
+                    pass
+            if ready == len(cluster.gateways):
+                return
             await asyncio.sleep(1)
-        else:
-            raise AssertionError(cluster.stack.output())
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "chaos.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    raise AssertionError("a replica did not come back")

@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: run test install tools lint imports typecheck validate nlp train test-unit clean nlu-report bench-nlu audit soak bench-dialogue
+.PHONY: run test install tools lint imports typecheck validate nlp train test-unit clean nlu-report bench-nlu audit soak bench-dialogue bench-scaling
 
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
@@ -25,8 +25,13 @@ haproxy: ## Debian's HAProxy (the cluster's load balancer), installed when missi
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null || \
 	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }; }
 
+# The end-to-end suites that run a second time against the local cluster (docs/scaling.md).
+CLUSTER_SUITES := tests/e2e/test_guides.py tests/e2e/test_records.py tests/e2e/test_handoff_desk.py tests/e2e/test_channels.py
+
 test: install haproxy lint imports typecheck validate k8s train ## every check CI runs
 	$(PY) -m pytest
+	@echo "The same end-to-end suites against the cluster (two of each process behind HAProxy):"
+	BOT_E2E_TOPOLOGY=cluster $(PY) -m pytest $(CLUSTER_SUITES)
 
 install: $(STAMP)
 
@@ -56,6 +61,9 @@ audit: tools install ## known advisories of every installed package (needs a net
 
 bench-dialogue: install train ## multi-turn conversations on the real stack -> bench/results/dialogue_robustness.json (a few minutes)
 	$(PY) bench/dialogue_robustness.py $(ARGS)
+
+bench-scaling: install train haproxy ## msg/s, CPU per message and memory per tier: one host vs the cluster with 1 and 2 replicas -> bench/results/scaling.json
+	$(PY) bench/scaling.py $(ARGS)
 
 soak: install train ## 30 minutes of mixed traffic at half of saturation: memory, lost and duplicated replies
 	$(PY) bench/soak.py --minutes $(or $(MINUTES),30)

@@ -22,7 +22,14 @@ from tests.fakes.rasa import FakeRasa, start_fake_rasa
 from tests.fakes.slack import FakeSlack, start_fake_slack
 from tests.helpers import free_port, interface_addresses
 from tests.mail import MailSink, smtp_server
-from tests.stack import E2E_SLACK_SIGNING_SECRET, RunningStack, serve_in_thread, start_stack
+from tests.stack import (
+    E2E_SLACK_SIGNING_SECRET,
+    RunningStack,
+    drop_cluster_databases,
+    serve_in_thread,
+    start_cluster,
+    start_stack,
+)
 
 pytest_plugins = ["tests.db_fixtures", "tests.shared_services"]
 
@@ -181,11 +188,17 @@ def slack_api() -> Iterator[tuple[FakeSlack, str]]:
 
 @pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, mailbox: MailSink, slack_api: tuple[FakeSlack, str]
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    mailbox: MailSink,
+    slack_api: tuple[FakeSlack, str],
 ) -> Iterator[RunningStack]:
     """The real bot (Rasa, action server, gateway) as ``make run`` starts it, once per test run.
 
     Linking codes go to a local SMTP server; the Slack agent desk talks to a fake Slack API.
+    With ``BOT_E2E_TOPOLOGY=cluster`` it is ``make run-cluster``'s cluster instead (two of each
+    process behind HAProxy, on this run's PostgreSQL databases, Redis prefix and RabbitMQ
+    virtual host), so the same end-to-end suites run against it (``make test`` does both).
     """
     models_dir = PROJECT_ROOT / "models"
     ensure_model(PROJECT_ROOT, models_dir)  # a no-op when `make test` already trained
@@ -200,11 +213,26 @@ def stack(
         "BOT_RASA_HOST": "0.0.0.0",
         "BOT_ACTION_HOST": "0.0.0.0",
     }
-    running = start_stack(tmp_path_factory.mktemp("stack") / "var", models_dir, extra_env=env)
+    var_dir = tmp_path_factory.mktemp("stack") / "var"
+    cluster_name = None
+    if os.environ.get("BOT_E2E_TOPOLOGY") == "cluster":
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        running, cluster_name = start_cluster(
+            var_dir,
+            models_dir,
+            postgres_admin_url=admin_url,
+            redis_url=request.getfixturevalue("redis_service").url,
+            rabbitmq_url=request.getfixturevalue("rabbitmq_url"),
+            extra_env=env,
+        )
+    else:
+        running = start_stack(var_dir, models_dir, extra_env=env)
     try:
         yield running
     finally:
         code = running.stop()
+        if cluster_name is not None:
+            drop_cluster_databases(request.getfixturevalue("postgres_admin_url"), cluster_name)
         assert code == 0, f"supervisor exit {code}:\n{running.output()}"
         assert "Stopped." in running.output()
 

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ class RunningStack:
     rasa_token: str = ""
     action_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    #: The bot's database and Rasa's tracker store (SQLite files in var/, or a cluster's PostgreSQL).
+    database_url: str = ""
+    tracker_url: str = ""
 
     def output(self) -> str:
         """Everything the supervisor printed so far."""
@@ -110,8 +114,13 @@ def start_stack(
     ready_timeout_s: float = 300,
     extra_env: dict[str, str] | None = None,
     command: tuple[str, ...] = ("run",),
+    database_urls: tuple[str, str] | None = None,
 ) -> RunningStack:
-    """Run ``python -m bot run --no-train`` (or ``command``: ``cluster ...``) and wait until it is ready."""
+    """Run ``python -m bot run --no-train`` (or ``command``: ``cluster ...``) and wait until it is ready.
+
+    ``database_urls``: the bot's database and the tracker store when they are not the SQLite
+    files in ``var_dir`` (a cluster's PostgreSQL databases).
+    """
     var_dir.mkdir(parents=True, exist_ok=True)
     gateway_port = free_port()
     rasa_port = free_port()
@@ -152,6 +161,8 @@ def start_stack(
         rasa_token="e2e-rasa-token",
         action_url=f"http://127.0.0.1:{action_port}",
         env=env,
+        database_url=database_urls[0] if database_urls else f"sqlite:///{var_dir / 'bot.db'}",
+        tracker_url=database_urls[1] if database_urls else f"sqlite:///{var_dir / 'rasa_tracker.db'}",
     )
     deadline = time.monotonic() + ready_timeout_s + 30
     while time.monotonic() < deadline:
@@ -287,3 +298,54 @@ class Gateway:
         """The last lines of the gateway's output, for failure messages."""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def start_cluster(
+    var_dir: Path,
+    models_dir: Path,
+    *,
+    postgres_admin_url: str,
+    redis_url: str,
+    rabbitmq_url: str,
+    extra_env: dict[str, str] | None = None,
+    replicas: int = 2,
+) -> tuple[RunningStack, str]:
+    """Run ``python -m bot cluster`` on its own PostgreSQL databases; the stack and their name.
+
+    Drop the databases with :func:`drop_cluster_databases` once the cluster stopped.
+    """
+    from sqlalchemy.engine import make_url
+
+    name = f"e2e_{uuid.uuid4().hex[:10]}"
+    admin = make_url(postgres_admin_url)
+    urls = tuple(admin.set(database=db).render_as_string(hide_password=False) for db in (name, f"{name}_tracker"))
+    command = (
+        "cluster",
+        "--name",
+        name,
+        "--postgres",
+        postgres_admin_url,
+        "--redis",
+        redis_url,
+        "--rabbitmq",
+        rabbitmq_url,
+        "--replicas",
+        str(replicas),
+    )
+    stack = start_stack(var_dir, models_dir, extra_env=extra_env, command=command, database_urls=(urls[0], urls[1]))
+    return stack, name
+
+
+def drop_cluster_databases(postgres_admin_url: str, name: str) -> None:
+    """Drop a cluster's two databases (:func:`start_cluster`)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(make_url(postgres_admin_url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            for database in (name, f"{name}_tracker"):
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

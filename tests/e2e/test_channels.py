@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from bot.db.engine import create_db_engine
 from bot.diagnostics import DiagnosticTree
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import PROJECT_ROOT
 from bot.slack.mrkdwn import escape_mrkdwn
 from tests.e2e.test_guides import GUIDES, OPENERS, _path_to
 from tests.fakes.slack import FakeSlack, customer_button_press, dm_event, mention_event
@@ -155,15 +155,14 @@ def rig(
     telegram, slack = FakeTelegram(), FakeSlack()
     var_dir = tmp_path_factory.mktemp("gateway2") / "var"
     var_dir.mkdir(parents=True)
-    stack_settings = load_settings({**os.environ, "BOT_VAR_DIR": str(stack.var_dir)})
     with serve_in_thread(telegram.app()) as telegram_port, serve_in_thread(slack.app()) as slack_port:
         gateway_port = free_port()
         env = {
             **os.environ,
             "BOT_ENV": "development",
             "BOT_VAR_DIR": str(var_dir),
-            "BOT_DATABASE_URL": stack_settings.database_url,
-            "BOT_TRACKER_DB": str(stack_settings.paths.tracker_db),
+            "BOT_DATABASE_URL": stack.database_url,
+            "BOT_TRACKER_URL": stack.tracker_url,
             "BOT_RASA_PORT": str(int(stack.rasa_url.rsplit(":", 1)[1])),
             "BOT_RASA_TOKEN": stack.rasa_token,
             "BOT_API_TOKEN": stack.api_token,
@@ -185,7 +184,7 @@ def rig(
         for key in ("BOT_SLACK_APP_TOKEN", "BOT_TELEGRAM_MODE", "BOT_TELEGRAM_WEBHOOK_URL"):
             env.pop(key, None)
         gateway = Gateway(env, f"http://127.0.0.1:{gateway_port}", var_dir / "gateway.out")
-        engine = create_db_engine(stack_settings.database_url)
+        engine = create_db_engine(stack.database_url)
         gateway.start()
         try:
             yield Rig(stack, gateway, telegram, slack, slack_api[0], engine)

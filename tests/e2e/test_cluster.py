@@ -28,7 +28,7 @@ from bot.settings import PROJECT_ROOT
 from bot.training import ensure_model
 from tests.services import require
 from tests.shared_services import RedisForRun
-from tests.stack import RunningStack, buttons, joined, start_stack
+from tests.stack import RunningStack, buttons, drop_cluster_databases, joined, start_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -57,36 +57,23 @@ class Cluster:
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str, redis_service: RedisForRun, rabbitmq_url: str
 ) -> Iterator[Cluster]:
-    require(PROJECT_ROOT.joinpath("Makefile").exists() and _haproxy(), "HAProxy not installed (make haproxy)")
+    require(_haproxy(), "HAProxy not installed (make haproxy)")
     ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models")
-    name = f"e2e_{uuid.uuid4().hex[:10]}"
-    command = (
-        "cluster",
-        "--name",
-        name,
-        "--postgres",
-        postgres_admin_url,
-        "--redis",
-        redis_service.url,
-        "--rabbitmq",
-        rabbitmq_url,
-    )
     # Shorter leases than the defaults, so the chaos test's takeovers happen within seconds.
     chaos = {"BOT_RASA_TIMEOUT": "15", "BOT_LEASE": "20", "BOT_LOCK_LIFETIME": "40"}
-    running = start_stack(
-        tmp_path_factory.mktemp("cluster") / "var", PROJECT_ROOT / "models", command=command, extra_env=chaos
+    running, name = start_cluster(
+        tmp_path_factory.mktemp("cluster") / "var",
+        PROJECT_ROOT / "models",
+        postgres_admin_url=postgres_admin_url,
+        redis_url=redis_service.url,
+        rabbitmq_url=rabbitmq_url,
+        extra_env=chaos,
     )
     try:
-        yield Cluster(running, make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False))
+        yield Cluster(running, running.database_url)
     finally:
         code = running.stop()
-        admin = create_engine(make_url(postgres_admin_url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            with admin.connect() as connection:
-                for database in (name, f"{name}_tracker"):
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        finally:
-            admin.dispose()
+        drop_cluster_databases(postgres_admin_url, name)
         assert code == 0, f"cluster exit {code}:\n{running.output()}"
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from bot.db.models import Order
 from bot.diagnostics import load_guides
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import PROJECT_ROOT
 from tests.orders import add_customer, add_order
 from tests.stack import DirectChat, RunningStack, buttons, reply_texts
 
@@ -78,7 +78,7 @@ async def test_never_mind_with_a_question_leaves_the_form_and_answers(
 async def test_a_question_at_a_confirmation_is_answered_and_the_request_goes_on(
     stack: RunningStack, session: aiohttp.ClientSession
 ) -> None:
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     engine = sa.create_engine(url)
     try:
         customer, _ = add_customer(engine)
@@ -98,7 +98,7 @@ async def test_a_question_at_a_confirmation_is_answered_and_the_request_goes_on(
 
 @pytest.fixture
 def engine(stack: RunningStack) -> Iterator[sa.engine.Engine]:
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     engine = sa.create_engine(url)
     yield engine
     engine.dispose()

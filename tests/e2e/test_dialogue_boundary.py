@@ -30,7 +30,7 @@ import yaml
 from bot.db.seed import load_demo_data
 from bot.dialogue.signing import signed_headers
 from bot.identity.tokens import mint_customer_token
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import PROJECT_ROOT
 from tests.helpers import interface_addresses
 from tests.stack import E2E_ACTION_TOKEN, E2E_CHANNEL_SECRET, E2E_IDENTITY_SECRET, RunningStack, joined, say
 
@@ -63,7 +63,7 @@ def leaked(text: str) -> list[str]:
 
 def victim_lookups(stack: RunningStack) -> int:
     """How many times the victim's records were looked up (the action server audits every lookup)."""
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot.db.migrate import upgrade
-from bot.settings import load_settings
 from tests.e2e.test_stack import _chromium
 from tests.helpers import free_port
 from tests.services import require
@@ -83,7 +82,7 @@ def test_a_widget_whose_socket_drops_mid_turn_gets_the_reply_once(stack: Running
             conversation = page.evaluate("localStorage.getItem('nimbus-chat:conversation')")
         finally:
             browser.close()
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     rows = _query(url, "SELECT sender FROM messages WHERE conversation_id = :c ORDER BY id", c=conversation)
     senders = [row.sender for row in rows]
     assert senders[0] == "customer" and senders.count("customer") == 1 and "bot" in senders

@@ -11,7 +11,6 @@ is; the customer's words are written here.
 from __future__ import annotations
 
 import collections
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ import sqlalchemy as sa
 from bot.diagnostics import DiagnosticTree, load_guides
 from bot.diagnostics.engine import option_payload
 from bot.diagnostics.matching import match_option
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import PROJECT_ROOT
 from tests.services import require
 from tests.stack import RunningStack, buttons, reply_texts, say
 
@@ -102,7 +101,7 @@ async def session() -> Iterator[aiohttp.ClientSession]:
 
 
 def _handoff_packet(stack: RunningStack, conversation_id: str) -> dict[str, Any]:
-    url = load_settings({**os.environ, "BOT_VAR_DIR": str(stack.var_dir)}).database_url
+    url = stack.database_url
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:

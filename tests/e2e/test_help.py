@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import PROJECT_ROOT
 from tests.services import require
 from tests.stack import RunningStack, buttons, joined, say
 
@@ -27,7 +27,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def help_rows(stack: RunningStack, conversation: str) -> list[tuple[str, str | None, bool | None]]:
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:

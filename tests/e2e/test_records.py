@@ -354,7 +354,7 @@ def test_accesses_are_audited_and_logs_hold_no_personal_data(stack: RunningStack
     """Runs after the conversations above: their lookups are in the audit, their secrets nowhere in the logs."""
     import sqlalchemy as sa
 
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
@@ -366,9 +366,7 @@ def test_accesses_are_audited_and_logs_hold_no_personal_data(stack: RunningStack
     assert (ALICE.id, "order", "direct", "found") in {tuple(row) for row in rows}, rows
     assert {row.record_kind for row in rows} >= {"order", "orders", "devices", "subscriptions", "invoices"}
 
-    logs = "\n".join(
-        (stack.var_dir / "logs" / f"{name}.log").read_text(errors="replace") for name in ("gateway", "actions", "rasa")
-    )
+    logs = "\n".join(path.read_text(errors="replace") for path in sorted((stack.var_dir / "logs").glob("*.log")))
     codes = mailbox.codes_for(ALICE.email) + mailbox.codes_for(BOB.email)
     assert codes
     for secret in (ALICE.email, BOB.email, "eyJ", E2E_IDENTITY_SECRET):

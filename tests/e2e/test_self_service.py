@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from bot.db.models import Customer, Order, RecordAccess, Refund, ReturnRequest, ServiceRequest
 from bot.identity.tokens import mint_customer_token
 from bot.records.policy import load_policy
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import PROJECT_ROOT
 from tests.mail import MailSink
 from tests.orders import add_customer, add_order
 from tests.services import require
@@ -33,7 +33,7 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
 @pytest.fixture(scope="module")
 def engine(stack: RunningStack) -> Iterator[Engine]:
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     created = sa.create_engine(url)
     try:
         yield created

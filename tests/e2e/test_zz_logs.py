@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from bot.db.seed import DemoData
-from bot.settings import load_settings
 from tests.mail import MailSink
 from tests.stack import E2E_IDENTITY_SECRET, RunningStack
 
@@ -48,7 +47,7 @@ def test_no_log_line_holds_a_customers_data(stack: RunningStack, mailbox: MailSi
         assert not re.search(rf"(?<![0-9A-Za-z]){code}(?![0-9A-Za-z])", logs), "a linking code is in the logs"
     assert E2E_IDENTITY_SECRET not in logs and "eyJ" not in logs  # no secret, no signed token
 
-    url = load_settings({"BOT_VAR_DIR": str(stack.var_dir), "BOT_ENV": "test"}).database_url
+    url = stack.database_url
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:

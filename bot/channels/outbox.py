@@ -24,13 +24,14 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from bot.channels.pacing import LocalPacer, Pacer
 from bot.channels.retry import DEAD, DEFAULT_POLICY, RetryPolicy
 from bot.channels.worker import RoundWorker
 from bot.conversations.store import stored_message
@@ -285,23 +286,6 @@ class Outbox:
         return await asyncio.to_thread(load)
 
 
-class _Pacer:
-    """At most ``per_second`` sends a second over a whole platform (a leaky bucket of slots)."""
-
-    def __init__(self, per_second: float | None) -> None:
-        self._interval = 1.0 / per_second if per_second else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
 class OutboxWorker(RoundWorker):
     """Sends due outbox rows: chats in parallel, each chat's messages in order and at its pace."""
 
@@ -313,20 +297,26 @@ class OutboxWorker(RoundWorker):
         senders: Iterable[PlatformSender],
         poll_s: float = 0.5,
         policy: RetryPolicy = DEFAULT_POLICY,
+        pacer: Callable[[str, float | None], Pacer] = lambda _platform, rate: LocalPacer(rate),
     ) -> None:
-        """Send each platform's rows with its sender; look for work at least every ``poll_s`` seconds."""
+        """Send each platform's rows with its sender; look for work at least every ``poll_s`` seconds.
+
+        ``pacer`` makes each platform's overall pace from its name and limit: this process's own
+        by default, one shared by every replica in a cluster (:class:`bot.channels.pacing.RedisPacer`).
+        """
         super().__init__(poll_s)
         self._outbox = outbox
         self._policy = policy
+        self._pacer = pacer
         self._senders = {sender.platform: sender for sender in senders}
-        self._pacers = {name: _Pacer(sender.limits.per_second_total) for name, sender in self._senders.items()}
+        self._pacers = {name: pacer(name, sender.limits.per_second_total) for name, sender in self._senders.items()}
         #: monotonic time before which a chat must not be sent to (pace, or a 429's wait)
         self._ready_at: dict[str, float] = {}
 
     def register(self, sender: PlatformSender) -> None:
         """Send its platform's rows with ``sender`` (before :meth:`start`)."""
         self._senders[sender.platform] = sender
-        self._pacers[sender.platform] = _Pacer(sender.limits.per_second_total)
+        self._pacers[sender.platform] = self._pacer(sender.platform, sender.limits.per_second_total)
 
     def _has_work(self) -> bool:
         return bool(self._senders)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +31,7 @@ from bot.channels import web as web_channel
 from bot.channels.direct import DirectChannel
 from bot.channels.inbox import Inbox, InboxWorker
 from bot.channels.outbox import Outbox, OutboxWorker
+from bot.channels.pacing import LocalPacer, RedisPacer
 from bot.channels.retry import RetryPolicy
 from bot.channels.texts import load_channel_texts
 from bot.channels.web import WebChannel
@@ -144,7 +146,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     inbox = app[INBOX] = Inbox(engine, settings.gateway.owner_id, lease_s=settings.limits.lease_s, policy=retry)
     app[OUTBOX] = Outbox(engine, settings.gateway.owner_id, lease_s=settings.limits.lease_s)
     worker = app[INBOX_WORKER] = InboxWorker(inbox, {}, max_concurrent=settings.limits.max_concurrent_turns)
-    app[OUTBOX_WORKER] = OutboxWorker(app[OUTBOX], [], policy=retry)
+    shared = _shared_redis(settings)  # a cluster: the platforms' pace is kept across replicas
+    pacer = (
+        (lambda platform, rate: RedisPacer(shared, f"{settings.services.redis_prefix}:pace:{platform}", rate))
+        if shared is not None
+        else (lambda _platform, rate: LocalPacer(rate))
+    )
+    app[OUTBOX_WORKER] = OutboxWorker(app[OUTBOX], [], policy=retry, pacer=pacer)
     web_chat = app[WEB] = WebChannel(
         conversations=conversations,
         store=store,
@@ -168,7 +176,20 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     worker.register(web_channel.PLATFORM, web_chat.process)
     worker.register(direct_channel.PLATFORM, direct.process)
-    yield
+    try:
+        yield
+    finally:
+        if shared is not None:
+            await shared.close()
+
+
+def _shared_redis(settings: Settings) -> Any:
+    """With BOT_REDIS_URL, a client of the Redis the replicas share (None on one host)."""
+    if not settings.services.redis_url:
+        return None
+    import redis.asyncio as aioredis
+
+    return aioredis.Redis.from_url(settings.services.redis_url, socket_connect_timeout=2, socket_timeout=2)
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ Run from the repository root after ``make train`` (the cluster needs the machine
 Redis, RabbitMQ and ``make haproxy``)::
 
     .venv/bin/python bench/scaling.py [--messages 200] [--concurrency 10]
+    .venv/bin/python bench/scaling.py --websockets 1000   # memory per open widget tab, added to the results
 
 Writes ``bench/results/scaling.json`` and ``docs/img/scaling.png``; docs/scaling.md reads them.
 """
@@ -94,6 +95,24 @@ def _processes(stack: RunningStack) -> dict[int, str]:
     return found
 
 
+#: The machine's shared services, by process name (their CPU counts in a cluster's cost).
+SERVICES = {"postgres": "postgresql", "redis-server": "redis", "beam.smp": "rabbitmq"}
+
+
+def _services() -> dict[int, str]:
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if name in SERVICES:
+            found[int(entry.name)] = SERVICES[name]
+    return found
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
@@ -136,7 +155,8 @@ def _measure(stack: RunningStack, label: str, args: argparse.Namespace) -> dict[
     print(f"[{label}] warming up ({args.warmup} messages)…", flush=True)
     asyncio.run(_load(stack.gateway_url, stack.api_token, args.warmup, args.concurrency, seed=1))
     processes = _processes(stack)
-    before = {pid: _cpu_seconds(pid) for pid in processes}
+    services = _services()
+    before = {pid: _cpu_seconds(pid) for pid in [*processes, *services]}
     print(f"[{label}] {args.messages} messages, {args.concurrency} at a time…", flush=True)
     started = time.perf_counter()
     latencies, errors = asyncio.run(_load(stack.gateway_url, stack.api_token, args.messages, args.concurrency, 2))
@@ -149,8 +169,16 @@ def _measure(stack: RunningStack, label: str, args: argparse.Namespace) -> dict[
             memory[tier].append(round(rss_mib(pid) or 0.0, 1))
         except OSError:
             pass
+    service_cpu: dict[str, float] = defaultdict(float)
+    for pid, service in services.items():
+        try:
+            service_cpu[service] += _cpu_seconds(pid) - before[pid]
+        except OSError:
+            pass  # a PostgreSQL backend that ended: its CPU is not counted
     done = len(latencies)
     ordered = sorted(latencies)
+    bot_ms = sum(cpu.values()) * 1000 / max(done, 1)
+    service_ms = sum(service_cpu.values()) * 1000 / max(done, 1)
     result = {
         "messages": done,
         "errors": errors,
@@ -159,11 +187,64 @@ def _measure(stack: RunningStack, label: str, args: argparse.Namespace) -> dict[
         "p50_ms": round(statistics.median(ordered) * 1000, 1) if ordered else None,
         "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 1) if ordered else None,
         "cpu_ms_per_message": {tier: round(seconds * 1000 / max(done, 1), 1) for tier, seconds in sorted(cpu.items())},
-        "cores_busy": round(sum(cpu.values()) / wall, 2),
+        "services_cpu_ms_per_message": {k: round(v * 1000 / max(done, 1), 1) for k, v in sorted(service_cpu.items())},
+        "cpu_ms_per_message_total": round(bot_ms + service_ms, 1),
+        "msg_per_s_per_core": round(1000 / (bot_ms + service_ms), 2) if done else None,
+        "cores_busy": round((sum(cpu.values()) + sum(service_cpu.values())) / wall, 2),
         "rss_mib": {tier: values for tier, values in sorted(memory.items())},
     }
     print(f"[{label}] {json.dumps(result)}", flush=True)
     return result
+
+
+async def _open_widgets(url: str, count: int) -> list[Any]:
+    """``count`` idle widget tabs: connected, said hello, got their welcome."""
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))  # a tab holds its connection
+    sockets: list[Any] = []
+    try:
+        for n in range(count):
+            ws = await session.ws_connect(f"{url.replace('http', 'ws', 1)}/ws")
+            await ws.send_json({"type": "hello", "conversation_id": None, "after": None})
+            try:
+                await ws.receive_json(timeout=10)
+            except asyncio.TimeoutError:
+                raise RuntimeError(f"tab {n + 1} got no welcome") from None
+            sockets.append(ws)
+            if (n + 1) % 250 == 0:
+                print(f"  {n + 1}/{count} widget tabs open", flush=True)
+    except BaseException:
+        await session.close()
+        raise
+    return [session, *sockets]
+
+
+def _websocket_memory(count: int) -> dict[str, Any]:
+    """The gateway's resident memory with ``count`` idle widget tabs open, against none."""
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-scaling-ws-")) / "var"
+    limits = {"BOT_WS_MAX_PER_CLIENT": str(count + 10), "BOT_WS_MAX_CONNECTIONS": str(count + 10)}
+    stack = start_stack(var_dir, PROJECT_ROOT / "models", extra_env=limits)
+    try:
+        [gateway] = [pid for pid, tier in _processes(stack).items() if tier == "gateway"]
+        before = rss_mib(gateway) or 0.0
+
+        async def hold() -> float:
+            opened = await _open_widgets(stack.gateway_url, count)
+            await asyncio.sleep(2)
+            after = rss_mib(gateway) or 0.0
+            for ws in opened[1:]:
+                await ws.close()
+            await opened[0].close()
+            return after
+
+        after = asyncio.run(hold())
+    finally:
+        stack.stop()
+    return {
+        "tabs": count,
+        "gateway_rss_mib_before": round(before, 1),
+        "gateway_rss_mib_after": round(after, 1),
+        "kib_per_tab": round((after - before) * 1024 / count, 1),
+    }
 
 
 def _plot(results: dict[str, Any]) -> None:
@@ -173,21 +254,33 @@ def _plot(results: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     labels = list(results["runs"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     rates = [results["runs"][label]["msg_per_s"] for label in labels]
     left.bar(labels, rates, color="#1d4ed8")
     for i, rate in enumerate(rates):
         left.text(i, rate, f"{rate:.1f}", ha="center", va="bottom")
     left.set_title(f"Messages per second ({results['concurrency']} at a time, 2 cores)")
-    tiers = ["gateway", "rasa", "actions", "haproxy"]
+    tiers = ["gateway", "rasa", "actions", "haproxy", "postgresql", "redis", "rabbitmq"]
     bottom = [0.0] * len(labels)
-    colours = {"gateway": "#0f766e", "rasa": "#b45309", "actions": "#7c3aed", "haproxy": "#6b7280"}
+    colours = {
+        "gateway": "#0f766e",
+        "rasa": "#b45309",
+        "actions": "#7c3aed",
+        "haproxy": "#6b7280",
+        "postgresql": "#1e3a8a",
+        "redis": "#dc2626",
+        "rabbitmq": "#f59e0b",
+    }
     for tier in tiers:
-        values = [results["runs"][label]["cpu_ms_per_message"].get(tier, 0.0) for label in labels]
+        run = results["runs"]
+        values = [
+            {**run[label]["cpu_ms_per_message"], **run[label]["services_cpu_ms_per_message"]}.get(tier, 0.0)
+            for label in labels
+        ]
         right.bar(labels, values, bottom=bottom, label=tier, color=colours[tier])
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     right.set_title("CPU milliseconds per message, by tier")
-    right.legend()
+    right.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     fig.tight_layout()
     PLOT.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(PLOT, dpi=110)
@@ -200,7 +293,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--runs", default="single,cluster-1,cluster-2", help="which set-ups, comma-separated")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the results file")
+    parser.add_argument(
+        "--websockets", type=int, default=0, help="only measure the gateway's memory with this many idle widget tabs"
+    )
     args = parser.parse_args(argv)
+    if args.plot_only:
+        _plot(json.loads(RESULTS.read_text(encoding="utf-8")))
+        return 0
+    if args.websockets:
+        measured = _websocket_memory(args.websockets)
+        print(json.dumps(measured), flush=True)
+        results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {"runs": {}}
+        results["websocket_memory"] = measured
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        return 0
     results: dict[str, Any] = {"concurrency": args.concurrency, "messages": args.messages, "runs": {}}
     models = PROJECT_ROOT / "models"
     for label in args.runs.split(","):

@@ -43,6 +43,8 @@ from bot.slack.mrkdwn import escape_mrkdwn, plain_from_slack
 
 _LOGGER = logging.getLogger(__name__)
 
+#: How long a post waits for its handoff's root message (posted by another replica, maybe).
+_ROOT_WAIT_STEPS, _ROOT_WAIT_STEP_S = 10, 0.5
 _CLOSED_STATES = {"resolved": "state_resolved", "handed_back": "state_handed_back", "expired": "state_expired"}
 
 
@@ -255,8 +257,23 @@ class SlackDesk:
             return
         _LOGGER.info("slack_desk.posted handoff=%d", handoff_id)
 
+    async def _thread(self, handoff_id: int) -> SlackThread | None:
+        """The handoff's thread; posted now when it is still missing after a short wait.
+
+        In a cluster the replica that opened the handoff posts its root message while another
+        may already hear the customer's next message: that one waits for the root, and posts it
+        itself when it never comes (its replica died); a second root is deleted, never kept.
+        """
+        for _ in range(_ROOT_WAIT_STEPS):
+            thread = await self._threads.get(handoff_id)
+            if thread is not None:
+                return thread
+            await asyncio.sleep(_ROOT_WAIT_STEP_S)
+        await self._post_root(handoff_id)
+        return await self._threads.get(handoff_id)
+
     async def _post_in_thread(self, handoff_id: int, text: str, *, broadcast: bool = False) -> None:
-        thread = await self._threads.get(handoff_id)
+        thread = await self._thread(handoff_id)
         if thread is None:
             _LOGGER.warning("slack_desk.no_thread handoff=%d", handoff_id)
             return
@@ -274,7 +291,7 @@ class SlackDesk:
             await self.client.chat_delete(channel=channel, ts=ts)
 
     async def _update_root(self, handoff_id: int, state: str, *, claimable: bool, resolvable: bool) -> None:
-        thread = await self._threads.get(handoff_id)
+        thread = await self._thread(handoff_id)
         card = await self._card(handoff_id)
         if thread is None or card is None:
             _LOGGER.warning("slack_desk.no_thread handoff=%d", handoff_id)

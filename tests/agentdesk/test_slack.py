@@ -210,6 +210,29 @@ async def test_an_escalation_nudges_the_thread_and_a_repeated_open_posts_nothing
     assert posts[1]["text"] == "Still waiting for an agent: please claim this handoff."
 
 
+async def test_a_customer_message_for_a_handoff_another_replica_opened_waits_for_its_root(desk: Desk) -> None:
+    """In a cluster the replica that opened a handoff posts its root; if that never happens here, this one does."""
+    import bot.agentdesk.slack as desk_module
+    from bot.core.messages import StoredMessage
+    from bot.db.models import utcnow
+    from bot.handoff.events import CustomerWrote
+
+    ref, _ = HandoffRequests(desk.engine).request("c-other", "frustration", {"summary": "s"}, "direct")
+    # HandoffOpened went to the replica that opened it (which died before posting): not to this desk.
+    message = StoredMessage(1, "c-other", "customer", "still there?", (), None, utcnow())
+    original = desk_module._ROOT_WAIT_STEP_S
+    desk_module._ROOT_WAIT_STEP_S = 0.01
+    try:
+        await desk.client.server.app[HANDOFFS].events.publish(CustomerWrote(ref.id, message))
+        await desk.desk.drain()
+    finally:
+        desk_module._ROOT_WAIT_STEP_S = original
+    roots = [p for p in desk_posts(desk) if p[0] == ref.id and p[1] == "root"]
+    threads = [p for p in desk_posts(desk) if p[0] == ref.id and p[1] == "thread"]
+    assert len(roots) == 1 and len(threads) == 1  # the root, then the customer's message in its thread
+    assert "still there?" in desk.slack.called("chat.postMessage")[-1]["text"]
+
+
 async def test_claim_then_a_second_agent_and_a_stranger_are_told_why_not(desk: Desk) -> None:
     resp = await press(desk, "handoff_claim", "U0AGENT01")
     assert resp.status == 200

@@ -26,6 +26,10 @@ from bot.core.logs import log_id
 _LOGGER = logging.getLogger(__name__)
 ASK_BOT_CSAT = "action_ask_bot_csat"
 ANYTHING_ELSE = "utter_anything_else"
+#: The 1-5 rating buttons. Sent by the actions, not written in domain.yml: Rasa fills a domain
+#: response's ``{...}`` from the slots, so a payload's ``{"score": ...}`` failed there and Rasa
+#: logged every slot value (order numbers, emails) with the error.
+CSAT_BUTTONS = [{"title": str(n), "payload": f'/csat{{"score":"{n}"}}'} for n in range(1, 6)]
 
 
 def event(
@@ -72,6 +76,6 @@ class ActionAskBotCsat(Action):
         """Ask (and remember that it was asked), or go on."""
         if tracker.get_slot("csat_asked"):
             return [FollowupAction(ANYTHING_ELSE)]
-        dispatcher.utter_message(response="utter_ask_bot_csat")
+        dispatcher.utter_message(response="utter_ask_bot_csat", buttons=CSAT_BUTTONS)
         # Then wait for the tap: no rule or story follows this action, so nothing else may be predicted.
         return [SlotSet("csat_asked", True), FollowupAction("action_listen")]

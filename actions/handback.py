@@ -34,9 +34,9 @@ class ActionHandoffResolved(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Say the bot is back and ask for a 1-5 rating (buttons in the domain)."""
+        """Say the bot is back and ask for a 1-5 rating."""
         dispatcher.utter_message(response="utter_handed_back")
-        dispatcher.utter_message(response="utter_ask_csat")
+        dispatcher.utter_message(response="utter_ask_csat", buttons=analytics.CSAT_BUTTONS)
         return [SlotSet("csat_asked", True)]  # one rating per conversation: the bot does not ask again
 
 
@@ -78,7 +78,7 @@ class ActionStoreCsat(Action):
         if score is None:
             if not _asked_again(tracker):
                 dispatcher.utter_message(response="utter_csat_invalid")
-                dispatcher.utter_message(response="utter_ask_csat")
+                dispatcher.utter_message(response="utter_ask_csat", buttons=analytics.CSAT_BUTTONS)
                 return []
             return [FollowupAction(ANYTHING_ELSE)]
         if _rating_the_bot(tracker):

@@ -28,6 +28,9 @@ from tests.actions.helpers import (
     user,
 )
 
+#: The rating buttons the actions send (a title and a /csat{"score": N} payload each).
+CSAT = [(str(n), f'/csat{{"score":"{n}"}}') for n in range(1, 6)]
+
 ANYTHING_ELSE = [FollowupAction("utter_anything_else")]
 ROUTER = ("which_device", "A router")
 
@@ -45,7 +48,7 @@ async def test_resolved_welcomes_the_customer_back_and_asks_for_a_score(offline_
 
     assert await run(ActionHandoffResolved(), tracker) == (
         [SlotSet("csat_asked", True)],  # the bot does not ask for another rating in this conversation
-        [said("utter_handed_back"), said("utter_ask_csat")],
+        [said("utter_handed_back"), said("utter_ask_csat", buttons=CSAT)],
     )
 
 
@@ -87,7 +90,10 @@ async def test_an_invalid_score_is_asked_again_once(services: Services) -> None:
     earlier, latest, other = two_resolved_handoffs(services)
 
     first = make_tracker("it was great", "affirm")
-    assert await run(ActionStoreCsat(), first) == ([], [said("utter_csat_invalid"), said("utter_ask_csat")])
+    assert await run(ActionStoreCsat(), first) == (
+        [],
+        [said("utter_csat_invalid"), said("utter_ask_csat", buttons=CSAT)],
+    )
 
     asked_again = [
         user("it was great", "affirm", at=T0 - 20),
@@ -157,7 +163,10 @@ async def test_the_bot_asks_for_a_rating_once_per_conversation(offline_services:
     from actions.analytics import ActionAskBotCsat
 
     first = await run(ActionAskBotCsat(), make_tracker("that fixed it", "affirm"))
-    assert first == ([SlotSet("csat_asked", True), FollowupAction("action_listen")], [said("utter_ask_bot_csat")])
+    assert first == (
+        [SlotSet("csat_asked", True), FollowupAction("action_listen")],
+        [said("utter_ask_bot_csat", buttons=CSAT)],
+    )
     again = await run(ActionAskBotCsat(), make_tracker("that worked", "affirm", slots={"csat_asked": True}))
     assert again == ([FollowupAction("utter_anything_else")], [])
 

@@ -87,9 +87,9 @@ async def test_rasa_locks_conversations_in_redis_and_publishes_events_to_rabbitm
     client = redis.Redis.from_url(redis_service.url)
     try:
         async with lock_store.lock("conversation-1"):
-            keys = [k.decode() for k in client.scan_iter(match=f"{redis_service.prefix}*")]
+            keys = [k.decode() for k in client.scan_iter(match=f"{redis_service.prefix}rasa:*")]
             assert keys == [f"{redis_service.prefix}rasa:lock:conversation-1"]  # held where every replica sees it
-        assert not list(client.scan_iter(match=f"{redis_service.prefix}*"))  # and released
+        assert not list(client.scan_iter(match=f"{redis_service.prefix}rasa:*"))  # and released
     finally:
         client.close()
 

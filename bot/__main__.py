@@ -598,7 +598,7 @@ def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_rasa(settings: Settings, args: argparse.Namespace) -> int:
     """One Rasa server in the foreground (a container, a replica of the local cluster): it never trains."""
     from bot.dialogue.endpoints import rasa_environment
-    from bot.supervisor import QUIET_ENV, rasa_argv
+    from bot.supervisor import child_env, rasa_argv
     from bot.training import model_path
 
     model = model_path(settings.paths.project_root, settings.paths.models_dir)
@@ -606,12 +606,7 @@ def cmd_rasa(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: no model at {model}; run `python -m bot train` (at image build time)", file=sys.stderr)
         return 2
     argv = rasa_argv(settings, model)
-    env = {
-        **os.environ,
-        **settings.child_environment(),
-        **rasa_environment(settings.dialogue, settings.services),
-        **QUIET_ENV,
-    }
+    env = {**child_env(settings), **rasa_environment(settings.dialogue, settings.services)}
     print(f"Rasa server on {settings.dialogue.rasa_host}:{settings.dialogue.rasa_port} with {model.name}", flush=True)
     os.execve(argv[0], argv, env)  # noqa: S606 - our own interpreter; replaces this process, signals reach Rasa
 

@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.dialogue.endpoints import rasa_environment
 from bot.settings import Settings
-from bot.supervisor import QUIET_ENV, ManagedProcess, rasa_argv
+from bot.supervisor import ManagedProcess, child_env, rasa_argv
 
 HAPROXY = "/usr/sbin/haproxy"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -155,7 +155,7 @@ def cluster_processes(
             ManagedProcess(
                 name=f"actions-{i}",
                 argv=[python, "-m", "actions.server", "--port", str(port)],
-                env=_environment(replica),
+                env=child_env(replica),
                 ready_url=f"http://127.0.0.1:{port}/health",
                 log_path=log_dir / f"actions-{i}.log",
             )
@@ -167,7 +167,7 @@ def cluster_processes(
             ManagedProcess(
                 name=f"rasa-{i}",
                 argv=rasa_argv(replica, model, python),
-                env={**_environment(replica), **rasa_environment(replica.dialogue, replica.services)},
+                env={**child_env(replica), **rasa_environment(replica.dialogue, replica.services)},
                 ready_url=f"http://127.0.0.1:{port}/status?token={settings.dialogue.token}",
                 log_path=log_dir / f"rasa-{i}.log",
             )
@@ -179,7 +179,7 @@ def cluster_processes(
             ManagedProcess(
                 name=f"gateway-{i}",
                 argv=[python, "-m", "bot", "gateway"],
-                env=_environment(replica),
+                env=child_env(replica),
                 ready_url=f"http://127.0.0.1:{port}/healthz",
                 log_path=log_dir / f"gateway-{i}.log",
             )
@@ -188,15 +188,9 @@ def cluster_processes(
         ManagedProcess(
             name="haproxy",
             argv=[HAPROXY, "-db", "-f", str(config)],
-            env=_environment(settings),
+            env=child_env(settings),
             ready_url=f"http://127.0.0.1:{settings.gateway.port}/readyz",
             log_path=log_dir / "haproxy.log",
         )
     )
     return processes
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    import os
-
-    return {**os.environ, **settings.child_environment(), **QUIET_ENV}

@@ -89,6 +89,11 @@ QUIET_ENV = {
 }
 
 
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child process: ours, ``settings`` as ``BOT_*`` variables, :data:`QUIET_ENV`."""
+    return {**os.environ, **settings.child_environment(), **QUIET_ENV}
+
+
 def write_endpoints(settings: Settings) -> Path:
     """The Rasa server's endpoints file for ``settings`` (bot/dialogue/endpoints.py), in ``var/run/``."""
     template = (settings.paths.project_root / "endpoints.yml").read_text(encoding="utf-8")
@@ -136,7 +141,7 @@ class Supervisor:
         """Prepare (not start) the processes for ``settings`` serving ``model`` (or ``processes``: a cluster's)."""
         self._settings = settings
         log_dir = settings.paths.var_dir / "logs"
-        base_env = {**os.environ, **settings.child_environment(), **QUIET_ENV}
+        base_env = child_env(settings)
         self.processes = [
             ManagedProcess(
                 name="rasa",

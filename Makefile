@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: run test install tools lint imports typecheck validate nlp train test-unit clean nlu-report bench-nlu audit soak bench-dialogue bench-scaling
+.PHONY: run test install tools lint imports typecheck validate nlp train test-unit clean nlu-report bench-nlu audit soak bench-dialogue bench-scaling bench-serving
 
 run: install ## install if needed, migrate, seed, train if needed, start everything
 	$(PY) -m bot run
@@ -64,6 +64,9 @@ bench-dialogue: install train ## multi-turn conversations on the real stack -> b
 
 bench-scaling: install train haproxy ## msg/s, CPU per message and memory per tier: one host vs the cluster with 1 and 2 replicas -> bench/results/scaling.json
 	$(PY) bench/scaling.py $(ARGS)
+
+bench-serving: install tools train ## msg/s and latency at concurrency 1, 10, 50: the stack vs its bare Rasa vs the rasa init starter bot -> bench/results/serving.json
+	$(PY) bench/serving.py $(ARGS)
 
 soak: install train ## 30 minutes of mixed traffic at half of saturation: memory, lost and duplicated replies
 	$(PY) bench/soak.py --minutes $(or $(MINUTES),30)

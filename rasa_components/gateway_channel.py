@@ -24,6 +24,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.dialogue.signing import MAX_AGE_S, NONCE_HEADER, signature_problem
+from rasa_components import serving
 
 _LOGGER = logging.getLogger(__name__)
 _SWEEP_ABOVE = 1024
@@ -75,6 +76,7 @@ class GatewayInput(RestInput):
         # Rasa's own start-up resets warning filters, so this one goes in here,
         # after it, rather than in PYTHONWARNINGS.
         warnings.filterwarnings("ignore", message="Failed to parse arguments", category=UserWarning)
+        serving.install()  # the hot-path fixes of rasa_components/serving.py, in this Rasa server only
         secret = (credentials or {}).get("secret")
         if isinstance(secret, str) and secret:
             return cls(secret)

@@ -9,12 +9,17 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 #: Seconds to wait for a PostgreSQL connection, and for one statement, before failing (a 503, never a hang).
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_MS = 15_000
 #: Seconds to wait for a free pooled connection.
 POOL_TIMEOUT_S = 10
+#: Connections kept open to a SQLite file (the worker threads that run statements), and the extra
+#: ones opened under a burst.
+SQLITE_POOL_SIZE = 8
+SQLITE_POOL_OVERFLOW = 16
 
 
 def create_db_engine(url: str) -> Engine:
@@ -24,13 +29,18 @@ def create_db_engine(url: str) -> Engine:
     customers' messages, addresses and codes. PostgreSQL connections and statements time out.
     """
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
+    kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLAlchemy 1.4 gives a SQLite file a NullPool: a new connection (and its PRAGMAs) per
+            # session, a fifth of the gateway's CPU per turn (docs/performance.md). Connections are
+            # kept instead, as SQLAlchemy 2 does; a file has no server that could drop them.
+            kwargs.update(poolclass=QueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif parsed.get_backend_name() == "postgresql":
+        kwargs["pool_pre_ping"] = True  # a server restart leaves dead connections in the pool
         kwargs["pool_timeout"] = POOL_TIMEOUT_S
         kwargs["connect_args"] = {
             "connect_timeout": CONNECT_TIMEOUT_S,

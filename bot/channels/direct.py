@@ -10,6 +10,7 @@ answered: its replies are read later with ``GET /api/v1/conversations/{id}/messa
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from bot.channels.inbox import Inbox, InboxEvent
 from bot.channels.turns import customer_message, event_body
 from bot.conversations.identity import ANONYMOUS, IdentityResolver
-from bot.conversations.service import ConversationService
+from bot.conversations.service import ConversationService, TurnResult
 from bot.conversations.store import ConversationStore
 from bot.core.messages import HandoffRef, StoredMessage
 
@@ -56,14 +57,23 @@ class DirectChannel:
         identity: IdentityResolver | None,
         wake_inbox: Callable[[], None],
         wait_s: float,
+        run_now: Callable[[InboxEvent], asyncio.Task[None] | None] | None = None,
     ) -> None:
-        """Compose the channel; a request waits at most ``wait_s`` seconds for its turn."""
+        """Compose the channel; a request waits at most ``wait_s`` seconds for its turn.
+
+        ``run_now``: starts the turn of a message stored already claimed, at once (the inbox
+        worker's :meth:`~bot.channels.inbox.InboxWorker.run_now`); without it, or when it declines,
+        the worker is woken and the request waits for the stored result.
+        """
         self._conversations = conversations
         self._store = store
         self._inbox = inbox
         self._identity = identity
         self._wake_inbox = wake_inbox
         self._wait_s = wait_s
+        self._start_turn = run_now
+        #: Turns run here for a request that waits for them: item id -> the turn's result, once done.
+        self._results: dict[int, TurnResult | None] = {}
 
     async def send(self, conversation_id: str, text: str, customer_token: str | None, key: str | None) -> DirectTurn:
         """Store the message once under ``key`` and return its turn's replies.
@@ -78,22 +88,55 @@ class DirectChannel:
         client_id = key or uuid.uuid4().hex
         external_id = f"{conversation_id}:{client_id}"
         body = {**event_body(text, None, client_id, identity), "request": _fingerprint(text, identity.customer_id)}
-        if await self._inbox.accept(PLATFORM, external_id, conversation_id, body):
-            self._wake_inbox()
-        stored = await self._inbox.lookup(PLATFORM, external_id)
+        stored, new = await self._inbox.accept_or_find(
+            PLATFORM, external_id, conversation_id, body, lease=self._start_turn is not None
+        )
         if stored is None:  # purged between the two statements: only after days
             raise IdempotencyConflict("the key's first request is no longer known")
         if stored.body.get("request") != body["request"]:
             raise IdempotencyConflict("the key was used for a different message")
+        if new:
+            ran = await self._run_now(stored)
+            if ran is not None:
+                return ran
+            self._wake_inbox()
         finished = await self._inbox.wait_finished(stored.id, self._wait_s)
-        handoff = await self._store.active_handoff(conversation_id)
-        if finished is None or finished.result is None:
+        result = finished.result if finished is not None else None
+        cursors = [cursor for cursor in (result or {}).get("replies", []) if isinstance(cursor, int)]
+        replies, handoff = await self._store.turn_answer(conversation_id, cursors)
+        if finished is None or result is None:
             return DirectTurn((), handoff, finished is not None)
-        cursors = [cursor for cursor in finished.result.get("replies", []) if isinstance(cursor, int)]
-        replies = await self._store.messages_by_cursor(conversation_id, cursors)
         return DirectTurn(tuple(replies), handoff, True)
 
-    async def process(self, event: InboxEvent) -> None:
-        """Run the turn of a stored direct message."""
+    async def _run_now(self, event: InboxEvent) -> DirectTurn | None:
+        """Run the turn of a message stored already claimed, and answer from its result without reading it back.
+
+        ``None`` when the worker did not start it (the request then waits for the stored result)
+        or the turn did not finish with a result here (it failed and will be retried).
+        """
+        task = self._start_turn(event) if self._start_turn is not None else None
+        if task is None:
+            return None
+        self._results[event.id] = None
+        try:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self._wait_s)
+            except asyncio.TimeoutError:
+                return DirectTurn((), await self._store.active_handoff(event.conversation_id), False)
+            result = self._results.get(event.id)
+        finally:
+            self._results.pop(event.id, None)
+        if result is None:
+            return None
+        return DirectTurn(tuple(result.replies), result.handoff, True)
+
+    async def process(self, event: InboxEvent) -> bool:
+        """Run the turn of a stored direct message (its result goes to the request waiting here, if any).
+
+        ``True``: the turn closed the event with its replies.
+        """
         message, turn = customer_message(event, PLATFORM)
-        await self._conversations.handle(message, turn)
+        result = await self._conversations.handle(message, turn)
+        if event.id in self._results:
+            self._results[event.id] = result
+        return True

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -60,6 +60,8 @@ class InboxEvent:
     attempts: int
     result: dict[str, Any] | None = None
     error: str | None = None
+    #: Stored already claimed by this replica (:meth:`Inbox.accept_or_find` with ``lease``).
+    leased: bool = False
 
 
 def _event(row: InboxItem, *, attempts: int | None = None) -> InboxEvent:
@@ -99,6 +101,7 @@ class Inbox:
 
     def __init__(self, engine: Engine, owner: str, lease_s: float = 60.0, policy: RetryPolicy = DEFAULT_POLICY) -> None:
         """Work as ``owner`` (the replica's id); a claimed event is held for ``lease_s`` seconds."""
+        self._engine = engine
         self._sessions = session_factory(engine)
         self.owner = owner
         self._lease = dt.timedelta(seconds=lease_s)
@@ -132,17 +135,77 @@ class Inbox:
             return False
         return True
 
+    async def accept_or_find(
+        self, platform: str, external_id: str, conversation_id: str, body: dict[str, Any], *, lease: bool = False
+    ) -> tuple[InboxEvent | None, bool]:
+        """Store an event as :meth:`accept` does and return it with ``True``; else the stored one with ``False``.
+
+        One trip off the event loop for a request that waits for its own event (the direct API).
+        ``(None, False)`` only when the stored event was purged meanwhile.
+
+        ``lease``: store it already claimed by this replica (the returned event then has one
+        attempt, and :meth:`InboxWorker.run_now` runs it) when nothing of its conversation is open
+        before it and the conversation is not being erased; otherwise it is stored as ``accept``
+        stores it, for the worker's rounds (the returned event then has no attempt).
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database is unavailable.
+        """
+        return await asyncio.to_thread(self._accept_or_find, platform, external_id, conversation_id, body, lease)
+
+    def _accept_or_find(
+        self, platform: str, external_id: str, conversation_id: str, body: dict[str, Any], lease: bool
+    ) -> tuple[InboxEvent | None, bool]:
+        now = utcnow()
+        try:
+            with self._engine.begin() as connection:
+                free = (
+                    lease
+                    and not connection.execute(
+                        select(
+                            exists().where(
+                                InboxItem.conversation_id == conversation_id, InboxItem.state.in_(OPEN_STATES)
+                            )
+                            | exists().where(Erasure.conversation_id == conversation_id)
+                        )
+                    ).scalar()
+                )
+                values: dict[str, Any] = {
+                    "platform": platform,
+                    "external_id": external_id,
+                    "conversation_id": conversation_id,
+                    "body": body,
+                    "state": "pending",
+                    "attempts": 1 if free else 0,
+                    "received_at": now,
+                }
+                if free:
+                    values.update(lease_owner=self.owner, lease_until=now + self._lease)
+                item_id = int(connection.execute(insert(InboxItem).values(**values)).inserted_primary_key[0])
+        except IntegrityError:
+            return self._lookup(platform, external_id), False
+        event = InboxEvent(
+            id=item_id,
+            platform=platform,
+            external_id=external_id,
+            conversation_id=conversation_id,
+            body=dict(body),
+            state="pending",
+            attempts=values["attempts"],
+            leased=free,
+        )
+        return event, True
+
+    def _lookup(self, platform: str, external_id: str) -> InboxEvent | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(InboxItem).where(InboxItem.platform == platform, InboxItem.external_id == external_id)
+            ).scalar_one_or_none()
+            return _event(row) if row is not None else None
+
     async def lookup(self, platform: str, external_id: str) -> InboxEvent | None:
         """The event stored under this platform id, if any."""
-
-        def load() -> InboxEvent | None:
-            with self._sessions() as session:
-                row = session.execute(
-                    select(InboxItem).where(InboxItem.platform == platform, InboxItem.external_id == external_id)
-                ).scalar_one_or_none()
-                return _event(row) if row is not None else None
-
-        return await asyncio.to_thread(load)
+        return await asyncio.to_thread(self._lookup, platform, external_id)
 
     async def get(self, item_id: int) -> InboxEvent | None:
         """One event by id."""
@@ -357,7 +420,9 @@ class Inbox:
         return await asyncio.to_thread(load)
 
 
-Processor = Callable[[InboxEvent], Awaitable[None]]
+#: Runs an event's turn; ``True`` when the turn closed the event itself (in the transaction that
+#: stored its replies), so the worker need not; ``None`` or ``False``: the worker closes it.
+Processor = Callable[[InboxEvent], Awaitable[bool | None]]
 
 
 class InboxWorker(RoundWorker):
@@ -400,15 +465,35 @@ class InboxWorker(RoundWorker):
             return
         claimed = await self._inbox.claim(self._processors, self._busy, limit=free, served_last=self._served_last)
         for event in claimed:
+            if event.conversation_id in self._busy:
+                continue  # started meanwhile by run_now(): its turn runs already
             self._busy[event.conversation_id] = asyncio.create_task(self._process(event))
             self._served_last = event.platform
+
+    def run_now(self, event: InboxEvent) -> asyncio.Task[None] | None:
+        """Start now the turn of an event this replica stored already claimed (``accept_or_find(lease=True)``).
+
+        Saves the request the worker's wake-up and its scan of the inbox (docs/performance.md).
+        ``None`` when the event is not leased here, its platform has no processor, the worker
+        runs as many turns as it may, or a turn of its conversation runs here already (the caller
+        then wakes the worker, whose rounds take it up in their fair order). The task is the worker's, as a round's would be: a request that stops
+        waiting does not stop the turn.
+        """
+        key = event.conversation_id
+        if not event.leased or event.platform not in self._processors or key in self._busy:
+            return None
+        if len(self._busy) >= self._max_concurrent:
+            return None  # at capacity: the rounds take it up in their fair order
+        task = self._busy[key] = asyncio.create_task(self._process(event))
+        return task
 
     async def _process(self, event: InboxEvent) -> None:
         renewing = asyncio.create_task(self._keep_leased(event))
         try:
-            await self._processors[event.platform](event)
+            closed = await self._processors[event.platform](event)
             renewing.cancel()
-            await self._inbox.finish(event.id)
+            if not closed:
+                await self._inbox.finish(event.id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

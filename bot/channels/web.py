@@ -104,11 +104,14 @@ class WebChannel:
         wake_inbox: Callable[[], None],
         trust_forwarded_for: bool = False,
         on_refused: Callable[[str], None] | None = None,
+        run_now: Callable[[InboxEvent], asyncio.Task[None] | None] | None = None,
     ) -> None:
         """Compose the channel from the gateway's services (``allowed_origins``: ``("*",)`` allows any).
 
         ``on_refused`` is told of each connection or message refused by a limit, with which limit
-        (``connections`` or ``messages``): the gateway's metrics count them.
+        (``connections`` or ``messages``): the gateway's metrics count them. ``run_now`` starts the
+        turn of a message stored already claimed, at once (the inbox worker's ``run_now``); without
+        it, or when it declines, the worker is woken.
         """
         self._conversations = conversations
         self._store = store
@@ -120,6 +123,7 @@ class WebChannel:
         self._allowed_origins = allowed_origins
         self._trust_forwarded_for = trust_forwarded_for
         self._wake_inbox = wake_inbox
+        self._start_turn = run_now
         self._on_refused = on_refused
         self._connections: Counter[str] = Counter()
 
@@ -288,9 +292,16 @@ class WebChannel:
         try:
             identity = await self._identify(conversation_id, customer_token)
             body = event_body(frame.text, frame.payload, frame.client_id, identity)
-            new = await self._inbox.accept(PLATFORM, f"{conversation_id}:{frame.client_id}", conversation_id, body)
+            stored, new = await self._inbox.accept_or_find(
+                PLATFORM,
+                f"{conversation_id}:{frame.client_id}",
+                conversation_id,
+                body,
+                lease=self._start_turn is not None,
+            )
             if new:
-                self._wake_inbox()
+                if stored is None or self._start_turn is None or self._start_turn(stored) is None:
+                    self._wake_inbox()
                 return
             # A re-sent message (after a reconnect): confirm it again if its turn stored it already;
             # otherwise its echo is on the way.
@@ -304,11 +315,12 @@ class WebChannel:
 
     # -- the inbox worker's side ------------------------------------------------------------
 
-    async def process(self, event: InboxEvent) -> None:
-        """Run the turn of a stored widget message; the tabs see "typing" meanwhile."""
+    async def process(self, event: InboxEvent) -> bool:
+        """Run the turn of a stored widget message; the tabs see "typing" meanwhile (``True``: it closed the event)."""
         message, turn = customer_message(event, PLATFORM)
         self._hub.publish_typing(event.conversation_id, True)
         try:
             await self._conversations.handle(message, turn)
         finally:
             self._hub.publish_typing(event.conversation_id, False)
+        return True  # the turn closed the event with its replies

@@ -107,6 +107,8 @@ class _Arrival:
     message: StoredMessage
     new: bool
     recovering: bool  # stored before a crash: the model may have answered it already
+    handoff: HandoffRef | None = None  # the conversation's unresolved handoff when it arrived
+    first: bool = False  # the first message the customer sent in this conversation
 
 
 def _mark(inbox: InboxTurn | None, state: str, customer: StoredMessage | None = None) -> InboxMark | None:
@@ -202,18 +204,17 @@ class ConversationService:
         started = time.perf_counter()
         identity = await self._identify(message)
         async with self._lock(message.conversation_id):
-            await self._open(message, identity)
-            arrival = await self._arrive(message, inbox)
+            arrival = await self._arrive(message, identity, inbox)
             if not arrival.new:
                 return await self._duplicate(message, arrival.message, inbox)
-            held_by = await self._store.active_handoff(message.conversation_id)
+            held_by = arrival.handoff
             outcome: TurnOutcome
             if held_by is not None:
                 result = await self._relay_to_agent(message, arrival.message, held_by, inbox)
                 outcome, rasa_latency_s = "relayed_to_agent", None
             else:
                 result, outcome, rasa_latency_s = await self._answer(message, identity, arrival, inbox)
-        await self._report(message, identity, result.customer_message, outcome, started, rasa_latency_s)
+        self._report(message, identity, arrival.first, outcome, started, rasa_latency_s)
         return result
 
     async def _identify(self, message: CustomerMessage) -> Identity:
@@ -224,16 +225,12 @@ class ConversationService:
             return ANONYMOUS
         return await self._identity.resolve(message.channel, _channel_user(message), message.customer_token)
 
-    async def _open(self, message: CustomerMessage, identity: Identity) -> None:
-        """Create the conversation on first contact; record its verified customer."""
-        await self._store.ensure(message.conversation_id, message.channel, identity.customer_id, message.address)
-        if identity.customer_id is not None:
-            await self._store.attach_customer(message.conversation_id, identity.customer_id)
+    async def _arrive(self, message: CustomerMessage, identity: Identity, inbox: InboxTurn | None) -> _Arrival:
+        """Open the conversation and store the customer's message once: a re-sent copy finds the earlier one.
 
-    async def _arrive(self, message: CustomerMessage, inbox: InboxTurn | None) -> _Arrival:
-        """Store the customer's message once: a re-sent or redelivered copy finds the earlier one.
-
-        A push channel's event whose message was stored before a crash (inbox state
+        One trip to the database (:meth:`ConversationStore.arrive`) creates the conversation on
+        first contact, records its verified customer, stores the message and reads the open
+        handoff. A push channel's event whose message was stored before a crash (inbox state
         ``stored``) is recovered: the stored message is taken as new, and the dialogue model
         is asked whether it already answered it.
         """
@@ -242,18 +239,29 @@ class ConversationService:
             earlier = await self._store.find_client_id(conversation_id, client_id)
             if earlier is not None:
                 _LOGGER.info("turn.recovering conversation=%s item=%d", log_id(conversation_id), inbox.item_id)
-                return _Arrival(earlier, new=True, recovering=True)
-        stored, is_new = await self._store.append(
+                await self._store.ensure(conversation_id, message.channel, identity.customer_id, message.address)
+                if identity.customer_id is not None:
+                    await self._store.attach_customer(conversation_id, identity.customer_id)
+                return _Arrival(
+                    earlier,
+                    new=True,
+                    recovering=True,
+                    handoff=await self._store.active_handoff(conversation_id),
+                    first=await self._is_first_turn(conversation_id, earlier.cursor),
+                )
+        arrived = await self._store.arrive(
             conversation_id,
-            Sender.CUSTOMER,
+            message.channel,
             message.text,
+            customer_id=identity.customer_id,
+            address=message.address,
             payload=message.payload,
             client_id=client_id,
             inbox=_mark(inbox, "stored"),
         )
-        if is_new:
-            self._hub.publish(stored)
-        return _Arrival(stored, new=is_new, recovering=False)
+        if arrived.new:
+            self._hub.publish(arrived.message)
+        return _Arrival(arrived.message, arrived.new, False, arrived.handoff, arrived.first)
 
     async def _duplicate(self, message: CustomerMessage, earlier: StoredMessage, inbox: InboxTurn | None) -> TurnResult:
         """A copy of a message already handled: nothing more happens (its event is set aside)."""
@@ -287,47 +295,39 @@ class ConversationService:
         except DialogueUnavailable as exc:
             rasa_latency_s = time.perf_counter() - asked
             _LOGGER.warning("turn.dialogue_unavailable conversation=%s reason=%s", log_id(conversation_id), exc)
-            replies = await self._store_replies(conversation_id, [(self._texts.dialogue_unavailable, ())], done)
-            handoff = await self._store.active_handoff(conversation_id)
+            replies, handoff = await self._finish_turn(conversation_id, [(self._texts.dialogue_unavailable, ())], done)
             return TurnResult(arrival.message, replies, False, handoff), "dialogue_unavailable", rasa_latency_s
         rasa_latency_s = time.perf_counter() - asked
         answer: list[tuple[str, Sequence[Button]]] = [(r.text, r.buttons) for r in bot_replies]
         answer += self._offer_second_request(plan)
-        replies = await self._store_replies(conversation_id, answer, done)
-        handoff = await self._store.active_handoff(conversation_id)
+        replies, handoff = await self._finish_turn(conversation_id, answer, done)
         if handoff is not None:
             # Requested by the action server during this turn (none was open before it).
             await self._handoff_events.publish(HandoffOpened(handoff.id, conversation_id))
         return TurnResult(arrival.message, replies, False, handoff), "answered", rasa_latency_s
 
-    async def _report(
+    def _report(
         self,
         message: CustomerMessage,
         identity: Identity,
-        customer: StoredMessage,
+        first_turn: bool,
         outcome: TurnOutcome,
         started: float,
         rasa_latency_s: float | None,
     ) -> None:
         """Tell the observers how the turn went; their failures are logged, never the turn's.
 
-        The turn's replies are stored by now: a failing observer (or the read that tells a first
-        turn) must not make the inbox run the turn again.
+        The turn's replies are stored by now: a failing observer must not make the inbox run
+        the turn again.
         """
         if not self._observers:
-            return
-        latency_s = time.perf_counter() - started
-        try:
-            first_turn = await self._is_first_turn(message.conversation_id, customer.cursor)
-        except Exception:
-            _LOGGER.exception("turn.report_failed conversation=%s", log_id(message.conversation_id))
             return
         record = TurnRecord(
             conversation_id=message.conversation_id,
             channel=message.channel,
             customer_id=identity.customer_id,
             outcome=outcome,
-            latency_s=latency_s,
+            latency_s=time.perf_counter() - started,
             rasa_latency_s=rasa_latency_s,
             first_turn=first_turn,
         )
@@ -399,14 +399,14 @@ class ConversationService:
         _LOGGER.info("turn.answered conversation=%s replies=%d", log_id(conversation_id), len(bot_replies))
         return bot_replies
 
-    async def _store_replies(
+    async def _finish_turn(
         self, conversation_id: str, replies: Sequence[tuple[str, Sequence[Button]]], done: InboxMark | None
-    ) -> list[StoredMessage]:
-        """Store a turn's replies (with the inbox item's completion) at once, then publish them."""
-        stored = await self._store.append_replies(conversation_id, replies, inbox=done)
+    ) -> tuple[list[StoredMessage], HandoffRef | None]:
+        """Store a turn's replies (with the inbox item's completion) at once, publish them; the open handoff after."""
+        stored, handoff = await self._store.finish_turn(conversation_id, replies, inbox=done)
         for message in stored:
             self._hub.publish(message)
-        return stored
+        return stored, handoff
 
     async def bot_turn(self, conversation_id: str, intent: str) -> list[StoredMessage]:
         """Let the bot speak without a customer message (after a handoff ends); store and publish it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -10,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.core.address import chat_key
 from bot.core.messages import Button, HandoffRef, StoredMessage
@@ -44,8 +47,25 @@ class InboxMark:
     customer: int | None = None
 
 
-def stored_message(row: Message) -> StoredMessage:
-    """A message row as the public :class:`StoredMessage`."""
+@dataclass(frozen=True)
+class Arrived:
+    """A customer message as :meth:`ConversationStore.arrive` stored it, and the conversation around it.
+
+    Attributes:
+        message: The stored message (the earlier copy when ``new`` is false).
+        new: Whether it was stored now; false for a copy of a message with the same client id.
+        handoff: The conversation's unresolved handoff, if any, read after the message was stored.
+        first: Whether it is the first message the customer sent in this conversation.
+    """
+
+    message: StoredMessage
+    new: bool
+    handoff: HandoffRef | None
+    first: bool
+
+
+def stored_message(row: Any) -> StoredMessage:
+    """A message row (a :class:`Message` or a row of its table) as the public :class:`StoredMessage`."""
     buttons = tuple(
         Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
         for b in (row.buttons or [])
@@ -67,6 +87,7 @@ class ConversationStore:
 
     def __init__(self, engine: Engine) -> None:
         """Create a store on ``engine`` (SQLite or PostgreSQL)."""
+        self._engine = engine
         self._sessions = session_factory(engine)
 
     async def get(self, conversation_id: str) -> ConversationInfo | None:
@@ -109,6 +130,85 @@ class ConversationStore:
         info = self._get(conversation_id)
         assert info is not None
         return info
+
+    async def arrive(
+        self,
+        conversation_id: str,
+        channel: str,
+        text: str,
+        *,
+        customer_id: str | None = None,
+        address: dict[str, Any] | None = None,
+        payload: str | None = None,
+        client_id: str | None = None,
+        inbox: InboxMark | None = None,
+    ) -> Arrived:
+        """The start of a customer turn, in one trip off the event loop (docs/performance.md).
+
+        Creates the conversation on ``channel`` when it is new (with ``address``), records its
+        verified ``customer_id``, stores the message as :meth:`append` does (a copy with a known
+        ``client_id`` is not stored twice, and ``inbox`` is then not applied), and reads the
+        conversation's open handoff and whether this is the customer's first message.
+        """
+        return await asyncio.to_thread(
+            self._arrive, conversation_id, channel, text, customer_id, address, payload, client_id, inbox
+        )
+
+    def _arrive(
+        self,
+        conversation_id: str,
+        channel: str,
+        text: str,
+        customer_id: str | None,
+        address: dict[str, Any] | None,
+        payload: str | None,
+        client_id: str | None,
+        inbox: InboxMark | None,
+    ) -> Arrived:
+        now = utcnow()
+        try:
+            with self._engine.begin() as connection:
+                new_conversation = _insert_if_missing(self._engine.dialect.name, Conversation.__table__).values(
+                    id=conversation_id, channel=channel, customer_id=customer_id, address=address,
+                    created_at=now, updated_at=now,
+                )  # fmt: skip
+                connection.execute(new_conversation)
+                if customer_id is not None:
+                    connection.execute(
+                        update(Conversation)
+                        .where(
+                            Conversation.id == conversation_id,
+                            or_(Conversation.customer_id.is_(None), Conversation.customer_id != customer_id),
+                        )
+                        .values(customer_id=customer_id)
+                    )
+                earlier = _client_message(connection, conversation_id, client_id)
+                if earlier is not None:
+                    return Arrived(earlier, False, _active_handoff(connection, conversation_id), False)
+                stored = _insert_message(
+                    connection, conversation_id, None, Sender.CUSTOMER, text, (), payload, client_id, now
+                )
+                _touch(connection, conversation_id, now)
+                if inbox is not None:
+                    _mark_inbox(connection, inbox, now)
+                handoff = _active_handoff(connection, conversation_id)
+                before = connection.execute(
+                    select(Message.id)
+                    .where(
+                        Message.conversation_id == conversation_id,
+                        Message.sender == Sender.CUSTOMER,
+                        Message.id < stored.cursor,
+                    )
+                    .limit(1)
+                ).first()
+                return Arrived(stored, True, handoff, before is None)
+        except IntegrityError:
+            if client_id is None:
+                raise
+            copy = self._find_client_id(conversation_id, client_id)  # stored meanwhile by another replica
+            if copy is None:
+                raise
+            return Arrived(copy, False, self._active_handoff(conversation_id), False)
 
     async def attach_customer(self, conversation_id: str, customer_id: str) -> None:
         """Record the verified customer of a conversation (so agents see one customer across chats)."""
@@ -189,56 +289,60 @@ class ConversationStore:
         sender: Sender,
         inbox: InboxMark | None,
     ) -> list[StoredMessage]:
-        with self._sessions.begin() as session:
-            conversation = session.get(Conversation, conversation_id)
-            stored = [
-                self._add(session, conversation, conversation_id, sender, text, tuple(buttons), None, None)
-                for text, buttons in replies
-            ]
-            if inbox is not None:
-                _mark_inbox(session, inbox, [message.cursor for message in stored])
-            return stored
+        with self._engine.begin() as connection:
+            return self._write_replies(connection, conversation_id, replies, sender, inbox)
 
     @staticmethod
-    def _add(
-        session: Any,
-        conversation: Conversation | None,
+    def _write_replies(
+        connection: Connection,
         conversation_id: str,
+        replies: list[tuple[str, Sequence[Button]]],
         sender: Sender,
-        text: str,
-        buttons: tuple[Button, ...],
-        payload: str | None,
-        client_id: str | None,
-    ) -> StoredMessage:
-        row = Message(
-            conversation_id=conversation_id,
-            sender=sender,
-            text=text,
-            payload=payload,
-            buttons=[b.to_json() for b in buttons],
-            client_id=client_id,
-            created_at=utcnow(),
-        )
-        session.add(row)
-        if conversation is not None:
-            conversation.updated_at = row.created_at
-        session.flush()
-        address = conversation.address if conversation is not None else None
-        if isinstance(address, dict) and sender != Sender.CUSTOMER:
-            session.add(
-                OutboxItem(
-                    platform=str(address.get("platform", "")),
-                    chat_key=chat_key(address),
-                    conversation_id=conversation_id,
-                    message_id=row.id,
-                    address=address,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=row.created_at,
-                    created_at=row.created_at,
+        inbox: InboxMark | None,
+    ) -> list[StoredMessage]:
+        now = utcnow()
+        address = _address(connection, conversation_id)
+        stored = [
+            _insert_message(connection, conversation_id, address, sender, text, tuple(buttons), None, None, now)
+            for text, buttons in replies
+        ]
+        if stored:
+            _touch(connection, conversation_id, now)
+        if inbox is not None:
+            _mark_inbox(connection, inbox, now, [message.cursor for message in stored])
+        return stored
+
+    async def finish_turn(
+        self, conversation_id: str, replies: Sequence[tuple[str, Sequence[Button]]], inbox: InboxMark | None = None
+    ) -> tuple[list[StoredMessage], HandoffRef | None]:
+        """Store a turn's bot replies as :meth:`append_replies` does; also return the open handoff after them."""
+
+        def write() -> tuple[list[StoredMessage], HandoffRef | None]:
+            with self._engine.begin() as connection:
+                stored = self._write_replies(connection, conversation_id, list(replies), Sender.BOT, inbox)
+                return stored, _active_handoff(connection, conversation_id)
+
+        return await asyncio.to_thread(write)
+
+    async def turn_answer(
+        self, conversation_id: str, cursors: Sequence[int]
+    ) -> tuple[list[StoredMessage], HandoffRef | None]:
+        """A finished turn's replies (by cursor, as :meth:`messages_by_cursor`) and the open handoff, in one read."""
+
+        def load() -> tuple[list[StoredMessage], HandoffRef | None]:
+            with self._sessions() as session:
+                rows = (
+                    session.execute(
+                        select(Message)
+                        .where(Message.conversation_id == conversation_id, Message.id.in_(list(cursors)))
+                        .order_by(Message.id)
+                    ).scalars()
+                    if cursors
+                    else []
                 )
-            )
-        return stored_message(row)
+                return [stored_message(row) for row in rows], _active_handoff(session, conversation_id)
+
+        return await asyncio.to_thread(load)
 
     def _find_client_id(self, conversation_id: str, client_id: str) -> StoredMessage | None:
         with self._sessions() as session:
@@ -257,16 +361,19 @@ class ConversationStore:
         client_id: str | None,
         inbox: InboxMark | None = None,
     ) -> tuple[StoredMessage, bool]:
-        if client_id is not None:
-            earlier = self._find_client_id(conversation_id, client_id)
-            if earlier is not None:
-                return earlier, False
+        now = utcnow()
         try:
-            with self._sessions.begin() as session:
-                conversation = session.get(Conversation, conversation_id)
-                stored = self._add(session, conversation, conversation_id, sender, text, buttons, payload, client_id)
+            with self._engine.begin() as connection:
+                earlier = _client_message(connection, conversation_id, client_id)
+                if earlier is not None:
+                    return earlier, False
+                address = _address(connection, conversation_id)
+                stored = _insert_message(
+                    connection, conversation_id, address, sender, text, buttons, payload, client_id, now
+                )
+                _touch(connection, conversation_id, now)
                 if inbox is not None:
-                    _mark_inbox(session, inbox)
+                    _mark_inbox(connection, inbox, now)
         except IntegrityError:
             if client_id is None:
                 raise
@@ -325,28 +432,109 @@ class ConversationStore:
 
     def _active_handoff(self, conversation_id: str) -> HandoffRef | None:
         with self._sessions() as session:
-            row = session.execute(
-                select(Handoff)
-                .where(Handoff.conversation_id == conversation_id, Handoff.status != HandoffStatus.RESOLVED)
-                .order_by(Handoff.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-            if row is None:
-                return None
-            status = row.status.value if isinstance(row.status, HandoffStatus) else str(row.status)
-            return HandoffRef(id=row.id, status=status)
+            return _active_handoff(session, conversation_id)
 
 
-def _mark_inbox(session: Any, mark: InboxMark, replies: Sequence[int] = ()) -> None:
-    item = session.get(InboxItem, mark.item_id)
-    if item is not None:
-        item.state = mark.state
-        if mark.customer is not None:
-            item.result = {"customer": mark.customer, "replies": list(replies)}
-        if mark.state in ("done", "ignored"):
-            item.done_at = utcnow()
-            item.lease_owner = None
-            item.lease_until = None
+def _active_handoff(connection: Connection | Session, conversation_id: str) -> HandoffRef | None:
+    row = connection.execute(
+        select(Handoff.id, Handoff.status)
+        .where(Handoff.conversation_id == conversation_id, Handoff.status != HandoffStatus.RESOLVED)
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    status = row.status.value if isinstance(row.status, HandoffStatus) else str(row.status)
+    return HandoffRef(id=row.id, status=status)
+
+
+# The write path of a turn runs as SQL statements on one connection, not through the ORM's unit of
+# work: a turn's few rows cost a fraction of the CPU that way (docs/performance.md).
+
+
+def _insert_if_missing(dialect: str, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for SQLite and PostgreSQL."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _address(connection: Connection, conversation_id: str) -> dict[str, Any] | None:
+    """Where a push channel delivers the conversation's messages, if anywhere."""
+    address = connection.execute(select(Conversation.address).where(Conversation.id == conversation_id)).scalar()
+    return address if isinstance(address, dict) else None
+
+
+def _client_message(connection: Connection, conversation_id: str, client_id: str | None) -> StoredMessage | None:
+    """The conversation's message stored under ``client_id`` (a customer's re-sent copy), if any."""
+    if client_id is None:
+        return None
+    row = connection.execute(
+        select(Message.__table__).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+    ).first()
+    return stored_message(row) if row is not None else None
+
+
+def _insert_message(
+    connection: Connection,
+    conversation_id: str,
+    address: dict[str, Any] | None,
+    sender: Sender,
+    text: str,
+    buttons: tuple[Button, ...],
+    payload: str | None,
+    client_id: str | None,
+    now: dt.datetime,
+) -> StoredMessage:
+    """Insert one message; a bot, agent or system message of a conversation with an address also goes to the outbox."""
+    result = connection.execute(
+        insert(Message).values(
+            conversation_id=conversation_id,
+            sender=sender,
+            text=text,
+            payload=payload,
+            buttons=[b.to_json() for b in buttons],
+            client_id=client_id,
+            created_at=now,
+        )
+    )
+    message_id = int(result.inserted_primary_key[0])
+    if address is not None and sender != Sender.CUSTOMER:
+        connection.execute(
+            insert(OutboxItem).values(
+                platform=str(address.get("platform", "")),
+                chat_key=chat_key(address),
+                conversation_id=conversation_id,
+                message_id=message_id,
+                address=address,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return StoredMessage(
+        cursor=message_id,
+        conversation_id=conversation_id,
+        sender=sender.value,
+        text=text,
+        buttons=buttons,
+        client_id=client_id,
+        created_at=now,
+    )
+
+
+def _touch(connection: Connection, conversation_id: str, now: dt.datetime) -> None:
+    connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now))
+
+
+def _mark_inbox(connection: Connection, mark: InboxMark, now: dt.datetime, replies: Sequence[int] = ()) -> None:
+    values: dict[str, Any] = {"state": mark.state}
+    if mark.customer is not None:
+        values["result"] = {"customer": mark.customer, "replies": list(replies)}
+    if mark.state in ("done", "ignored"):
+        values.update(done_at=now, lease_owner=None, lease_until=None)
+    connection.execute(update(InboxItem).where(InboxItem.id == mark.item_id).values(**values))
 
 
 def _digest(secret: str) -> str:

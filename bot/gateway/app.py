@@ -163,6 +163,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         limits=settings.limits,
         allowed_origins=settings.gateway.allowed_origins,
         wake_inbox=worker.wake,
+        run_now=worker.run_now,
         trust_forwarded_for=settings.gateway.trust_forwarded_for,
         on_refused=functools.partial(app[metrics.METRICS].refused, web_channel.PLATFORM),
     )
@@ -173,6 +174,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         identity=identity,
         wake_inbox=worker.wake,
         wait_s=settings.limits.turn_wait_s,
+        run_now=worker.run_now,
     )
     worker.register(web_channel.PLATFORM, web_chat.process)
     worker.register(direct_channel.PLATFORM, direct.process)

@@ -41,6 +41,7 @@ def install() -> None:
         return _sqlite_pool(url) or rasa_kwargs(url)
 
     tracker_store.create_engine_kwargs = create_engine_kwargs
+    _load_models_for_inference()
     _INSTALLED = True
     _LOGGER.debug("serving.installed action_result_validator=cached sqlite_pool=queue")
 
@@ -80,3 +81,49 @@ def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
         f"Action endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
     )
     raise error
+
+
+def _load_models_for_inference() -> None:
+    """Load Rasa's TensorFlow models (TED) for predicting only, without a training step first.
+
+    Rasa 3.6 builds a saved model's variables by fitting it on one example before loading its
+    weights: that traces the whole training graph (gradients, optimizer slots), 10 of the 14
+    seconds a model took to load and 230 MiB the server kept for good. Here the variables are
+    built by the one prediction Rasa makes after loading anyway, and the weights restored into
+    them; every variable the prediction uses must be matched in the saved weights, or the model
+    is loaded Rasa's way. A model loaded to be fine-tuned is always loaded Rasa's way.
+    """
+    from rasa.utils.tensorflow.models import RasaModel
+
+    stock = RasaModel.load.__func__
+
+    def load(
+        cls: Any,
+        model_file_name: str,
+        model_data_example: Any,
+        predict_data_example: Any = None,
+        finetune_mode: bool = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if finetune_mode or predict_data_example is None:
+            return stock(cls, model_file_name, model_data_example, predict_data_example, finetune_mode, *args, **kwargs)
+        import tensorflow as tf
+
+        model = cls(*args, **kwargs)
+        config = kwargs.get("config", {})
+        model.compile(optimizer=tf.keras.optimizers.Adam(config.get("learning_rate", 0.001)), run_eagerly=False)
+        model.run_inference(predict_data_example)  # builds exactly the variables a prediction uses
+        try:
+            model.load_weights(model_file_name).expect_partial().assert_existing_objects_matched()
+        except AssertionError:
+            _LOGGER.warning("serving.model_load_fallback model=%s", cls.__name__)
+            return stock(cls, model_file_name, model_data_example, predict_data_example, finetune_mode, *args, **kwargs)
+        # What the first prediction computed ahead (TED's label embeddings) and traced into its
+        # graph as constants came from the initial weights: compute and trace both again.
+        model.prepared_for_prediction = False
+        model._tf_predict_step = None
+        model.run_inference(predict_data_example)
+        return model
+
+    RasaModel.load = classmethod(load)

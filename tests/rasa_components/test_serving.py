@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import jsonschema
 import pytest
 from jsonschema import ValidationError
@@ -9,6 +14,8 @@ from rasa.core import tracker_store
 from rasa.core.actions.action import RemoteAction
 from sqlalchemy.pool import QueuePool
 
+from bot.settings import PROJECT_ROOT
+from bot.training import ensure_model
 from rasa_components import serving
 
 
@@ -50,3 +57,23 @@ def test_a_sqlite_tracker_store_keeps_its_connections(tmp_path: object) -> None:
     assert tracker_store.create_engine_kwargs("sqlite://") == {}  # in memory: SQLAlchemy's own choice
     postgres = tracker_store.create_engine_kwargs("postgresql://rasa@db:5432/tracker")
     assert "poolclass" not in postgres and "pool_size" in postgres  # Rasa's own settings
+
+
+def test_ted_loaded_for_inference_predicts_exactly_as_rasa_loads_it() -> None:
+    """The trained model's TED, loaded Rasa's way and for inference only: the same probabilities, to the bit."""
+    model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models").path
+
+    def predictions(way: str) -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.rasa_components.ted_probe", str(model), way],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
+        )  # fmt: skip
+        lines = [line for line in done.stdout.splitlines() if line.startswith("PREDICTIONS ")]
+        assert done.returncode == 0 and lines, done.stderr[-3000:]
+        return dict(json.loads(lines[-1].removeprefix("PREDICTIONS ")))
+
+    stock, inference = predictions("stock"), predictions("inference")
+    assert stock["weights"] == inference["weights"]
+    assert len(stock["probabilities"]) > 20  # type: ignore[arg-type]
+    assert inference["probabilities"] == stock["probabilities"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,15 @@ def test_the_development_demo_agent_token_is_kept_and_renewed_once_revoked(
         assert credentials.check(token).outcome == "revoked"
     finally:
         engine.dispose()
+
+
+def test_the_children_load_tensorflow_without_jax(tmp_path: Path) -> None:
+    """runtime/without_jax leads a child's PYTHONPATH: TensorFlow loads, JAX does not (docs/performance.md)."""
+    from bot.settings import load_settings
+    from bot.supervisor import child_env
+
+    env = child_env(load_settings({"BOT_VAR_DIR": str(tmp_path / "var")}))
+    probe = "import sys, tensorflow; print('jax' in sys.modules, tensorflow.__version__)"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "False"

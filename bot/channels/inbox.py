@@ -476,8 +476,8 @@ class InboxWorker(RoundWorker):
         Saves the request the worker's wake-up and its scan of the inbox (docs/performance.md).
         ``None`` when the event is not leased here, its platform has no processor, the worker
         runs as many turns as it may, or a turn of its conversation runs here already (the caller
-        then wakes the worker, whose rounds take it up in their fair order). The task is the worker's, as a round's would be: a request that stops
-        waiting does not stop the turn.
+        then wakes the worker, whose rounds take it up in their fair order). The task is the
+        worker's, as a round's would be: a request that stops waiting does not stop the turn.
         """
         key = event.conversation_id
         if not event.leased or event.platform not in self._processors or key in self._busy:

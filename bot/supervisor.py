@@ -89,15 +89,24 @@ QUIET_ENV = {
 }
 
 
+#: TensorFlow (and oneDNN) in the servers compute one request at a time on one thread each. Their
+#: default pools, as wide as the machine, spun for work when the cores were shared with the other
+#: processes: a turn cost Rasa 58 ms of CPU instead of 31, and the action server 15 instead of 5
+#: (docs/performance.md). More cores serve more requests, not one request faster. An operator's
+#: own setting of these variables wins.
+SERVING_THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
 def child_env(settings: Settings) -> dict[str, str]:
     """The environment of a child process: ours, ``settings`` as ``BOT_*`` variables, :data:`QUIET_ENV`.
 
-    ``runtime/without_jax`` leads its ``PYTHONPATH``: TensorFlow then loads without JAX (65 MiB
-    less per Rasa and action server; see the folder's ``jax/__init__.py``).
+    Also :data:`SERVING_THREADS` (unless set), and ``runtime/without_jax`` leads its
+    ``PYTHONPATH``: TensorFlow then loads without JAX (65 MiB less per Rasa and action server;
+    see the folder's ``jax/__init__.py``).
     """
     shim = str(settings.paths.project_root / "runtime" / "without_jax")
     path = os.pathsep.join(part for part in (shim, os.environ.get("PYTHONPATH", "")) if part)
-    return {**os.environ, **settings.child_environment(), **QUIET_ENV, "PYTHONPATH": path}
+    return {**SERVING_THREADS, **os.environ, **settings.child_environment(), **QUIET_ENV, "PYTHONPATH": path}
 
 
 def write_endpoints(settings: Settings) -> Path:

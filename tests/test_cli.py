@@ -100,13 +100,14 @@ def test_the_development_demo_agent_token_is_kept_and_renewed_once_revoked(
         engine.dispose()
 
 
-def test_the_children_load_tensorflow_without_jax(tmp_path: Path) -> None:
-    """runtime/without_jax leads a child's PYTHONPATH: TensorFlow loads, JAX does not (docs/performance.md)."""
+def test_the_children_load_tensorflow_without_jax_on_one_thread(tmp_path: Path) -> None:
+    """A child's TensorFlow: without JAX (runtime/without_jax), one thread per request (docs/performance.md)."""
     from bot.settings import load_settings
     from bot.supervisor import child_env
 
     env = child_env(load_settings({"BOT_VAR_DIR": str(tmp_path / "var")}))
-    probe = "import sys, tensorflow; print('jax' in sys.modules, tensorflow.__version__)"
+    assert {env[name] for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")} == {"1"}
+    probe = "import sys, tensorflow; print('jax' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[0] == "False"
+    assert done.stdout.split() == ["False"]

@@ -358,3 +358,17 @@ def test_the_image_does_not_run_as_root() -> None:
 def test_the_image_trains_at_build_time() -> None:
     runs = " ".join(arguments for instruction, arguments in _dockerfile_instructions() if instruction == "RUN")
     assert "python -m bot train" in runs
+
+
+def test_the_image_serves_as_make_run_does() -> None:
+    """After training, the image's environment holds what bot.supervisor.child_env gives each server."""
+    from bot.supervisor import SERVING_THREADS
+
+    instructions = _dockerfile_instructions()
+    trained = max(i for i, (kind, arguments) in enumerate(instructions) if kind == "RUN" and "bot train" in arguments)
+    env: dict[str, str] = {}
+    for kind, arguments in instructions[trained:]:
+        if kind == "ENV":
+            env.update(pair.split("=", 1) for pair in arguments.split())
+    assert {name: env.get(name) for name in SERVING_THREADS} == SERVING_THREADS
+    assert env.get("PYTHONPATH") == "/app/runtime/without_jax"

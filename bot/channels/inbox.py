@@ -43,8 +43,10 @@ OPEN_STATES = ("pending", "stored")
 #: How long finished events are kept: redeliveries come within minutes (Slack) or a day
 #: (Telegram), and an idempotency key is honoured for as long.
 KEEP_FINISHED = dt.timedelta(days=3)
-#: How often a waiting request looks at the database (a turn finished on another replica).
-_WAIT_POLL_S = 0.25
+#: How often a waiting request looks at the database for a turn finished on another replica
+#: (a turn finished here wakes it at once). One gateway alone looks only now and then.
+CLUSTER_WAIT_POLL_S = 0.25
+ALONE_WAIT_POLL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class InboxEvent:
     leased: bool = False
 
 
-def _event(row: InboxItem, *, attempts: int | None = None) -> InboxEvent:
+def _event(row: Any, *, attempts: int | None = None) -> InboxEvent:
+    """An inbox row (an :class:`InboxItem` or a row of its table) as an event."""
     return InboxEvent(
         id=row.id,
         platform=row.platform,
@@ -78,16 +81,16 @@ def _event(row: InboxItem, *, attempts: int | None = None) -> InboxEvent:
     )
 
 
-def _round_robin(heads: list[InboxItem], served_last: str | None = None) -> list[InboxItem]:
+def _round_robin(heads: list[Any], served_last: str | None = None) -> list[Any]:
     """The heads in a fair order: platforms take turns (starting after ``served_last``), each oldest first."""
-    queues: dict[str, list[InboxItem]] = {}
+    queues: dict[str, list[Any]] = {}
     for head in sorted(heads, key=lambda row: row.id):
         queues.setdefault(head.platform, []).append(head)
     platforms = list(queues)
     if served_last in platforms:
         turn = platforms.index(served_last) + 1
         queues = {platform: queues[platform] for platform in platforms[turn:] + platforms[:turn]}
-    ordered: list[InboxItem] = []
+    ordered: list[Any] = []
     while queues:
         for platform in list(queues):
             ordered.append(queues[platform].pop(0))
@@ -99,8 +102,20 @@ def _round_robin(heads: list[InboxItem], served_last: str | None = None) -> list
 class Inbox:
     """SQL access to ``channel_inbox`` (off the event loop)."""
 
-    def __init__(self, engine: Engine, owner: str, lease_s: float = 60.0, policy: RetryPolicy = DEFAULT_POLICY) -> None:
-        """Work as ``owner`` (the replica's id); a claimed event is held for ``lease_s`` seconds."""
+    def __init__(
+        self,
+        engine: Engine,
+        owner: str,
+        lease_s: float = 60.0,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        wait_poll_s: float = CLUSTER_WAIT_POLL_S,
+    ) -> None:
+        """Work as ``owner`` (the replica's id); a claimed event is held for ``lease_s`` seconds.
+
+        ``wait_poll_s``: how often :meth:`wait_finished` reads the database, for a turn another
+        replica finished (:data:`ALONE_WAIT_POLL_S` when the gateway runs alone).
+        """
+        self._wait_poll_s = wait_poll_s
         self._engine = engine
         self._sessions = session_factory(engine)
         self.owner = owner
@@ -235,15 +250,22 @@ class Inbox:
         self, platforms: tuple[str, ...], skip: frozenset[str], limit: int, served_last: str | None
     ) -> list[InboxEvent]:
         now = utcnow()
-        with self._sessions() as session:
-            erasing = set(session.execute(select(Erasure.conversation_id)).scalars())
-            rows = session.execute(
-                select(InboxItem)
+        with self._engine.connect() as connection:  # the heads' few columns, not every row's body
+            erasing = set(connection.execute(select(Erasure.conversation_id)).scalars())
+            rows = connection.execute(
+                select(
+                    InboxItem.id,
+                    InboxItem.platform,
+                    InboxItem.conversation_id,
+                    InboxItem.state,
+                    InboxItem.attempts,
+                    InboxItem.next_attempt_at,
+                )
                 .where(InboxItem.state.in_(OPEN_STATES), InboxItem.platform.in_(platforms))
                 .order_by(InboxItem.id)
                 .limit(2000)
-            ).scalars()
-            heads: dict[str, InboxItem] = {}
+            )
+            heads: dict[str, Any] = {}
             for row in rows:
                 heads.setdefault(row.conversation_id, row)
         due = [
@@ -253,12 +275,12 @@ class Inbox:
             and head.conversation_id not in erasing
             and (head.next_attempt_at is None or head.next_attempt_at <= now)
         ]
-        claimed: list[InboxEvent] = []
+        taken_ids: list[int] = []
         for head in _round_robin(due, served_last):
-            if len(claimed) >= limit:
+            if len(taken_ids) >= limit:
                 break
-            with self._sessions.begin() as session:
-                taken = session.execute(
+            with self._engine.begin() as connection:
+                taken = connection.execute(
                     update(InboxItem)
                     .where(
                         InboxItem.id == head.id,
@@ -270,11 +292,17 @@ class Inbox:
                         ),
                     )
                     .values(lease_owner=self.owner, lease_until=now + self._lease, attempts=InboxItem.attempts + 1)
-                    .execution_options(synchronize_session=False)
                 ).rowcount
             if taken == 1:
-                claimed.append(_event(head, attempts=head.attempts + 1))
-        return claimed
+                taken_ids.append(head.id)
+        if not taken_ids:
+            return []
+        with self._engine.connect() as connection:
+            rows = {
+                row.id: row
+                for row in connection.execute(select(InboxItem.__table__).where(InboxItem.id.in_(taken_ids)))
+            }
+        return [_event(rows[item_id]) for item_id in taken_ids if item_id in rows]
 
     async def renew(self, item_id: int) -> bool:
         """Hold a claimed event for another lease; ``False`` when it is no longer this replica's."""
@@ -384,7 +412,7 @@ class Inbox:
                 if remaining <= 0:
                     return None
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(waiter.wait(), min(remaining, _WAIT_POLL_S))
+                    await asyncio.wait_for(waiter.wait(), min(remaining, self._wait_poll_s))
                 waiter.clear()
         finally:
             waiters = self._waiters.get(item_id)

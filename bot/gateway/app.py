@@ -29,7 +29,7 @@ from bot.channels import slack as slack_channel
 from bot.channels import telegram as telegram_channel
 from bot.channels import web as web_channel
 from bot.channels.direct import DirectChannel
-from bot.channels.inbox import Inbox, InboxWorker
+from bot.channels.inbox import ALONE_WAIT_POLL_S, CLUSTER_WAIT_POLL_S, Inbox, InboxWorker
 from bot.channels.outbox import Outbox, OutboxWorker
 from bot.channels.pacing import LocalPacer, RedisPacer
 from bot.channels.retry import RetryPolicy
@@ -143,7 +143,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     app[AGENTS] = AgentCredentials(engine)
     retry = RetryPolicy(give_up_after=dt.timedelta(seconds=settings.limits.retry_for_s))
-    inbox = app[INBOX] = Inbox(engine, settings.gateway.owner_id, lease_s=settings.limits.lease_s, policy=retry)
+    # On SQLite the gateway runs alone: a waiting request is woken by its own worker, and looks at
+    # the database only now and then; replicas sharing PostgreSQL look often (docs/performance.md).
+    wait_poll_s = ALONE_WAIT_POLL_S if engine.dialect.name == "sqlite" else CLUSTER_WAIT_POLL_S
+    inbox = app[INBOX] = Inbox(
+        engine, settings.gateway.owner_id, lease_s=settings.limits.lease_s, policy=retry, wait_poll_s=wait_poll_s
+    )
     app[OUTBOX] = Outbox(engine, settings.gateway.owner_id, lease_s=settings.limits.lease_s)
     worker = app[INBOX_WORKER] = InboxWorker(inbox, {}, max_concurrent=settings.limits.max_concurrent_turns)
     shared = _shared_redis(settings)  # a cluster: the platforms' pace is kept across replicas

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -47,6 +47,48 @@ KEEP_FINISHED = dt.timedelta(days=3)
 #: (a turn finished here wakes it at once). One gateway alone looks only now and then.
 CLUSTER_WAIT_POLL_S = 0.25
 ALONE_WAIT_POLL_S = 5.0
+
+
+# Statements of every turn's path, built once with parameters (docs/performance.md).
+_BUSY_CONVERSATION = select(
+    exists().where(InboxItem.conversation_id == bindparam("cid"), InboxItem.state.in_(OPEN_STATES))
+    | exists().where(Erasure.conversation_id == bindparam("cid"))
+)
+_INSERT_ITEM = insert(InboxItem)
+_ITEM = select(InboxItem.__table__).where(InboxItem.id == bindparam("item"))
+_ITEMS = select(InboxItem.__table__).where(InboxItem.id.in_(bindparam("items", expanding=True)))
+_ERASING = select(Erasure.conversation_id)
+_OPEN_ITEMS = (
+    select(
+        InboxItem.id,
+        InboxItem.platform,
+        InboxItem.conversation_id,
+        InboxItem.state,
+        InboxItem.attempts,
+        InboxItem.next_attempt_at,
+    )
+    .where(InboxItem.state.in_(OPEN_STATES), InboxItem.platform.in_(bindparam("platforms", expanding=True)))
+    .order_by(InboxItem.id)
+    .limit(2000)
+)
+_CLAIM = (
+    update(InboxItem)
+    .where(
+        InboxItem.id == bindparam("item"),
+        InboxItem.state == bindparam("head_state"),
+        or_(
+            InboxItem.lease_until.is_(None),
+            InboxItem.lease_until < bindparam("now"),
+            InboxItem.lease_owner == bindparam("owner"),
+        ),
+    )
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"), attempts=InboxItem.attempts + 1)
+)
+_FINISH = (
+    update(InboxItem)
+    .where(InboxItem.id == bindparam("item"), InboxItem.state.in_(OPEN_STATES))
+    .values(state=bindparam("new_state"), done_at=bindparam("now"), lease_owner=None, lease_until=None)
+)
 
 
 @dataclass(frozen=True)
@@ -174,17 +216,7 @@ class Inbox:
         now = utcnow()
         try:
             with self._engine.begin() as connection:
-                free = (
-                    lease
-                    and not connection.execute(
-                        select(
-                            exists().where(
-                                InboxItem.conversation_id == conversation_id, InboxItem.state.in_(OPEN_STATES)
-                            )
-                            | exists().where(Erasure.conversation_id == conversation_id)
-                        )
-                    ).scalar()
-                )
+                free = lease and not connection.execute(_BUSY_CONVERSATION, {"cid": conversation_id}).scalar()
                 values: dict[str, Any] = {
                     "platform": platform,
                     "external_id": external_id,
@@ -193,10 +225,10 @@ class Inbox:
                     "state": "pending",
                     "attempts": 1 if free else 0,
                     "received_at": now,
+                    "lease_owner": self.owner if free else None,
+                    "lease_until": now + self._lease if free else None,
                 }
-                if free:
-                    values.update(lease_owner=self.owner, lease_until=now + self._lease)
-                item_id = int(connection.execute(insert(InboxItem).values(**values)).inserted_primary_key[0])
+                item_id = int(connection.execute(_INSERT_ITEM, values).inserted_primary_key[0])
         except IntegrityError:
             return self._lookup(platform, external_id), False
         event = InboxEvent(
@@ -226,8 +258,8 @@ class Inbox:
         """One event by id."""
 
         def load() -> InboxEvent | None:
-            with self._sessions() as session:
-                row = session.get(InboxItem, item_id)
+            with self._engine.connect() as connection:
+                row = connection.execute(_ITEM, {"item": item_id}).first()
                 return _event(row) if row is not None else None
 
         return await asyncio.to_thread(load)
@@ -251,20 +283,8 @@ class Inbox:
     ) -> list[InboxEvent]:
         now = utcnow()
         with self._engine.connect() as connection:  # the heads' few columns, not every row's body
-            erasing = set(connection.execute(select(Erasure.conversation_id)).scalars())
-            rows = connection.execute(
-                select(
-                    InboxItem.id,
-                    InboxItem.platform,
-                    InboxItem.conversation_id,
-                    InboxItem.state,
-                    InboxItem.attempts,
-                    InboxItem.next_attempt_at,
-                )
-                .where(InboxItem.state.in_(OPEN_STATES), InboxItem.platform.in_(platforms))
-                .order_by(InboxItem.id)
-                .limit(2000)
-            )
+            erasing = set(connection.execute(_ERASING).scalars())
+            rows = connection.execute(_OPEN_ITEMS, {"platforms": list(platforms)})
             heads: dict[str, Any] = {}
             for row in rows:
                 heads.setdefault(row.conversation_id, row)
@@ -281,27 +301,21 @@ class Inbox:
                 break
             with self._engine.begin() as connection:
                 taken = connection.execute(
-                    update(InboxItem)
-                    .where(
-                        InboxItem.id == head.id,
-                        InboxItem.state == head.state,
-                        or_(
-                            InboxItem.lease_until.is_(None),
-                            InboxItem.lease_until < now,
-                            InboxItem.lease_owner == self.owner,
-                        ),
-                    )
-                    .values(lease_owner=self.owner, lease_until=now + self._lease, attempts=InboxItem.attempts + 1)
+                    _CLAIM,
+                    {
+                        "item": head.id,
+                        "head_state": head.state,
+                        "now": now,
+                        "owner": self.owner,
+                        "until": now + self._lease,
+                    },
                 ).rowcount
             if taken == 1:
                 taken_ids.append(head.id)
         if not taken_ids:
             return []
         with self._engine.connect() as connection:
-            rows = {
-                row.id: row
-                for row in connection.execute(select(InboxItem.__table__).where(InboxItem.id.in_(taken_ids)))
-            }
+            rows = {row.id: row for row in connection.execute(_ITEMS, {"items": taken_ids})}
         return [_event(rows[item_id]) for item_id in taken_ids if item_id in rows]
 
     async def renew(self, item_id: int) -> bool:
@@ -333,13 +347,8 @@ class Inbox:
         await asyncio.to_thread(self._finish, item_id, state)
 
     def _finish(self, item_id: int, state: str) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(InboxItem)
-                .where(InboxItem.id == item_id, InboxItem.state.in_(OPEN_STATES))
-                .values(state=state, done_at=utcnow(), lease_owner=None, lease_until=None)
-                .execution_options(synchronize_session=False)
-            )
+        with self._engine.begin() as connection:
+            connection.execute(_FINISH, {"item": item_id, "new_state": state, "now": utcnow()})
 
     async def retry_later(self, item_id: int, attempts: int, error: str) -> bool:
         """Release a failed event for a later attempt; ``False`` when it became a dead letter."""

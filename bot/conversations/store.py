@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -168,20 +168,13 @@ class ConversationStore:
         now = utcnow()
         try:
             with self._engine.begin() as connection:
-                new_conversation = _insert_if_missing(self._engine.dialect.name, Conversation.__table__).values(
-                    id=conversation_id, channel=channel, customer_id=customer_id, address=address,
-                    created_at=now, updated_at=now,
+                connection.execute(
+                    _NEW_CONVERSATION[self._engine.dialect.name],
+                    {"id": conversation_id, "channel": channel, "customer_id": customer_id, "address": address,
+                     "created_at": now, "updated_at": now},
                 )  # fmt: skip
-                connection.execute(new_conversation)
                 if customer_id is not None:
-                    connection.execute(
-                        update(Conversation)
-                        .where(
-                            Conversation.id == conversation_id,
-                            or_(Conversation.customer_id.is_(None), Conversation.customer_id != customer_id),
-                        )
-                        .values(customer_id=customer_id)
-                    )
+                    connection.execute(_SET_CUSTOMER, {"cid": conversation_id, "customer": customer_id})
                 earlier = _client_message(connection, conversation_id, client_id)
                 if earlier is not None:
                     return Arrived(earlier, False, _active_handoff(connection, conversation_id), False)
@@ -193,15 +186,9 @@ class ConversationStore:
                     _mark_inbox(connection, inbox, now)
                 handoff = _active_handoff(connection, conversation_id)
                 before = connection.execute(
-                    select(Message.id)
-                    .where(
-                        Message.conversation_id == conversation_id,
-                        Message.sender == Sender.CUSTOMER,
-                        Message.id < stored.cursor,
-                    )
-                    .limit(1)
-                ).first()
-                return Arrived(stored, True, handoff, before is None)
+                    _EARLIER_CUSTOMER_MESSAGE, {"cid": conversation_id, "cursor": stored.cursor}
+                )
+                return Arrived(stored, True, handoff, before.first() is None)
         except IntegrityError:
             if client_id is None:
                 raise
@@ -330,17 +317,13 @@ class ConversationStore:
         """A finished turn's replies (by cursor, as :meth:`messages_by_cursor`) and the open handoff, in one read."""
 
         def load() -> tuple[list[StoredMessage], HandoffRef | None]:
-            with self._sessions() as session:
+            with self._engine.connect() as connection:
                 rows = (
-                    session.execute(
-                        select(Message)
-                        .where(Message.conversation_id == conversation_id, Message.id.in_(list(cursors)))
-                        .order_by(Message.id)
-                    ).scalars()
+                    connection.execute(_MESSAGES_BY_CURSOR, {"cid": conversation_id, "cursors": list(cursors)})
                     if cursors
                     else []
                 )
-                return [stored_message(row) for row in rows], _active_handoff(session, conversation_id)
+                return [stored_message(row) for row in rows], _active_handoff(connection, conversation_id)
 
         return await asyncio.to_thread(load)
 
@@ -435,13 +418,53 @@ class ConversationStore:
             return _active_handoff(session, conversation_id)
 
 
+# The statements of a turn's path are built once, with parameters: building a statement and its
+# cache key anew for every execution cost the gateway more CPU than running it (docs/performance.md).
+_ACTIVE_HANDOFF = (
+    select(Handoff.id, Handoff.status)
+    .where(Handoff.conversation_id == bindparam("cid"), Handoff.status != HandoffStatus.RESOLVED)
+    .order_by(Handoff.id.desc())
+    .limit(1)
+)
+_NEW_CONVERSATION = {
+    "postgresql": postgresql.insert(Conversation.__table__).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(Conversation.__table__).on_conflict_do_nothing(),
+}
+_SET_CUSTOMER = (
+    update(Conversation)
+    .where(
+        Conversation.id == bindparam("cid"),
+        or_(Conversation.customer_id.is_(None), Conversation.customer_id != bindparam("customer")),
+    )
+    .values(customer_id=bindparam("customer"))
+)
+_EARLIER_CUSTOMER_MESSAGE = (
+    select(Message.id)
+    .where(
+        Message.conversation_id == bindparam("cid"),
+        Message.sender == Sender.CUSTOMER,
+        Message.id < bindparam("cursor"),
+    )
+    .limit(1)
+)
+_MESSAGES_BY_CURSOR = (
+    select(Message.__table__)
+    .where(Message.conversation_id == bindparam("cid"), Message.id.in_(bindparam("cursors", expanding=True)))
+    .order_by(Message.id)
+)
+_ADDRESS = select(Conversation.address).where(Conversation.id == bindparam("cid"))
+_CLIENT_MESSAGE = select(Message.__table__).where(
+    Message.conversation_id == bindparam("cid"), Message.client_id == bindparam("client")
+)
+_INSERT_MESSAGE = insert(Message)
+_INSERT_OUTBOX = insert(OutboxItem)
+_TOUCH = update(Conversation).where(Conversation.id == bindparam("cid")).values(updated_at=bindparam("now"))
+#: Inbox updates by the columns they set (a mark sets its state, and on finishing its result and times).
+_MARKS: dict[tuple[str, ...], Any] = {}
+
+
 def _active_handoff(connection: Connection | Session, conversation_id: str) -> HandoffRef | None:
-    row = connection.execute(
-        select(Handoff.id, Handoff.status)
-        .where(Handoff.conversation_id == conversation_id, Handoff.status != HandoffStatus.RESOLVED)
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    ).first()
+    row = connection.execute(_ACTIVE_HANDOFF, {"cid": conversation_id}).first()
     if row is None:
         return None
     status = row.status.value if isinstance(row.status, HandoffStatus) else str(row.status)
@@ -452,16 +475,9 @@ def _active_handoff(connection: Connection | Session, conversation_id: str) -> H
 # work: a turn's few rows cost a fraction of the CPU that way (docs/performance.md).
 
 
-def _insert_if_missing(dialect: str, table: Any) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` for SQLite and PostgreSQL."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
 def _address(connection: Connection, conversation_id: str) -> dict[str, Any] | None:
     """Where a push channel delivers the conversation's messages, if anywhere."""
-    address = connection.execute(select(Conversation.address).where(Conversation.id == conversation_id)).scalar()
+    address = connection.execute(_ADDRESS, {"cid": conversation_id}).scalar()
     return address if isinstance(address, dict) else None
 
 
@@ -469,9 +485,7 @@ def _client_message(connection: Connection, conversation_id: str, client_id: str
     """The conversation's message stored under ``client_id`` (a customer's re-sent copy), if any."""
     if client_id is None:
         return None
-    row = connection.execute(
-        select(Message.__table__).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
-    ).first()
+    row = connection.execute(_CLIENT_MESSAGE, {"cid": conversation_id, "client": client_id}).first()
     return stored_message(row) if row is not None else None
 
 
@@ -488,30 +502,32 @@ def _insert_message(
 ) -> StoredMessage:
     """Insert one message; a bot, agent or system message of a conversation with an address also goes to the outbox."""
     result = connection.execute(
-        insert(Message).values(
-            conversation_id=conversation_id,
-            sender=sender,
-            text=text,
-            payload=payload,
-            buttons=[b.to_json() for b in buttons],
-            client_id=client_id,
-            created_at=now,
-        )
+        _INSERT_MESSAGE,
+        {
+            "conversation_id": conversation_id,
+            "sender": sender,
+            "text": text,
+            "payload": payload,
+            "buttons": [b.to_json() for b in buttons],
+            "client_id": client_id,
+            "created_at": now,
+        },
     )
     message_id = int(result.inserted_primary_key[0])
     if address is not None and sender != Sender.CUSTOMER:
         connection.execute(
-            insert(OutboxItem).values(
-                platform=str(address.get("platform", "")),
-                chat_key=chat_key(address),
-                conversation_id=conversation_id,
-                message_id=message_id,
-                address=address,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+            _INSERT_OUTBOX,
+            {
+                "platform": str(address.get("platform", "")),
+                "chat_key": chat_key(address),
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "address": address,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
         )
     return StoredMessage(
         cursor=message_id,
@@ -525,7 +541,7 @@ def _insert_message(
 
 
 def _touch(connection: Connection, conversation_id: str, now: dt.datetime) -> None:
-    connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now))
+    connection.execute(_TOUCH, {"cid": conversation_id, "now": now})
 
 
 def _mark_inbox(connection: Connection, mark: InboxMark, now: dt.datetime, replies: Sequence[int] = ()) -> None:
@@ -534,7 +550,17 @@ def _mark_inbox(connection: Connection, mark: InboxMark, now: dt.datetime, repli
         values["result"] = {"customer": mark.customer, "replies": list(replies)}
     if mark.state in ("done", "ignored"):
         values.update(done_at=now, lease_owner=None, lease_until=None)
-    connection.execute(update(InboxItem).where(InboxItem.id == mark.item_id).values(**values))
+    columns = tuple(values)
+    statement = _MARKS.get(columns)
+    if statement is None:
+        statement = _MARKS[columns] = (
+            update(InboxItem)
+            .where(InboxItem.id == bindparam("item"))
+            .values({column: bindparam(f"new_{column}") for column in columns})
+        )
+    connection.execute(
+        statement, {"item": mark.item_id, **{f"new_{column}": value for column, value in values.items()}}
+    )
 
 
 def _digest(secret: str) -> str:

@@ -72,7 +72,7 @@ class DirectChannel:
         self._wake_inbox = wake_inbox
         self._wait_s = wait_s
         self._start_turn = run_now
-        #: Turns run here for a request that waits for them: item id -> the turn's result, once done.
+        #: Turns a request here waits for: item id -> the turn's result, once run by this replica.
         self._results: dict[int, TurnResult | None] = {}
 
     async def send(self, conversation_id: str, text: str, customer_token: str | None, key: str | None) -> DirectTurn:
@@ -100,7 +100,14 @@ class DirectChannel:
             if ran is not None:
                 return ran
             self._wake_inbox()
-        finished = await self._inbox.wait_finished(stored.id, self._wait_s)
+        self._results[stored.id] = None  # a round of this replica's worker may run it: its result comes here
+        try:
+            finished = await self._inbox.wait_finished(stored.id, self._wait_s, open_now=new)
+            here = self._results.get(stored.id)
+        finally:
+            self._results.pop(stored.id, None)
+        if finished is not None and here is not None:
+            return DirectTurn(tuple(here.replies), here.handoff, True)
         result = finished.result if finished is not None else None
         cursors = [cursor for cursor in (result or {}).get("replies", []) if isinstance(cursor, int)]
         replies, handoff = await self._store.turn_answer(conversation_id, cursors)

@@ -402,11 +402,12 @@ class Inbox:
         for waiter in self._waiters.get(item_id, ()):
             waiter.set()
 
-    async def wait_finished(self, item_id: int, timeout_s: float) -> InboxEvent | None:
+    async def wait_finished(self, item_id: int, timeout_s: float, *, open_now: bool = False) -> InboxEvent | None:
         """The event once it is no longer open (its turn done, ignored or dead); ``None`` after ``timeout_s``.
 
         Woken at once by the worker of this process; an event processed by another replica is
-        seen by looking at the database a few times a second.
+        seen by looking at the database a few times a second. ``open_now``: the caller has just
+        stored the event, so the database is first read when woken (or at the first poll).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -414,9 +415,12 @@ class Inbox:
         self._waiters.setdefault(item_id, set()).add(waiter)
         try:
             while True:
-                event = await self.get(item_id)
-                if event is None or event.state not in OPEN_STATES:
-                    return event
+                if open_now:
+                    open_now = False
+                else:
+                    event = await self.get(item_id)
+                    if event is None or event.state not in OPEN_STATES:
+                        return event
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return None

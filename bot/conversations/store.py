@@ -168,11 +168,18 @@ class ConversationStore:
         now = utcnow()
         try:
             with self._engine.begin() as connection:
-                connection.execute(
+                opened = connection.execute(
                     _NEW_CONVERSATION[self._engine.dialect.name],
                     {"id": conversation_id, "channel": channel, "customer_id": customer_id, "address": address,
                      "created_at": now, "updated_at": now},
-                )  # fmt: skip
+                ).rowcount == 1  # fmt: skip
+                if opened:  # a new conversation has no earlier message, no handoff, and was touched just now
+                    stored = _insert_message(
+                        connection, conversation_id, None, Sender.CUSTOMER, text, (), payload, client_id, now
+                    )
+                    if inbox is not None:
+                        _mark_inbox(connection, inbox, now)
+                    return Arrived(stored, True, None, True)
                 if customer_id is not None:
                     connection.execute(_SET_CUSTOMER, {"cid": conversation_id, "customer": customer_id})
                 earlier = _client_message(connection, conversation_id, client_id)

@@ -76,7 +76,7 @@ def _tier(cmdline: list[str]) -> str | None:
     return None
 
 
-def _processes(stack: RunningStack) -> dict[int, str]:
+def stack_processes(stack: RunningStack) -> dict[int, str]:
     """The stack's children (pid -> tier), found by the var dir in their environment."""
     found: dict[int, str] = {}
     marker = f"BOT_VAR_DIR={stack.var_dir}".encode()
@@ -154,7 +154,7 @@ async def _load(url: str, token: str, messages: int, concurrency: int, seed: int
 def _measure(stack: RunningStack, label: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{label}] warming up ({args.warmup} messages)…", flush=True)
     asyncio.run(_load(stack.gateway_url, stack.api_token, args.warmup, args.concurrency, seed=1))
-    processes = _processes(stack)
+    processes = stack_processes(stack)
     services = _services()
     before = {pid: _cpu_seconds(pid) for pid in [*processes, *services]}
     print(f"[{label}] {args.messages} messages, {args.concurrency} at a time…", flush=True)
@@ -224,7 +224,7 @@ def _websocket_memory(count: int) -> dict[str, Any]:
     limits = {"BOT_WS_MAX_PER_CLIENT": str(count + 10), "BOT_WS_MAX_CONNECTIONS": str(count + 10)}
     stack = start_stack(var_dir, PROJECT_ROOT / "models", extra_env=limits)
     try:
-        [gateway] = [pid for pid, tier in _processes(stack).items() if tier == "gateway"]
+        [gateway] = [pid for pid, tier in stack_processes(stack).items() if tier == "gateway"]
         before = rss_mib(gateway) or 0.0
 
         async def hold() -> float:

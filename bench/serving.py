@@ -60,6 +60,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scaling import stack_processes
 from bot.db.seed import load_demo_data
 from bot.dialogue.signing import signed_headers
 from bot.identity.tokens import mint_customer_token
@@ -295,28 +296,6 @@ async def _load(factory: Factory, messages: int, concurrency: int, think_s: floa
     return Point(latencies, errors, wall)
 
 
-def _pids_of(var_dir: Path) -> dict[str, int]:
-    """The stack's gateway, Rasa and action server pids (found by the var dir in their environment)."""
-    marker = f"BOT_VAR_DIR={var_dir}".encode()
-    found: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            cmdline = b" ".join((entry / "cmdline").read_bytes().split(b"\0"))
-        except OSError:
-            continue
-        if b"rasa run" in cmdline or b"bot rasa" in cmdline:
-            found["rasa"] = int(entry.name)
-        elif b"actions.server" in cmdline:
-            found["actions"] = int(entry.name)
-        elif b"bot gateway" in cmdline:
-            found["gateway"] = int(entry.name)
-    return found
-
-
 def _measure(label: str, factory: Factory, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{label}] warming up ({args.warmup} messages)…", flush=True)
     asyncio.run(_load(factory, args.warmup, 5, 0.0, seed=1))
@@ -345,7 +324,7 @@ def _stack_setups(args: argparse.Namespace, wanted: list[str], results: dict[str
     print(f"[stack] ready in {results['cold_start_s']['stack']} s", flush=True)
     profiler = None
     try:
-        pids = _pids_of(var_dir)
+        pids = {tier: pid for pid, tier in stack_processes(stack).items()}
         factories: dict[str, Factory] = {
             "stack-api": lambda session, script: DirectApi(session, stack, script),
             "stack-ws": lambda session, script: Widget(session, stack, script),

@@ -551,15 +551,30 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     bare_p50 = figure("bare", 1, "p50_ms")
     check("full stack p50 at c=1, ms (limit: bare p50 + 5)", figure("stack-api", 1, "p50_ms"),
           bare_p50 + 5 if bare_p50 is not None else None, at_least=False)  # fmt: skip
+
+    # Saturation throughput: the most messages a second a set-up served at any concurrency measured.
+    def best(setup: str) -> float | None:
+        rates = [figure(setup, level, "msg_per_s") for level in results["concurrency"]]
+        return max((rate for rate in rates if rate is not None), default=None)
+
+    check(
+        "full stack saturation msg/s / bare saturation msg/s",
+        ratio(best("stack-api"), best("bare")),
+        0.9,
+        at_least=True,
+    )
     saturation = max(results["concurrency"])
-    measured = ratio(figure("stack-api", saturation, "msg_per_s"), figure("bare", saturation, "msg_per_s"))
-    check(f"full stack msg/s / bare msg/s at c={saturation}", measured, 0.9, at_least=True)
     measured = ratio(figure("stack-api", saturation, "p95_ms"), figure("bare", saturation, "p95_ms"))
     check(f"full stack p95 / bare p95 at c={saturation}", measured, 1.5, at_least=False)
     rasa_rss = results["rss_mib"].get("stack", {}).get("rasa")
     check("Rasa server RSS, MiB", rasa_rss, 800, at_least=False)
     check("cold start with a trained model, s", results["cold_start_s"].get("stack"), 15, at_least=False)
     return checks
+
+
+def _report(checked: list[dict[str, Any]]) -> None:
+    for row in checked:
+        print(f"  {'met    ' if row['met'] else 'NOT MET'}  {row['target']}: {row['measured']} (limit {row['limit']})")
 
 
 def _commit() -> str:
@@ -583,9 +598,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="sample the stack with py-spy during stack-api")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the results file")
+    parser.add_argument("--recheck", action="store_true", help="check the targets of the results file again")
     args = parser.parse_args(argv)
     if args.plot_only:
         _plot(json.loads(args.output.read_text(encoding="utf-8")))
+        return 0
+    if args.recheck:
+        results = json.loads(args.output.read_text(encoding="utf-8"))
+        results["targets"] = targets(results)
+        _report(results["targets"])
+        args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         return 0
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     wanted = [s.strip() for s in args.setups.split(",") if s.strip()]
@@ -607,8 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     if "starter" in wanted:
         _starter(args, results)
     results["targets"] = targets(results)
-    for row in results["targets"]:
-        print(f"  {'met    ' if row['met'] else 'NOT MET'}  {row['target']}: {row['measured']} (limit {row['limit']})")
+    _report(results["targets"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     _plot(results)

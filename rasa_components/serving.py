@@ -51,7 +51,7 @@ def _sqlite_pool(url: Any) -> dict[str, Any]:
     from sqlalchemy.engine.url import make_url
     from sqlalchemy.pool import QueuePool
 
-    parsed = make_url(str(url)) if not hasattr(url, "get_backend_name") else url
+    parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return {}
     return {"poolclass": QueuePool, "pool_size": 4, "max_overflow": 8, "connect_args": {"check_same_thread": False}}

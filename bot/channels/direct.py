@@ -95,13 +95,13 @@ class DirectChannel:
             raise IdempotencyConflict("the key's first request is no longer known")
         if stored.body.get("request") != body["request"]:
             raise IdempotencyConflict("the key was used for a different message")
-        if new:
-            ran = await self._run_now(stored)
+        self._results[stored.id] = None  # a turn this replica runs puts its result here (process())
+        try:
+            ran = await self._run_now(stored) if new else None
             if ran is not None:
                 return ran
-            self._wake_inbox()
-        self._results[stored.id] = None  # a round of this replica's worker may run it: its result comes here
-        try:
+            if new:
+                self._wake_inbox()
             finished = await self._inbox.wait_finished(stored.id, self._wait_s, open_now=new)
             here = self._results.get(stored.id)
         finally:
@@ -118,21 +118,18 @@ class DirectChannel:
     async def _run_now(self, event: InboxEvent) -> DirectTurn | None:
         """Run the turn of a message stored already claimed, and answer from its result without reading it back.
 
-        ``None`` when the worker did not start it (the request then waits for the stored result)
-        or the turn did not finish with a result here (it failed and will be retried).
+        The caller has registered the event in ``_results``. ``None`` when the worker did not start
+        it (the request then waits for the stored result) or the turn did not finish with a result
+        here (it failed and will be retried).
         """
         task = self._start_turn(event) if self._start_turn is not None else None
         if task is None:
             return None
-        self._results[event.id] = None
         try:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), self._wait_s)
-            except asyncio.TimeoutError:
-                return DirectTurn((), await self._store.active_handoff(event.conversation_id), False)
-            result = self._results.get(event.id)
-        finally:
-            self._results.pop(event.id, None)
+            await asyncio.wait_for(asyncio.shield(task), self._wait_s)
+        except asyncio.TimeoutError:
+            return DirectTurn((), await self._store.active_handoff(event.conversation_id), False)
+        result = self._results.get(event.id)
         if result is None:
             return None
         return DirectTurn(tuple(result.replies), result.handoff, True)

@@ -250,10 +250,6 @@ class Inbox:
             ).scalar_one_or_none()
             return _event(row) if row is not None else None
 
-    async def lookup(self, platform: str, external_id: str) -> InboxEvent | None:
-        """The event stored under this platform id, if any."""
-        return await asyncio.to_thread(self._lookup, platform, external_id)
-
     async def get(self, item_id: int) -> InboxEvent | None:
         """One event by id."""
 

@@ -122,11 +122,8 @@ class ConversationStore:
         existing = self._get(conversation_id)
         if existing is not None:
             return existing
-        try:
-            with self._sessions.begin() as session:
-                session.add(Conversation(id=conversation_id, channel=channel, customer_id=customer_id, address=address))
-        except IntegrityError:
-            pass  # created concurrently by another request: read it back below
+        with self._engine.begin() as connection:  # a concurrent request may create it first: then nothing happens
+            _open_conversation(connection, conversation_id, channel, customer_id, address, utcnow())
         info = self._get(conversation_id)
         assert info is not None
         return info
@@ -168,12 +165,9 @@ class ConversationStore:
         now = utcnow()
         try:
             with self._engine.begin() as connection:
-                opened = connection.execute(
-                    _NEW_CONVERSATION[self._engine.dialect.name],
-                    {"id": conversation_id, "channel": channel, "customer_id": customer_id, "address": address,
-                     "created_at": now, "updated_at": now},
-                ).rowcount == 1  # fmt: skip
-                if opened:  # a new conversation has no earlier message, no handoff, and was touched just now
+                if _open_conversation(
+                    connection, conversation_id, channel, customer_id, address, now
+                ):  # a new conversation has no earlier message, no handoff, and was touched just now
                     stored = _insert_message(
                         connection, conversation_id, None, Sender.CUSTOMER, text, (), payload, client_id, now
                     )
@@ -321,7 +315,7 @@ class ConversationStore:
     async def turn_answer(
         self, conversation_id: str, cursors: Sequence[int]
     ) -> tuple[list[StoredMessage], HandoffRef | None]:
-        """A finished turn's replies (by cursor, as :meth:`messages_by_cursor`) and the open handoff, in one read."""
+        """A finished turn's replies (those of ``cursors``, in order; others left out) and the open handoff, at once."""
 
         def load() -> tuple[list[StoredMessage], HandoffRef | None]:
             with self._engine.connect() as connection:
@@ -385,22 +379,6 @@ class ConversationStore:
         with self._sessions() as session:
             row = session.get(Message, cursor)
             return stored_message(row) if row is not None else None
-
-    async def messages_by_cursor(self, conversation_id: str, cursors: Sequence[int]) -> list[StoredMessage]:
-        """The conversation's messages with these cursors, in cursor order (others are left out)."""
-        if not cursors:
-            return []
-
-        def load() -> list[StoredMessage]:
-            with self._sessions() as session:
-                rows = session.execute(
-                    select(Message)
-                    .where(Message.conversation_id == conversation_id, Message.id.in_(list(cursors)))
-                    .order_by(Message.id)
-                ).scalars()
-                return [stored_message(row) for row in rows]
-
-        return await asyncio.to_thread(load)
 
     async def messages_after(self, conversation_id: str, after: int | None, limit: int = 500) -> list[StoredMessage]:
         """Messages with a cursor greater than ``after``, oldest first, at most ``limit``."""
@@ -480,6 +458,20 @@ def _active_handoff(connection: Connection | Session, conversation_id: str) -> H
 
 # The write path of a turn runs as SQL statements on one connection, not through the ORM's unit of
 # work: a turn's few rows cost a fraction of the CPU that way (docs/performance.md).
+
+
+def _open_conversation(
+    connection: Connection,
+    conversation_id: str,
+    channel: str,
+    customer_id: str | None,
+    address: dict[str, Any] | None,
+    now: dt.datetime,
+) -> bool:
+    """Create the conversation unless it exists (``INSERT ... ON CONFLICT DO NOTHING``); whether it was created."""
+    values = {"id": conversation_id, "channel": channel, "customer_id": customer_id, "address": address}
+    statement = _NEW_CONVERSATION[connection.dialect.name]
+    return bool(connection.execute(statement, {**values, "created_at": now, "updated_at": now}).rowcount == 1)
 
 
 def _address(connection: Connection, conversation_id: str) -> dict[str, Any] | None:

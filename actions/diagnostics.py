@@ -12,6 +12,7 @@ from actions import analytics, services
 from actions.analytics import ASK_BOT_CSAT
 from actions.digressions import answer_aside
 from actions.handoff import hand_over
+from actions.saved_guides import offered_guides, remember
 from bot.analytics.events import (
     GUIDE_ABANDONED,
     GUIDE_EXHAUSTED,
@@ -33,8 +34,18 @@ def paused_guides(tracker: Tracker) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-async def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.FlowTurn) -> list[dict[str, Any]]:
-    """Send the turn's messages, request its handoff (with the full packet), and return its slot events."""
+async def emit(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    turn: flow.FlowTurn,
+    offered: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Send the turn's messages, request its handoff (with the full packet), and return its slot events.
+
+    A verified customer's paused guides are saved for their other channels (and those resumed or
+    ended forgotten). ``offered``: the paused guides the turn started from, when the customer's
+    saved ones were added to the conversation's (by default the conversation's).
+    """
     for say in turn.messages:
         buttons = [{"title": title, "payload": payload} for title, payload in say.buttons]
         if say.response:
@@ -44,6 +55,8 @@ async def emit(dispatcher: CollectingDispatcher, tracker: Tracker, turn: flow.Fl
     if turn.handoff is not None:
         await hand_over(tracker, turn.handoff.reason, troubleshooting=dict(turn.handoff.packet))
     await analytics.record(*guide_events(tracker, turn))
+    before = paused_guides(tracker) if offered is None else offered
+    await remember(tracker, before, tracker.get_slot("diag_active"), turn.active, turn.paused)
     events: list[dict[str, Any]] = [SlotSet("diag_active", turn.active), SlotSet("diag_paused", turn.paused)]
     if turn.outcome == "resolved":
         events.append(FollowupAction(ASK_BOT_CSAT))  # "how did I do?" once, then "anything else?"
@@ -90,10 +103,10 @@ class ActionDiagnosticStart(Action):
     ) -> list[dict[str, Any]]:
         """Show the first (or the left-off) step; skip the questions the customer's message already answered."""
         opener = tracker.latest_message.get("text") or ""
-        turn = flow.start(
-            services.guides(), _intent(tracker), tracker.get_slot("diag_active"), paused_guides(tracker), opener
-        )
-        return [*_device_named(opener), *await emit(dispatcher, tracker, turn)]
+        active = tracker.get_slot("diag_active")
+        offered = await offered_guides(tracker, active, paused_guides(tracker))  # also those left on other channels
+        turn = flow.start(services.guides(), _intent(tracker), active, offered, opener)
+        return [*_device_named(opener), *await emit(dispatcher, tracker, turn, offered)]
 
 
 class ActionDiagnosticStep(Action):
@@ -144,11 +157,13 @@ class ActionDiagnosticResume(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Show the step the customer left at."""
+        """Show the step the customer left at (in this conversation, or on another of their channels)."""
         guide = next(tracker.get_latest_entity_values("guide"), None)
         text = tracker.latest_message.get("text") or ""
-        turn = flow.resume(services.guides(), guide, tracker.get_slot("diag_active"), paused_guides(tracker), text)
-        return await emit(dispatcher, tracker, turn)
+        active = tracker.get_slot("diag_active")
+        offered = await offered_guides(tracker, active, paused_guides(tracker))
+        turn = flow.resume(services.guides(), guide, active, offered, text)
+        return await emit(dispatcher, tracker, turn, offered)
 
 
 class ActionDiagnosticStop(Action):

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.context import channel_name, verified_customer
+from actions.saved_guides import remember
 from bot.diagnostics import flow
 from bot.handoff.frustration import is_frustrated
 from bot.handoff.packet import build_packet, customer_summary
@@ -61,7 +62,8 @@ async def hand_over(
     """Open (or reuse) the conversation's handoff and return the slot events to apply.
 
     A running guide is paused at its step (not ended), so that when the agent hands the
-    customer back, the bot resumes there; its path so far goes into the packet.
+    customer back, the bot resumes there (a verified customer may also resume it on another
+    channel); its path so far goes into the packet.
 
     Args:
         tracker: The conversation.
@@ -80,6 +82,7 @@ async def hand_over(
             paused_list = [p for p in paused if isinstance(p, dict)] if isinstance(paused, list) else []
             turn = flow.pause(guides, active, paused_list, announce=False)
             events = [SlotSet("diag_active", turn.active), SlotSet("diag_paused", turn.paused)]
+            await remember(tracker, paused_list, active, turn.active, turn.paused)  # resumable on other channels
     channel = channel_name(tracker)
     packet = build_packet(
         reason,

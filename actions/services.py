@@ -19,6 +19,7 @@ from bot.analytics.events import EventSink, SqlEventSink
 from bot.catalog.answers import ProductAnswers
 from bot.db.engine import create_db_engine
 from bot.diagnostics import DiagnosticTree, load_guides
+from bot.diagnostics.saved import SavedGuides
 from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.handoff.hours import BusinessHours, load_hours
 from bot.handoff.requests import HandoffRequests
@@ -60,6 +61,11 @@ class Services:
     def guides(self) -> dict[str, DiagnosticTree]:
         """The troubleshooting guides of ``data/diagnostics`` (validated by ``bot validate``)."""
         return load_guides(self.settings.paths.data_dir / "diagnostics")
+
+    @functools.cached_property
+    def saved_guides(self) -> SavedGuides:
+        """Guides verified customers left paused, resumable on their other channels (``customer_guides``)."""
+        return SavedGuides(self.engine)
 
     @functools.cached_property
     def product_answers(self) -> ProductAnswers:
@@ -176,6 +182,11 @@ def analytics() -> EventSink:
 def guides() -> dict[str, DiagnosticTree]:
     """The troubleshooting guides."""
     return current().guides
+
+
+def saved_guides() -> SavedGuides:
+    """Guides verified customers left paused, resumable on their other channels."""
+    return current().saved_guides
 
 
 def product_answers() -> ProductAnswers:

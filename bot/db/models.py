@@ -501,6 +501,25 @@ class HelpAnswer(Base):
     feedback_at = Column(DateTime)
 
 
+class CustomerGuide(Base):
+    """A troubleshooting guide a verified customer left paused, resumable on any of their channels.
+
+    One row per customer and guide (the latest pause wins). ``state`` is the paused guide as the
+    ``diag_paused`` slot holds it (guide, step, the options taken, the device category; never
+    the customer's own words). ``channel`` and ``conversation_id`` say where it was paused.
+    Rows older than 30 days are ignored and pruned (bot/diagnostics/saved.py).
+    """
+
+    __tablename__ = "customer_guides"
+
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    guide_id = Column(String(64), primary_key=True)
+    state = Column(JSON, nullable=False)
+    channel = Column(String(20), nullable=False)
+    conversation_id = Column(String(128), nullable=False)
+    paused_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
 class ServiceRequest(Base):
     """A change a verified customer asked for in the chat, once per idempotency key.
 

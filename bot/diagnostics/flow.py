@@ -82,6 +82,11 @@ def resume_payload(guide_id: str) -> str:
     return f'/{RESUME_INTENT}{{"guide":"{guide_id}"}}'
 
 
+def back_button(guide_id: str, title: str) -> tuple[str, str]:
+    """The (title, payload) of the button that goes back to a paused guide."""
+    return (f"Back to: {title}", resume_payload(guide_id))
+
+
 def _restore(guides: Guides, state: Mapping[str, Any] | None) -> DiagnosticSession | None:
     if not state:
         return None
@@ -226,7 +231,7 @@ def pause(
     if announce:
         say = Say(
             response="utter_diag_paused",
-            buttons=((f"Back to: {running.tree.title}", resume_payload(running.guide_id)),),
+            buttons=(back_button(running.guide_id, running.tree.title),),
             values={"guide": running.tree.title},
         )
         messages = (say,)

@@ -7,7 +7,7 @@ customer's conversations.
 
 Erasure removes what the bot collected while talking to the customer: conversations,
 messages, handoffs, platform inbox and outbox rows, channel identities, link codes and
-wrong-code tries of those identities, the tracker events, and the copies kept outside the
+wrong-code tries of those identities, guides left paused, the tracker events, and the copies kept outside the
 database (:class:`CustomerCopies`: the Slack desk's posts, development mails). The
 company's own records (the customer, orders, devices, subscriptions, invoices) stay: they
 belong to the customer-record system and its retention rules. The record-access audit
@@ -39,6 +39,7 @@ from bot.db.models import (
     ContactChange,
     Conversation,
     Customer,
+    CustomerGuide,
     DeepLink,
     Device,
     Handoff,
@@ -157,7 +158,7 @@ def export_customer(engine: Engine, customer_id: str, tracker_url: str | None) -
     Returns:
         A mapping with the sections ``customer``, ``channel_identities``, ``orders`` (each
         with ``items``), ``devices``, ``subscriptions``, ``invoices``, ``conversations``
-        (each with ``messages`` and ``handoffs``), ``record_access``, ``tracker_events``
+        (each with ``messages`` and ``handoffs``), ``record_access``, ``paused_guides``, ``tracker_events``
         (``sender_id``, ``type_name``, ``timestamp``, ``intent_name``, ``action_name``,
         ``data``) and ``tracker_store`` (``read``, ``missing`` or ``not_configured``).
 
@@ -209,6 +210,9 @@ def export_customer(engine: Engine, customer_id: str, tracker_url: str | None) -
                 connection, _table(ReturnRequest), _table(ReturnRequest).c.customer_id == customer_id, "created_at"
             ),
             "refunds": _rows(connection, _table(Refund), _table(Refund).c.customer_id == customer_id, "id"),
+            "paused_guides": _rows(
+                connection, _table(CustomerGuide), _table(CustomerGuide).c.customer_id == customer_id, "paused_at"
+            ),
         }
     status, events = tracker_events(tracker_url, conversation_ids)
     export["tracker_events"] = events
@@ -241,7 +245,7 @@ async def erase_customer(
     Returns:
         How many were erased per kind: ``conversations``, ``messages``, ``handoffs``,
         ``channel_inbox``, ``channel_outbox``, ``channel_identities``, ``link_codes``,
-        ``link_failures``, ``tracker_events``, and the kinds of ``copies`` (``slack_messages``,
+        ``link_failures``, ``paused_guides``, ``tracker_events``, and the kinds of ``copies`` (``slack_messages``,
         ``slack_threads``, ``mails``).
 
     Raises:
@@ -320,6 +324,10 @@ def _erase_rows(engine: Engine, subject: ErasureSubject) -> dict[str, int]:
         counts["link_failures"] = link_failures
         counts["channel_identities"] = _delete(
             connection, delete(ChannelIdentity).where(ChannelIdentity.customer_id == customer_id)
+        )
+        # Troubleshooting guides left paused (which problems they had, on which device).
+        counts["paused_guides"] = _delete(
+            connection, delete(CustomerGuide).where(CustomerGuide.customer_id == customer_id)
         )
         # New email addresses or phone numbers waiting for their code.
         counts["contact_changes"] = _delete(

@@ -21,6 +21,7 @@ from bot.db.models import (
     ChannelIdentity,
     ContactChange,
     Conversation,
+    CustomerGuide,
     Handoff,
     HelpAnswer,
     LinkCode,
@@ -85,6 +86,17 @@ def _add_bot_data(engine: Engine, customer_id: str, tag: str) -> None:
         )
         session.add(LinkFailure(channel="telegram", external_id=f"{tag}-chat", at=AT))
         session.add(RecordAccess(customer_id=customer_id, record_kind="order", channel="web", outcome="found"))
+        state = {"version": 1, "guide": "wifi_drops", "node": "status_led", "path": [["which_device", "A router"]]}
+        session.add(
+            CustomerGuide(
+                customer_id=customer_id,
+                guide_id="wifi_drops",
+                state=state,
+                channel="web",
+                conversation_id=f"{tag}-conv-1",
+                paused_at=AT,
+            )
+        )
 
 
 def _tracker(path: Path, senders: dict[str, int]) -> str:
@@ -137,6 +149,7 @@ def test_export_has_every_section_and_nothing_of_others(populated: Engine, tmp_p
         "service_requests",
         "returns",
         "refunds",
+        "paused_guides",
         "tracker_events",
         "tracker_store",
     }
@@ -150,6 +163,7 @@ def test_export_has_every_section_and_nothing_of_others(populated: Engine, tmp_p
     assert first["handoffs"][0]["reason"] == "asked_for_human"
     assert export["channel_identities"][0]["external_id"] == "mine-chat"
     assert export["record_access"][0]["record_kind"] == "order"
+    assert [(g["guide_id"], g["conversation_id"]) for g in export["paused_guides"]] == [("wifi_drops", "mine-conv-1")]
     assert export["tracker_store"] == "read"
     assert len(export["tracker_events"]) == 4
     assert export["tracker_events"][0]["data"]["text"] == "mine-conv-1 says 0"
@@ -219,8 +233,10 @@ async def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engin
         "channel_identities": 1,
         "link_codes": 1,
         "link_failures": 1,
+        "paused_guides": 1,
         "tracker_events": 4,
     }
+    assert _count(populated, CustomerGuide, CustomerGuide.customer_id == OTHER) == 1
     assert _count(populated, Conversation, Conversation.customer_id == CUSTOMER) == 0
     assert _count(populated, Message, Message.conversation_id.like("mine-%")) == 0
     assert _count(populated, HelpAnswer, HelpAnswer.conversation_id.like("mine-%")) == 0

@@ -14,6 +14,7 @@ from actions.context import channel_name, verified_customer
 from actions.saved_guides import remember
 from bot.diagnostics import flow
 from bot.handoff.frustration import is_frustrated
+from bot.handoff.language import customer_language
 from bot.handoff.packet import build_packet, customer_summary
 from bot.handoff.queue import queue_notice
 from bot.records import AuditedRecords, RecordsUnavailable
@@ -92,6 +93,10 @@ async def hand_over(
         troubleshooting,
         await customer_record(tracker),
     )
+    packet["language"] = customer_language(
+        (tracker.latest_message.get("metadata") or {}).get("language"), customer_texts(tracker)
+    )
+    packet["action"] = tracker.active_loop.get("name") or None
     packet.update(extra or {})
     await asyncio.to_thread(services.handoff_requests().request, tracker.sender_id, reason, packet, channel)
     if tracker.active_loop.get("name"):

@@ -23,6 +23,7 @@ from bot.diagnostics.saved import SavedGuides
 from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.handoff.hours import BusinessHours, load_hours
 from bot.handoff.requests import HandoffRequests
+from bot.handoff.routing import load_routing
 from bot.help import HelpIndex, SearchSettings, load_help_center
 from bot.help.feedback import HelpAnswers
 from bot.help.replies import HelpReplies
@@ -49,8 +50,8 @@ class Services:
 
     @functools.cached_property
     def handoff_requests(self) -> HandoffRequests:
-        """Opening handoffs and storing CSAT scores."""
-        return HandoffRequests(self.engine)
+        """Opening handoffs (each in its queue of ``data/routing.yml``) and storing CSAT scores."""
+        return HandoffRequests(self.engine, load_routing(self.settings.paths.data_dir / "routing.yml"))
 
     @functools.cached_property
     def analytics(self) -> EventSink:

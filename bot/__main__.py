@@ -10,7 +10,7 @@ import socket
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -373,6 +373,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     load_policy(settings.paths.data_dir)
     demo = load_demo_data(settings.paths.data_dir)
     load_handoff_config(settings.paths.data_dir / "handoff.yml")
+    routing_problems = _routing_problems(settings, demo)
     help_dir = settings.paths.data_dir / "help"
     _, help_problems = validate_help_center(help_dir, {product.sku for product in demo.products})
     try:
@@ -380,7 +381,9 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    problems = [str(p) for p in (*help_problems, *validate_guides(settings.paths.data_dir / "diagnostics"))]
+    problems = [
+        str(p) for p in (*help_problems, *validate_guides(settings.paths.data_dir / "diagnostics"), *routing_problems)
+    ]
     if not problems:
         from bot.diagnostics import load_guides
         from bot.diagnostics.wiring import check_wiring
@@ -394,6 +397,30 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
         return 1
     print("data files OK")
     return 0
+
+
+def _routing_problems(settings: Settings, demo: Any) -> list[str]:
+    """``routing.yml`` against agents.yml, domain.yml and the guides; ``canned_replies.yml`` parsed."""
+    import yaml
+
+    from bot.diagnostics.loader import load_guides
+    from bot.handoff.canned import load_canned_replies
+    from bot.handoff.requests import REASONS
+    from bot.handoff.routing import check_against, load_routing
+
+    data = settings.paths.data_dir
+    rules = load_routing(data / "routing.yml")
+    load_canned_replies(data / "canned_replies.yml")
+    domain = yaml.safe_load((settings.paths.project_root / "domain.yml").read_text(encoding="utf-8")) or {}
+    intents = [next(iter(i)) if isinstance(i, dict) else str(i) for i in domain.get("intents") or []]
+    problems = check_against(
+        rules,
+        agent_skills={skill for agent in demo.agents if agent.active for skill in agent.skills},
+        intents=[*intents, "nlu_fallback"],
+        guides=load_guides(data / "diagnostics").keys(),
+        reasons=REASONS,
+    )
+    return [f"{data / 'routing.yml'}: {problem}" for problem in problems]
 
 
 def cmd_records_api(settings: Settings, args: argparse.Namespace) -> int:

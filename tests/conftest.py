@@ -209,6 +209,8 @@ def stack(
         "BOT_SLACK_SIGNING_SECRET": E2E_SLACK_SIGNING_SECRET,
         "BOT_SLACK_AGENTS_CHANNEL": "#support-agents",
         "BOT_SLACK_API_URL": slack_api[1],
+        # A first offer to one agent times out quickly (routing.yml says 60 s; tests/e2e/test_routing.py).
+        "BOT_OFFER_SECONDS": "6",
         # As in a cluster: Rasa and the action server listen on every interface, not only loopback.
         "BOT_RASA_HOST": "0.0.0.0",
         "BOT_ACTION_HOST": "0.0.0.0",

@@ -75,8 +75,15 @@ class DirectChannel:
         #: Turns a request here waits for: item id -> the turn's result, once run by this replica.
         self._results: dict[int, TurnResult | None] = {}
 
-    async def send(self, conversation_id: str, text: str, customer_token: str | None, key: str | None) -> DirectTurn:
-        """Store the message once under ``key`` and return its turn's replies.
+    async def send(
+        self,
+        conversation_id: str,
+        text: str,
+        customer_token: str | None,
+        key: str | None,
+        language: str | None = None,
+    ) -> DirectTurn:
+        """Store the message once under ``key`` and return its turn's replies (``language``: the customer's).
 
         Raises:
             IdempotencyConflict: ``key`` was used for a different message of this conversation.
@@ -87,7 +94,10 @@ class DirectChannel:
             identity = await self._identity.resolve(PLATFORM, conversation_id, customer_token)
         client_id = key or uuid.uuid4().hex
         external_id = f"{conversation_id}:{client_id}"
-        body = {**event_body(text, None, client_id, identity), "request": _fingerprint(text, identity.customer_id)}
+        body = {
+            **event_body(text, None, client_id, identity, language),
+            "request": _fingerprint(text, identity.customer_id),
+        }
         stored, new = await self._inbox.accept_or_find(
             PLATFORM, external_id, conversation_id, body, lease=self._start_turn is not None
         )

@@ -32,6 +32,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update, Us
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.handoff.language import language_code
 from bot.channels.inbox import Inbox, InboxEvent
 from bot.channels.outbox import (
     TELEGRAM_LIMITS,
@@ -360,6 +361,7 @@ class TelegramChannel:
                 client_id=f"tg:{event.external_id}",
                 channel_user=str(user.id),
                 address=address,
+                language=language_code(user.language_code),
             ),
             InboxTurn(event.id, event.state),
         )

@@ -14,9 +14,12 @@ from bot.conversations.identity import Identity
 from bot.conversations.service import CustomerMessage, InboxTurn
 
 
-def event_body(text: str, payload: str | None, client_id: str, identity: Identity) -> dict[str, Any]:
-    """The inbox body of an accepted message."""
+def event_body(
+    text: str, payload: str | None, client_id: str, identity: Identity, language: str | None = None
+) -> dict[str, Any]:
+    """The inbox body of an accepted message (``language``: the customer's, when their client says)."""
     return {
+        "language": language,
         "text": text,
         "payload": payload,
         "client_id": client_id,
@@ -36,6 +39,7 @@ def customer_message(event: InboxEvent, channel: str) -> tuple[CustomerMessage, 
         text=str(body.get("text") or ""),
         payload=body.get("payload") if isinstance(body.get("payload"), str) else None,
         client_id=str(body.get("client_id") or event.external_id)[:64],
+        language=body.get("language") if isinstance(body.get("language"), str) else None,
         identity=Identity(
             customer_id if isinstance(customer_id, str) else None,
             verified_by if isinstance(verified_by, str) else None,

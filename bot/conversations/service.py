@@ -44,6 +44,7 @@ class CustomerMessage:
     channel_user: str | None = None  # the sender on the channel (defaults to the conversation id)
     address: dict[str, Any] | None = None  # a push channel's chat: replies go through the outbox
     identity: Identity | None = None  # already verified by the channel when it accepted the message
+    language: str | None = None  # the customer's language as their client says (``de``), for routing
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ def _metadata(message: CustomerMessage, identity: Identity, resolver: IdentityRe
     }
     if message.client_id is not None:
         metadata["turn"] = message.client_id
+    if message.language is not None:
+        metadata["language"] = message.language
     if resolver is not None:
         metadata.update(
             resolver.vouch(

@@ -166,6 +166,20 @@ def load_stock(
     return tuple(stock.values())
 
 
+#: Customer channels an agent may serve (``channels`` in agents.yml; none listed: all of them).
+AGENT_CHANNELS = ("web", "direct", "telegram", "slack")
+#: Concurrent handoffs of an agent when agents.yml does not say.
+DEFAULT_CAPACITY = 3
+
+
+def _channels(fields: Fields) -> tuple[str, ...]:
+    channels = fields.str_list("channels", r"[a-z]+")
+    for channel in channels:
+        if channel not in AGENT_CHANNELS:
+            raise fields.error(f"has an unknown channel {channel!r} (one of {', '.join(AGENT_CHANNELS)})", "channels")
+    return channels
+
+
 def load_agents(data_dir: Path) -> tuple[AgentRecord, ...]:
     """Parse ``agents.yml``, the roster of human support agents.
 
@@ -187,7 +201,7 @@ def load_agents(data_dir: Path) -> tuple[AgentRecord, ...]:
         fields = Fields(shown, entry.line, entry, "agent")
         agent_id = fields.identifier("id", 32)
         fields.label = f"agent {agent_id!r}"
-        fields.only({"id", "name", "email", "slack_user_id", "skills", "languages", "active"})
+        fields.only({"id", "name", "email", "slack_user_id", "skills", "languages", "channels", "capacity", "active"})
         if agent_id in agents:
             raise fields.error("is listed twice (duplicate id)", "id")
         email = fields.text("email", 320).lower()
@@ -210,6 +224,8 @@ def load_agents(data_dir: Path) -> tuple[AgentRecord, ...]:
             slack_user_id=slack_user_id,
             skills=fields.str_list("skills", r"[a-z][a-z_]*"),
             languages=fields.str_list("languages", r"[a-z]{2}"),
+            channels=_channels(fields),
+            capacity=fields.integer("capacity", minimum=1, default=DEFAULT_CAPACITY),
             active=fields.boolean("active", default=True),
         )
     return tuple(agents.values())

@@ -163,6 +163,8 @@ class AgentRecord:
     slack_user_id: str | None
     skills: tuple[str, ...]
     languages: tuple[str, ...]
+    channels: tuple[str, ...]
+    capacity: int
     active: bool
 
 

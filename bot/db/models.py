@@ -239,7 +239,23 @@ class Agent(Base):
     slack_user_id = Column(String(40))
     skills = Column(JSON, nullable=False, default=list)
     languages = Column(JSON, nullable=False, default=list)
+    # The customer channels the agent serves (web, api, telegram, slack); empty: every channel.
+    channels = Column(JSON, nullable=False, default=list, server_default="[]")
+    # How many handoffs the agent holds at once before no more are offered.
+    capacity = Column(Integer, nullable=False, default=3, server_default="3")
     active = Column(Boolean, nullable=False, default=True)
+
+
+class AgentPresence(Base):
+    """Whether an agent is online, away or offline (runtime state, not part of the roster)."""
+
+    __tablename__ = "agent_presence"
+
+    agent_id = Column(String(32), ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    status = Column(String(10), nullable=False, default="offline")  # online, away, offline
+    source = Column(String(10), nullable=False, default="console")  # console (needs a heartbeat), slack, api
+    changed_at = Column(DateTime, nullable=False, default=utcnow)
+    seen_at = Column(DateTime, nullable=False, default=utcnow)  # the last heartbeat
 
 
 class AgentCredential(Base):
@@ -331,6 +347,30 @@ class Handoff(Base):
     csat_at = Column(DateTime)
     # How it closed: resolved, handed_back (the bot carries on) or silent (the customer went quiet).
     closed_how = Column(String(20))
+    # Routing (bot/handoff/routing.py, data/routing.yml): the queue, the customer's language,
+    # and where the handoff is offered: stage "agent" (``offered_to`` alone), "team" (the
+    # queue's agents), or "escalated" (everyone, with priority).
+    queue = Column(String(40), nullable=False, default="general", server_default="general")
+    language = Column(String(8))
+    stage = Column(String(12), nullable=False, default="new", server_default="new")
+    offered_to = Column(String(32), ForeignKey("agents.id", ondelete="SET NULL"))
+    offered_at = Column(DateTime)
+    # Agents the handoff was offered to who let it pass (declined, timed out, went away).
+    passed_by = Column(JSON, nullable=False, default=list, server_default="[]")
+    tags = Column(JSON, nullable=False, default=list, server_default="[]")
+
+
+class HandoffNote(Base):
+    """An agent's internal note on a handoff: agents see it, the customer never does."""
+
+    __tablename__ = "handoff_notes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False, index=True)
+    agent_id = Column(String(32), ForeignKey("agents.id", ondelete="SET NULL"))
+    kind = Column(String(12), nullable=False, default="note")  # note, transfer, offer (the handoff's history)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 class SlackDeskPost(Base):

@@ -187,7 +187,15 @@ def _table_rows(data: DemoData) -> Iterable[tuple[Table, list[dict[str, Any]]]]:
     yield _table(models.Customer), [vars(customer).copy() for customer in data.customers]
     yield (
         _table(models.Agent),
-        [{**vars(agent), "skills": list(agent.skills), "languages": list(agent.languages)} for agent in data.agents],
+        [
+            {
+                **vars(agent),
+                "skills": list(agent.skills),
+                "languages": list(agent.languages),
+                "channels": list(agent.channels),
+            }
+            for agent in data.agents
+        ],
     )
     customers = {customer.id: customer for customer in data.customers}
     yield (

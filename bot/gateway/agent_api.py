@@ -34,6 +34,7 @@ _CLAIM_ERRORS = {
     "resolved": (409, "already_resolved", "This handoff is resolved."),
     "not_found": _NOT_FOUND,
     "unknown_agent": (403, "agent_inactive", "This agent is not active."),
+    "offered_to_another": (409, "offered_to_another", "This handoff is offered to another agent right now."),
 }
 _NOT_YOURS = (409, "not_yours", "Only the agent who claimed the handoff can reply.")
 _REPLY_ERRORS = {
@@ -42,6 +43,8 @@ _REPLY_ERRORS = {
     "not_yours": _NOT_YOURS,
     "empty": (400, "invalid_text", "text must be a non-empty string."),
     "too_long": (400, "text_too_long", "text is too long."),
+    "unknown_reply": (404, "unknown_canned_reply", "No canned reply with that id."),
+    "unfilled": (409, "unfilled_placeholders", "A placeholder of this canned reply cannot be filled; complete it."),
 }
 _CLOSE_ERRORS = {
     "not_yours": (409, "not_yours", "Another agent holds this handoff."),
@@ -55,7 +58,8 @@ _CLOSE_ERRORS = {
 _ID = re.compile(r"[0-9]{1,12}")
 
 
-def _handoff_id(request: web.Request) -> int:
+def handoff_id_of(request: web.Request) -> int:
+    """The handoff id of the path (404 when it is no id)."""
     raw = request.match_info["handoff_id"]
     if not _ID.fullmatch(raw):
         raise ApiError(*_NOT_FOUND)
@@ -81,7 +85,7 @@ async def signed_in_agent(request: web.Request) -> AgentIdentity:
     return check.agent
 
 
-async def _acting_agent(request: web.Request) -> tuple[dict[str, Any], str]:
+async def acting_agent(request: web.Request) -> tuple[dict[str, Any], str]:
     """The request's body (``{}`` when there is none) and the id of the token's agent.
 
     Raises:
@@ -96,9 +100,10 @@ async def _acting_agent(request: web.Request) -> tuple[dict[str, Any], str]:
 
 @routes.get("/api/v1/agents/me")
 async def me(request: web.Request) -> web.Response:
-    """Who the token belongs to."""
+    """Who the token belongs to, with presence, load and what they work."""
     agent = await signed_in_agent(request)
-    return web.json_response({"id": agent.id, "name": agent.name})
+    status = await request.app[HANDOFFS].agent_status(agent.id)
+    return web.json_response(status.to_json() if status is not None else {"id": agent.id, "name": agent.name})
 
 
 @routes.get("/api/v1/handoffs")
@@ -108,26 +113,40 @@ async def list_handoffs(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in STATUSES:
         raise ApiError(400, "invalid_status", "status must be open, claimed or resolved.")
-    handoffs = await request.app[HANDOFFS].handoffs(status)
+    queue = request.query.get("queue") or None
+    if queue is not None and request.app[HANDOFFS].router.rules.queue(queue) is None:
+        raise ApiError(400, "unknown_queue", "queue is not one of data/routing.yml's queues.")
+    handoffs = await request.app[HANDOFFS].handoffs(status, queue=queue)
     return web.json_response({"handoffs": [h.to_json(with_packet=False) for h in handoffs]})
 
 
 @routes.get("/api/v1/handoffs/{handoff_id}")
 async def get_handoff(request: web.Request) -> web.Response:
-    """One handoff: its packet and the conversation's full transcript."""
+    """One handoff: its packet, the transcript, the agents' notes and the customer across channels."""
     await signed_in_agent(request)
-    view = await request.app[HANDOFFS].get(_handoff_id(request))
+    handoffs = request.app[HANDOFFS]
+    view = await handoffs.get(handoff_id_of(request))
     if view is None:
         raise ApiError(*_NOT_FOUND)
     messages = await request.app[STORE].messages_after(view.conversation_id, 0, 1000)
-    return web.json_response({**view.to_json(), "messages": [m.to_json() for m in messages]})
+    notes = await handoffs.notes(view.id)
+    customer_id = await handoffs.lookup.customer_of(view.conversation_id)
+    customer = await handoffs.customer_view(customer_id) if customer_id else None
+    return web.json_response(
+        {
+            **view.to_json(),
+            "messages": [m.to_json() for m in messages],
+            "notes": [n.to_json() for n in notes],
+            "customer_view": customer,
+        }
+    )
 
 
 @routes.post("/api/v1/handoffs/{handoff_id}/claim")
 async def claim(request: web.Request) -> web.Response:
     """Take an open handoff (409 when another agent was first)."""
-    _, agent_id = await _acting_agent(request)
-    handoff_id = _handoff_id(request)
+    _, agent_id = await acting_agent(request)
+    handoff_id = handoff_id_of(request)
     outcome = await request.app[HANDOFFS].claim(handoff_id, agent_id, via="api")
     if outcome in _CLAIM_ERRORS:
         raise ApiError(*_CLAIM_ERRORS[outcome])
@@ -137,8 +156,16 @@ async def claim(request: web.Request) -> web.Response:
 @routes.post("/api/v1/handoffs/{handoff_id}/messages")
 async def post_agent_message(request: web.Request) -> web.Response:
     """Send a reply to the customer, on their own channel (only the claiming agent)."""
-    body, agent_id = await _acting_agent(request)
-    handoff_id = _handoff_id(request)
+    body, agent_id = await acting_agent(request)
+    handoff_id = handoff_id_of(request)
+    canned = body.get("canned_reply")
+    if canned is not None:
+        if not isinstance(canned, str):
+            raise ApiError(400, "invalid_canned_reply", "canned_reply must be the id of a canned reply.")
+        reply = await request.app[HANDOFFS].reply_canned(handoff_id, agent_id, canned, via="api")
+        if reply.message is None:
+            raise ApiError(*_REPLY_ERRORS[reply.outcome])
+        return web.json_response(reply.message.to_json(), status=201)
     text = body.get("text")
     if not isinstance(text, str) or not clean_text(text):
         raise ApiError(*_REPLY_ERRORS["empty"])
@@ -151,8 +178,8 @@ async def post_agent_message(request: web.Request) -> web.Response:
 
 
 async def _close(request: web.Request, how: AgentClose) -> web.Response:
-    _, agent_id = await _acting_agent(request)
-    handoff_id = _handoff_id(request)
+    _, agent_id = await acting_agent(request)
+    handoff_id = handoff_id_of(request)
     closing = await request.app[HANDOFFS].close(handoff_id, agent_id, how, via="api")
     if closing.outcome in _CLOSE_ERRORS:
         raise ApiError(*_CLOSE_ERRORS[closing.outcome])

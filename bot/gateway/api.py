@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.channels.direct import IdempotencyConflict
 from bot.core import jsonsafe
 from bot.core.text import clean_text, is_client_id, is_conversation_id
+from bot.handoff.language import language_code
 from bot.gateway.errors import ApiError
 from bot.gateway.keys import DIRECT, ENGINE, SETTINGS, STORE, TELEGRAM
 from bot.identity.deeplinks import DeepLinks, UnknownCustomer
@@ -92,8 +93,11 @@ async def post_message(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key", body.get("client_id"))
     if key is not None and not is_client_id(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-64 letters, digits, _ or -.")
+    language = body.get("language")
+    if language is not None and language_code(language) is None:
+        raise ApiError(400, "invalid_language", "language must be a language tag such as de or de-AT.")
     try:
-        turn = await request.app[DIRECT].send(conversation_id, text, token, key)
+        turn = await request.app[DIRECT].send(conversation_id, text, token, key, language_code(language))
     except IdempotencyConflict:
         raise ApiError(409, "idempotency_conflict", "This Idempotency-Key was used for a different message.") from None
     handoff = {"id": turn.handoff.id, "status": turn.handoff.status} if turn.handoff else None

@@ -43,7 +43,7 @@ from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
 from bot.db.leases import ReplicaLeases
 from bot.dialogue.rasa_client import RasaClient
-from bot.gateway import agent_api, api, health, help_pages, insights, metrics, return_labels
+from bot.gateway import agent_api, agent_tools_api, api, health, help_pages, insights, metrics, return_labels
 from bot.gateway.errors import error_middleware
 from bot.gateway.keys import (
     AGENTS,
@@ -72,7 +72,12 @@ from bot.gateway.limits import rate_limit_middleware
 from bot.handoff.agents import AgentCredentials
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.events import HandoffEvents
+from bot.handoff.canned import load_canned_replies
 from bot.handoff.hours import load_hours
+from bot.handoff.lookup import HandoffLookup
+from bot.handoff.router import HandoffRouter
+from bot.handoff.routing import load_routing
+from bot.handoff.tools import HandoffTools
 from bot.handoff.service import HandoffService
 from bot.handoff.timers import HandoffTimers
 from bot.help import load_help_center
@@ -138,8 +143,18 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         handoff_events=events,
         observers=(app[metrics.METRICS],),
     )
+    rules = load_routing(settings.paths.data_dir / "routing.yml")
+    router = HandoffRouter(engine, rules, events, offer_s=settings.limits.offer_s or None)
+    events.subscribe(router)  # first: a handoff is offered before the desks hear of it
     app[HANDOFFS] = HandoffService(
-        desk=HandoffDesk(engine), events=events, conversations=conversations, limits=settings.limits
+        desk=HandoffDesk(engine),
+        events=events,
+        conversations=conversations,
+        limits=settings.limits,
+        router=router,
+        tools=HandoffTools(engine, list(rules.queues)),
+        lookup=HandoffLookup(engine),
+        canned=load_canned_replies(settings.paths.data_dir / "canned_replies.yml"),
     )
     app[AGENTS] = AgentCredentials(engine)
     retry = RetryPolicy(give_up_after=dt.timedelta(seconds=settings.limits.retry_for_s))
@@ -343,9 +358,15 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
         events=app[HANDOFFS].events,
         closing_text=app[TEXTS].handoff_closed_silent,
         leases=_leases(app),
+        router=app[HANDOFFS].router,
+        interval_s=TIMERS_INTERVAL_S,
     )
     async with timers.running():
         yield
+
+
+#: How often the handoff timers and the router's offers are checked (an offer times out within this).
+TIMERS_INTERVAL_S = 2.0
 
 
 #: Opened in this order, closed in reverse.
@@ -420,6 +441,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(agent_api.routes)
+    app.add_routes(agent_tools_api.routes)
     app.add_routes(metrics.routes)
     app.add_routes(help_pages.routes)
     app.add_routes(return_labels.routes)

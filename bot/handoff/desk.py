@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 
 from bot.db.engine import session_factory
@@ -20,7 +20,9 @@ from bot.db.models import Agent, Handoff, HandoffStatus, utcnow
 
 _LOGGER = logging.getLogger(__name__)
 
-ClaimOutcome = Literal["claimed", "already_yours", "taken", "resolved", "not_found", "unknown_agent"]
+ClaimOutcome = Literal[
+    "claimed", "already_yours", "taken", "resolved", "not_found", "unknown_agent", "offered_to_another"
+]
 CloseOutcome = Literal["resolved", "not_yours", "not_claimed", "already_resolved", "not_found"]
 
 
@@ -38,6 +40,16 @@ class HandoffView:
     resolved_at: dt.datetime | None
     csat: int | None
     packet: dict[str, Any]
+    queue: str = "general"
+    language: str | None = None
+    stage: str = "new"
+    offered_to: str | None = None
+    tags: tuple[str, ...] = ()
+    escalated_at: dt.datetime | None = None
+    channel: str | None = None
+    #: Place in its own queue and estimated wait in seconds, while open (set by the list).
+    position: int | None = None
+    wait_estimate_s: int | None = None
 
     def to_json(self, *, with_packet: bool = True) -> dict[str, Any]:
         """Public JSON shape of the agent API."""
@@ -56,6 +68,16 @@ class HandoffView:
             "resolved_at": iso(self.resolved_at),
             "csat": self.csat,
             "summary": self.packet.get("summary"),
+            "queue": self.queue,
+            "language": self.language,
+            "channel": self.channel or self.packet.get("channel"),
+            "stage": self.stage,
+            "offered_to": self.offered_to,
+            "tags": list(self.tags),
+            "escalated": self.escalated_at is not None,
+            "escalated_at": iso(self.escalated_at),
+            "position": self.position,
+            "wait_estimate_s": self.wait_estimate_s,
         }
         if with_packet:
             data["packet"] = self.packet
@@ -78,6 +100,12 @@ def _view(row: Handoff) -> HandoffView:
         resolved_at=row.resolved_at,
         csat=row.csat,
         packet=dict(row.packet or {}),
+        queue=str(row.queue or "general"),
+        language=row.language,
+        stage=str(row.stage or "new"),
+        offered_to=row.offered_to,
+        tags=tuple(row.tags or ()),
+        escalated_at=row.escalated_at,
     )
 
 
@@ -88,14 +116,20 @@ class HandoffDesk:
         """Use ``engine`` for every query."""
         self._sessions = session_factory(engine)
 
-    async def handoffs(self, status: str | None = None) -> list[HandoffView]:
-        """Handoffs, oldest first; only those with ``status`` when given (open, claimed, resolved)."""
-        return await asyncio.to_thread(self._list, status)
+    async def handoffs(
+        self, status: str | None = None, *, queue: str | None = None, escalated: bool = False
+    ) -> list[HandoffView]:
+        """Handoffs, oldest first; only those with ``status`` (open, claimed, resolved), in ``queue``, escalated."""
+        return await asyncio.to_thread(self._list, status, queue, escalated)
 
-    def _list(self, status: str | None) -> list[HandoffView]:
+    def _list(self, status: str | None, queue: str | None = None, escalated: bool = False) -> list[HandoffView]:
         query = select(Handoff).order_by(Handoff.id)
         if status is not None:
             query = query.where(Handoff.status == HandoffStatus(status))
+        if queue is not None:
+            query = query.where(Handoff.queue == queue)
+        if escalated:
+            query = query.where(Handoff.escalated_at.is_not(None))
         with self._sessions() as session:
             return [_view(row) for row in session.execute(query).scalars()]
 
@@ -117,10 +151,12 @@ class HandoffDesk:
             agent = session.get(Agent, agent_id)
             if agent is None or not agent.active:
                 return "unknown_agent"
+            # While a handoff is offered to one agent, only that agent may take it.
+            offer_free = or_(Handoff.stage != "agent", Handoff.offered_to.is_(None), Handoff.offered_to == agent_id)
             result = session.execute(
                 update(Handoff)
-                .where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.OPEN)
-                .values(status=HandoffStatus.CLAIMED, agent_id=agent_id, claimed_at=utcnow())
+                .where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.OPEN, offer_free)
+                .values(status=HandoffStatus.CLAIMED, agent_id=agent_id, claimed_at=utcnow(), stage="claimed")
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:
@@ -131,6 +167,8 @@ class HandoffDesk:
                 return "not_found"
             if _status(row.status) == HandoffStatus.RESOLVED.value:
                 return "resolved"
+            if _status(row.status) == HandoffStatus.OPEN.value:
+                return "offered_to_another"
             return "already_yours" if row.agent_id == agent_id else "taken"
 
     async def resolve(self, handoff_id: int, agent_id: str, how: str = "resolved") -> CloseOutcome:

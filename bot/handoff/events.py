@@ -21,7 +21,9 @@ _LOGGER = logging.getLogger(__name__)
 #: How a handoff ended: an agent resolved it, handed the customer back mid-way, or it expired.
 ClosedHow = Literal["resolved", "handed_back", "expired"]
 #: Which front end an agent acted through (a desk does not echo what came from itself).
-Via = Literal["slack", "api", "timers"]
+Via = Literal["slack", "api", "timers", "router"]
+#: An agent's presence: online (offered handoffs), away (keeps what they hold, offered none), offline.
+Presence = Literal["online", "away", "offline"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,69 @@ class HandoffClosed:
     how: ClosedHow
 
 
-HandoffEvent = HandoffOpened | HandoffEscalated | HandoffClaimed | CustomerWrote | AgentWrote | HandoffClosed
+@dataclass(frozen=True)
+class HandoffOffered:
+    """The router offers an open handoff to one agent first (a Slack DM, a console notification)."""
+
+    handoff_id: int
+    conversation_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class HandoffQueued:
+    """The handoff is offered to its queue's team (no agent took the first offer, or none was available)."""
+
+    handoff_id: int
+    conversation_id: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class HandoffTransferred:
+    """An agent passed the handoff on: to another agent (``to_agent``, who now holds it) or back to a queue."""
+
+    handoff_id: int
+    conversation_id: str
+    from_agent: str
+    to_agent: str | None
+    queue: str
+    via: Via
+
+
+@dataclass(frozen=True)
+class NoteAdded:
+    """An agent wrote an internal note (agents see it; the customer never does)."""
+
+    handoff_id: int
+    agent_id: str
+    text: str
+    via: Via
+
+
+@dataclass(frozen=True)
+class PresenceChanged:
+    """An agent went online, away or offline (``handoff_id`` is 0: it concerns no one handoff)."""
+
+    agent_id: str
+    status: Presence
+    via: Via
+    handoff_id: int = 0
+
+
+HandoffEvent = (
+    HandoffOpened
+    | HandoffEscalated
+    | HandoffClaimed
+    | CustomerWrote
+    | AgentWrote
+    | HandoffClosed
+    | HandoffOffered
+    | HandoffQueued
+    | HandoffTransferred
+    | NoteAdded
+    | PresenceChanged
+)
 
 
 class HandoffListener(Protocol):

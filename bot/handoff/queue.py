@@ -13,10 +13,13 @@ from bot.handoff.hours import BusinessHours
 
 
 def queue_position(engine: Engine, handoff_id: int) -> int:
-    """1 + the number of unclaimed handoffs opened before this one."""
+    """1 + the number of unclaimed handoffs opened before this one in its own queue."""
     with session_factory(engine)() as session:
+        queue = select(Handoff.queue).where(Handoff.id == handoff_id).scalar_subquery()
         ahead = session.execute(
-            select(func.count(Handoff.id)).where(Handoff.status == HandoffStatus.OPEN, Handoff.id < handoff_id)
+            select(func.count(Handoff.id)).where(
+                Handoff.status == HandoffStatus.OPEN, Handoff.id < handoff_id, Handoff.queue == queue
+            )
         ).scalar_one()
     return int(ahead) + 1
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.messages import HandoffRef
 from bot.db.engine import session_factory
 from bot.db.models import Conversation, Handoff, HandoffStatus, utcnow
+from bot.handoff.routing import RoutingRules
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,9 +45,10 @@ class OpenHandoff:
 class HandoffRequests:
     """Creates at most one open handoff per conversation."""
 
-    def __init__(self, engine: Engine) -> None:
-        """Use ``engine`` for every write."""
+    def __init__(self, engine: Engine, rules: RoutingRules | None = None) -> None:
+        """Use ``engine`` for every write; ``rules`` give each new handoff its queue (else the default queue)."""
         self._sessions = session_factory(engine)
+        self._rules = rules
 
     def request(
         self, conversation_id: str, reason: str, packet: Mapping[str, Any], channel: str = "unknown"
@@ -83,13 +85,19 @@ class HandoffRequests:
             ).scalar_one_or_none()
             if existing is not None:
                 return HandoffRef(id=existing.id, status=existing.status.value), False
+            language = packet.get("language")
             handoff = Handoff(
-                conversation_id=conversation_id, status=HandoffStatus.OPEN, reason=reason, packet=dict(packet)
+                conversation_id=conversation_id,
+                status=HandoffStatus.OPEN,
+                reason=reason,
+                packet=dict(packet),
+                queue=self._rules.queue_for(packet) if self._rules is not None else "general",
+                language=language if isinstance(language, str) and len(language) <= 8 else None,
             )
             session.add(handoff)
             session.flush()
             ref = HandoffRef(id=handoff.id, status=HandoffStatus.OPEN.value)
-        _LOGGER.info("handoff.created id=%d reason=%s", ref.id, reason)
+        _LOGGER.info("handoff.created id=%d reason=%s queue=%s", ref.id, reason, handoff.queue)
         return ref, True
 
     def open_for_customer(self, customer_id: str) -> list[OpenHandoff]:

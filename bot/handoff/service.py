@@ -11,14 +11,30 @@ expire.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.core.messages import StoredMessage
 from bot.core.text import clean_text
+from bot.handoff.canned import CannedReply, CannedText, fill, first_name, packet_device, packet_order
 from bot.handoff.desk import ClaimOutcome, CloseOutcome, HandoffDesk, HandoffView
-from bot.handoff.events import AgentWrote, HandoffClaimed, HandoffClosed, HandoffEvents, Via
+from bot.handoff.events import (
+    AgentWrote,
+    HandoffClaimed,
+    HandoffClosed,
+    HandoffEvents,
+    HandoffTransferred,
+    NoteAdded,
+    Presence,
+    Via,
+)
+from bot.handoff.lookup import ConversationQuery, HandoffLookup
+from bot.handoff.router import AgentStatus, DeclineOutcome, HandoffRouter
+from bot.handoff.tools import HandoffTools, NoteResult, NoteView, TagsResult, TransferResult
 from bot.settings import Limits
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,7 +42,7 @@ _LOGGER = logging.getLogger(__name__)
 #: How an agent ends a handoff, and the intent the dialogue model is then told (domain.yml).
 CLOSE_INTENTS = {"resolved": "handoff_resolved", "handed_back": "handoff_handed_back"}
 AgentClose = Literal["resolved", "handed_back"]
-ReplyOutcome = Literal["sent", "not_found", "resolved", "not_yours", "empty", "too_long"]
+ReplyOutcome = Literal["sent", "not_found", "resolved", "not_yours", "empty", "too_long", "unknown_reply", "unfilled"]
 
 
 class ConversationOutlet(Protocol):
@@ -62,28 +78,183 @@ class HandoffService:
     """Agents' actions on handoffs; each one decided here, once, for every front end."""
 
     def __init__(
-        self, *, desk: HandoffDesk, events: HandoffEvents, conversations: ConversationOutlet, limits: Limits
+        self,
+        *,
+        desk: HandoffDesk,
+        events: HandoffEvents,
+        conversations: ConversationOutlet,
+        limits: Limits,
+        router: HandoffRouter,
+        tools: HandoffTools,
+        lookup: HandoffLookup,
+        canned: Sequence[CannedReply] = (),
     ) -> None:
-        """Act on ``desk``'s records, write through ``conversations``, announce on ``events``."""
+        """Act on ``desk``'s records, write through ``conversations``, announce on ``events``.
+
+        ``router`` offers handoffs and keeps agents' presence; ``tools`` keeps notes, tags and
+        transfers; ``lookup`` answers the desks' questions; ``canned``: the canned replies.
+        """
         self._desk = desk
         self._conversations = conversations
         self._limits = limits
+        self._tools = tools
+        self._canned = {reply.id: reply for reply in canned}
+        self.router = router
+        self.lookup = lookup
         self.events = events
 
-    async def handoffs(self, status: str | None = None) -> list[HandoffView]:
-        """Handoffs, oldest first; only those with ``status`` when given (open, claimed, resolved)."""
-        return await self._desk.handoffs(status)
+    async def handoffs(
+        self, status: str | None = None, *, queue: str | None = None, escalated: bool = False
+    ) -> list[HandoffView]:
+        """Handoffs, oldest first (by ``status``, ``queue``, escalated only); open ones with place and wait."""
+        views = await self._desk.handoffs(status, queue=queue, escalated=escalated)
+        if not any(view.status == "open" for view in views):
+            return views
+        agents = await self.router.agents()
+        online: dict[str, int] = {}
+        for queue_id in {view.queue for view in views}:
+            skill = self.router.rules.skill_of(queue_id)
+            online[queue_id] = sum(1 for a in agents if a.presence == "online" and (skill is None or skill in a.skills))
+        figures = await asyncio.to_thread(self.lookup.queue_figures, online)
+        return [
+            dataclasses.replace(view, position=figures[view.id][0], wait_estimate_s=figures[view.id][1])
+            if view.id in figures
+            else view
+            for view in views
+        ]
 
     async def get(self, handoff_id: int) -> HandoffView | None:
         """One handoff with its packet."""
         return await self._desk.get(handoff_id)
 
     async def claim(self, handoff_id: int, agent_id: str, *, via: Via) -> ClaimOutcome:
-        """Take an open handoff; of several agents claiming at once exactly one wins."""
+        """Take an open handoff; of several agents claiming at once exactly one wins.
+
+        While the handoff is offered to one agent, only that agent may take it.
+        """
         outcome = await self._desk.claim(handoff_id, agent_id)
         if outcome == "claimed":
             await self.events.publish(HandoffClaimed(handoff_id, agent_id, via))
         return outcome
+
+    # -- presence and offers ---------------------------------------------------------------
+
+    async def agents(self) -> list[AgentStatus]:
+        """Every active agent with presence and load."""
+        return await self.router.agents()
+
+    async def agent_status(self, agent_id: str) -> AgentStatus | None:
+        """One active agent with presence and load."""
+        return await self.router.agent(agent_id)
+
+    async def set_presence(self, agent_id: str, status: Presence, *, via: Via) -> AgentStatus | None:
+        """Go online, away or offline (``None``: no such active agent); what was offered moves on."""
+        return await self.router.set_presence(agent_id, status, via=via)
+
+    async def heartbeat(self, agent_id: str) -> AgentStatus | None:
+        """The agent's console is still open."""
+        return await self.router.heartbeat(agent_id)
+
+    async def offers(self, agent_id: str) -> list[HandoffView]:
+        """Handoffs offered to the agent now, waiting for their answer."""
+        return [
+            view for view in await self._desk.handoffs("open") if view.stage == "agent" and view.offered_to == agent_id
+        ]
+
+    async def decline(self, handoff_id: int, agent_id: str, *, via: Via) -> DeclineOutcome:
+        """Let an offer pass: the next agent who fits gets it, or the queue's team."""
+        outcome = await self.router.decline(handoff_id, agent_id)
+        _LOGGER.info("handoff.declined id=%d agent=%s via=%s outcome=%s", handoff_id, agent_id, via, outcome)
+        return outcome
+
+    # -- notes, tags, transfer -------------------------------------------------------------
+
+    async def notes(self, handoff_id: int) -> list[NoteView]:
+        """The handoff's internal notes and history (offers, transfers), oldest first."""
+        return await self._tools.notes(handoff_id)
+
+    async def add_note(self, handoff_id: int, agent_id: str, text: str, *, via: Via) -> NoteResult:
+        """An internal note: shown to agents on every desk, never to the customer."""
+        text = clean_text(text)
+        result = await self._tools.add_note(handoff_id, agent_id, text)
+        if result.note is not None:
+            await self.events.publish(NoteAdded(handoff_id, agent_id, result.note.text, via))
+        return result
+
+    async def set_tags(self, handoff_id: int, agent_id: str, tags: Sequence[Any]) -> TagsResult:
+        """Replace the handoff's tags (lower-case words; at most 10)."""
+        result = await self._tools.set_tags(handoff_id, tags)
+        _LOGGER.info("handoff.tagged id=%d agent=%s outcome=%s", handoff_id, agent_id, result.outcome)
+        return result
+
+    async def transfer(
+        self,
+        handoff_id: int,
+        agent_id: str,
+        *,
+        to_agent: str | None = None,
+        to_queue: str | None = None,
+        note: str | None = None,
+        via: Via,
+    ) -> TransferResult:
+        """Pass a claimed handoff to another agent (online or away, under capacity) or to a queue.
+
+        To an agent: they hold it at once. To a queue: it is routed anew (offered to the best
+        agent of that queue, then its team), and the one passing it is not offered it again.
+        """
+        if (to_agent is None) == (to_queue is None):
+            raise ValueError("transfer to exactly one of an agent or a queue")
+        result = await self._tools.transfer(
+            handoff_id, agent_id, to_agent=to_agent, to_queue=to_queue, note=clean_text(note or "") or None
+        )
+        if result.outcome != "transferred":
+            return result
+        await self.events.publish(
+            HandoffTransferred(handoff_id, result.conversation_id, agent_id, result.to_agent, result.queue, via)
+        )
+        if result.to_agent is not None:
+            await self.events.publish(HandoffClaimed(handoff_id, result.to_agent, via))
+        else:
+            await self.router.route(handoff_id)
+        return result
+
+    # -- canned replies ------------------------------------------------------------------
+
+    async def canned_replies(self, handoff_id: int | None = None, agent_id: str | None = None) -> list[CannedText]:
+        """The canned replies, filled for the handoff when given (unfillable placeholders listed)."""
+        values: dict[str, str | None] = {}
+        if handoff_id is not None:
+            view = await self._desk.get(handoff_id)
+            if view is not None:
+                found = await self.lookup.placeholder_values(view.conversation_id, view.packet)
+                values = {
+                    "customer_name": first_name(found.get("customer_name")),
+                    "order": packet_order(view.packet),
+                    "device": found.get("product_name") or packet_device(view.packet),
+                }
+        if agent_id is not None:
+            agent = await self.router.agent(agent_id)
+            values["agent_name"] = first_name(agent.name) if agent is not None else None
+        return [fill(reply, values) for reply in self._canned.values()]
+
+    async def reply_canned(self, handoff_id: int, agent_id: str, reply_id: str, *, via: Via) -> AgentReply:
+        """Send a canned reply filled from the handoff's packet; not when a placeholder stays empty."""
+        if reply_id not in self._canned:
+            return AgentReply("unknown_reply")
+        filled = {c.id: c for c in await self.canned_replies(handoff_id, agent_id)}[reply_id]
+        if filled.missing:
+            return AgentReply("unfilled")
+        return await self.reply(handoff_id, agent_id, filled.text, via=via)
+
+    # -- lookups -------------------------------------------------------------------------
+
+    async def search(self, query: ConversationQuery) -> list[dict[str, Any]]:
+        """Conversations by customer, order number, channel, dates and text."""
+        return await self.lookup.search(query)
+
+    async def customer_view(self, customer_id: str) -> dict[str, Any] | None:
+        """A verified customer across channels (30 days), open requests, orders and devices."""
+        return await self.lookup.customer_view(customer_id)
 
     async def reply(self, handoff_id: int, agent_id: str, text: str, *, via: Via) -> AgentReply:
         """Send the claiming agent's text to the customer, on their own channel.

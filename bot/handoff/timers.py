@@ -22,6 +22,7 @@ from bot.db.leases import ReplicaLeases
 from bot.db.models import Handoff, HandoffStatus, Message, Sender, utcnow
 from bot.handoff.events import HandoffClosed, HandoffEscalated, HandoffEvents
 from bot.handoff.hours import BusinessHours
+from bot.handoff.router import HandoffRouter
 from bot.handoff.service import ConversationOutlet
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,13 +53,16 @@ class HandoffTimers:
         closing_text: str,
         interval_s: float = 5.0,
         leases: ReplicaLeases | None = None,
+        router: HandoffRouter | None = None,
     ) -> None:
         """Check ``engine``'s handoffs against ``hours``; tell customers (``conversations``) and agents (``events``).
 
         With ``leases`` (several replicas) only the replica holding the ``handoff_timers`` lease
         checks, so an escalation is announced once; another takes over within three intervals
-        of the holder's death.
+        of the holder's death. With ``router``, each check also times out offers and drops
+        agents whose console went silent (:meth:`HandoffRouter.check`).
         """
+        self._router = router
         self._sessions = session_factory(engine)
         self._hours = hours
         self._conversations = conversations
@@ -79,6 +83,8 @@ class HandoffTimers:
     async def check(self, now: dt.datetime | None = None) -> TimerResult:
         """Escalate and close what is due at ``now`` (naive UTC; default the clock)."""
         moment = now or utcnow()
+        if self._router is not None:
+            await self._router.check(moment)
         escalated = await asyncio.to_thread(self._escalate, moment)
         for handoff_id, conversation_id in escalated:
             await self._events.publish(HandoffEscalated(handoff_id, conversation_id))

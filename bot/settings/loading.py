@@ -144,6 +144,7 @@ _VARIABLES: dict[str, dict[str, str]] = {
         "ws_idle_timeout_s": "BOT_WS_IDLE_TIMEOUT",
         "turn_wait_s": "BOT_TURN_WAIT",
         "retry_for_s": "BOT_RETRY_FOR",
+        "offer_s": "BOT_OFFER_SECONDS",
         "lease_s": "BOT_LEASE",
     },
     "identity": {"secret": "BOT_IDENTITY_SECRET", "link_idle_days": "BOT_LINK_IDLE_DAYS"},
@@ -292,6 +293,7 @@ def _limits(env: Env, rasa_timeout_s: float) -> Limits:
         ws_idle_timeout_s=env.number("BOT_WS_IDLE_TIMEOUT", defaults.ws_idle_timeout_s),
         turn_wait_s=env.number("BOT_TURN_WAIT", defaults.turn_wait_s),
         retry_for_s=env.number("BOT_RETRY_FOR", defaults.retry_for_s),
+        offer_s=env.number("BOT_OFFER_SECONDS", defaults.offer_s),
         lease_s=env.number("BOT_LEASE", defaults.lease_s),
     )
     if limits.lease_s <= rasa_timeout_s:

@@ -151,6 +151,8 @@ class Limits:
     # How long a replica holds a customer message or reply it took on; when it dies, another
     # replica takes the work over after this (longer than BOT_RASA_TIMEOUT).
     lease_s: float = 60.0
+    # How long the first agent offered a handoff has to accept it; 0: data/routing.yml's offer_seconds.
+    offer_s: float = 0.0
 
 
 @dataclass(frozen=True)

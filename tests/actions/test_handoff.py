@@ -73,6 +73,8 @@ async def test_request_human_opens_exactly_one_handoff_with_its_packet(services:
         "troubleshooting": None,
         "known": {},
         "summary": "Customer asked for a person. Last message: 'I want to talk to a person'.",
+        "language": None,  # the client named none, and "hi" shows none
+        "action": None,  # no form was running
     }
     with Session(services.engine) as session:
         conversation = session.get(Conversation, CONVERSATION)

@@ -1,9 +1,9 @@
-"""Where the Slack desk's messages are: each handoff's root message (its thread) and every post in it.
+"""Where the Slack desk's messages are: handoffs' root messages, the posts in their threads, offer DMs.
 
 They are rows of ``slack_desk_posts``, so a restarted gateway still knows each open handoff's
-thread, and erasing a customer finds every copy of their conversation the desk left in Slack
-(:mod:`bot.agentdesk.erasure`). Earlier versions kept only the roots, in
-``<var_dir>/slack_threads.json``; :meth:`SlackThreads.load` moves such a file into the table
+thread and which offers still show their buttons, and erasing a customer finds every copy of
+their conversation the desk left in Slack (:mod:`bot.agentdesk.erasure`). Earlier versions kept
+only the roots, in ``<var_dir>/slack_threads.json``; :meth:`SlackThreads.load` moves such a file into the table
 and removes it.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,7 +26,10 @@ from bot.db.models import Handoff, SlackDeskPost
 
 _LOGGER = logging.getLogger(__name__)
 
-PostKind = Literal["root", "thread"]
+#: ``root``: a handoff's message in the agents' channel; ``thread``: a post in a thread (or under
+#: an offer); ``offer``: a DM offering the handoff whose buttons still stand; ``offer_done``: one
+#: that was answered or has passed.
+PostKind = Literal["root", "thread", "offer", "offer_done"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class SlackThreads:
         if self._legacy_file is not None:
             self._import(self._legacy_file)
         with self._sessions() as session:
-            self._channels = set(session.execute(select(SlackDeskPost.channel).distinct()).scalars())
+            query = select(SlackDeskPost.channel).where(SlackDeskPost.kind == "root").distinct()
+            self._channels = set(session.execute(query).scalars())
 
     def _import(self, path: Path) -> None:
         try:
@@ -93,7 +97,7 @@ class SlackThreads:
         return SlackThread(str(row[0]), str(row[1])) if row is not None else None
 
     def channels(self) -> set[str]:
-        """The channel ids the desk has posted in (the agents' channel, as Slack names it)."""
+        """The channel ids of the desk's root messages (the agents' channel, as Slack names it; no DMs)."""
         return set(self._channels)
 
     async def get(self, handoff_id: int) -> SlackThread | None:
@@ -125,8 +129,57 @@ class SlackThreads:
         """Remember a message posted in a handoff's thread; False when the handoff is gone."""
         return await self._record(handoff_id, channel, ts, "thread")
 
+    async def record_offer(self, handoff_id: int, channel: str, ts: str) -> bool:
+        """Remember the DM offering a handoff to an agent; False when the handoff is gone."""
+        return await self._record(handoff_id, channel, ts, "offer")
+
+    async def offer_for(self, channel: str, ts: str) -> int | None:
+        """The handoff offered by the DM ``ts`` in ``channel`` (standing or not)."""
+        return await asyncio.to_thread(self._offer_for, channel, ts)
+
+    def _offer_for(self, channel: str, ts: str) -> int | None:
+        with self._sessions() as session:
+            found = session.execute(
+                select(SlackDeskPost.handoff_id).where(
+                    SlackDeskPost.channel == channel,
+                    SlackDeskPost.ts == ts,
+                    SlackDeskPost.kind.in_(("offer", "offer_done")),
+                )
+            ).scalar_one_or_none()
+        return int(found) if found is not None else None
+
+    async def open_offers(self, handoff_id: int) -> list[SlackThread]:
+        """The DMs offering ``handoff_id`` whose buttons still stand, oldest first."""
+        return await asyncio.to_thread(self._open_offers, handoff_id)
+
+    def _open_offers(self, handoff_id: int) -> list[SlackThread]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(SlackDeskPost.channel, SlackDeskPost.ts)
+                .where(SlackDeskPost.handoff_id == handoff_id, SlackDeskPost.kind == "offer")
+                .order_by(SlackDeskPost.id)
+            ).all()
+        return [SlackThread(str(channel), str(ts)) for channel, ts in rows]
+
+    async def finish_offer(self, offer: SlackThread) -> bool:
+        """Mark an offer answered or passed; False when it already was (another job finished it)."""
+        return await asyncio.to_thread(self._finish_offer, offer)
+
+    def _finish_offer(self, offer: SlackThread) -> bool:
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(SlackDeskPost)
+                .where(
+                    SlackDeskPost.channel == offer.channel, SlackDeskPost.ts == offer.ts, SlackDeskPost.kind == "offer"
+                )
+                .values(kind="offer_done")
+                .execution_options(synchronize_session=False)
+            )
+        return bool(result.rowcount)
+
     async def _record(self, handoff_id: int, channel: str, ts: str, kind: PostKind) -> bool:
-        self._channels.add(channel)
+        if kind == "root":
+            self._channels.add(channel)
         return await asyncio.to_thread(self._insert, handoff_id, channel, ts, kind)
 
     def _insert(self, handoff_id: int, channel: str, ts: str, kind: PostKind) -> bool:

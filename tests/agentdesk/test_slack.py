@@ -25,7 +25,7 @@ from bot.db.engine import create_db_engine, session_factory
 from bot.db.models import Agent, SlackDeskPost
 from bot.gateway.app import create_app
 from bot.gateway.keys import HANDOFFS, SLACK_DESK
-from bot.handoff.events import HandoffEscalated, HandoffOpened
+from bot.handoff.events import HandoffEscalated, HandoffOpened, HandoffQueued
 from bot.handoff.requests import HandoffRequests
 from bot.settings import Settings
 from bot.slack.mrkdwn import escape_mrkdwn, plain_from_slack
@@ -68,7 +68,11 @@ async def start_gateway(settings: Settings) -> TestClient:
 
 @pytest.fixture
 async def desk(fake_rasa: tuple[FakeRasa, Settings], slack: tuple[FakeSlack, str]) -> AsyncIterator[Desk]:
-    """The real gateway with Slack configured, two Slack-linked agents and a handoff announced to Slack."""
+    """The real gateway with Slack configured, two Slack-linked agents and a handoff announced to Slack.
+
+    Both agents are offline, so the router sends the new handoff straight to its queue's team
+    (``HandoffQueued``): the desk posts its root message in the agents' channel.
+    """
     from bot.db.migrate import upgrade
 
     rasa, base = fake_rasa
@@ -102,10 +106,11 @@ async def desk(fake_rasa: tuple[FakeRasa, Settings], slack: tuple[FakeSlack, str
 
 
 def root_of(slack: FakeSlack) -> tuple[str, dict[str, Any]]:
-    """The ts the fake gave the first root message, and that message's arguments."""
+    """The ts the fake gave the first root message (in the agents' channel), and that message's arguments."""
     posted = [c for c in slack.calls if c.method in ("chat.postMessage", "chat.postEphemeral")]
     for number, call in enumerate(posted, start=1):
-        if call.method == "chat.postMessage" and not call.args.get("thread_ts"):
+        in_channel = call.args.get("channel") == "#support-agents"
+        if call.method == "chat.postMessage" and not call.args.get("thread_ts") and in_channel:
             return f"1700000000.{number:06d}", call.args
     raise AssertionError("no root message posted")
 
@@ -194,14 +199,16 @@ async def test_a_handoff_is_posted_with_claim_and_resolve_and_its_thread_is_kept
     assert values == {str(desk.handoff)}
     section = root["blocks"][0]["text"]["text"]
     assert "customer_request" in section and "router &lt;blinks&gt; red" in section and "direct" in section
+    assert "*Queue:* general" in section and "*Language:* unknown" in section
     assert "http" not in section
     assert desk_posts(desk) == [(desk.handoff, "root", CHANNEL_ID, root_ts)]
     assert [c.token for c in desk.slack.calls] == ["xoxb-test-token"]
 
 
-async def test_an_escalation_nudges_the_thread_and_a_repeated_open_posts_nothing(desk: Desk) -> None:
+async def test_an_escalation_nudges_the_thread_and_a_repeated_open_or_queue_posts_nothing(desk: Desk) -> None:
     events = desk.client.server.app[HANDOFFS].events
     await events.publish(HandoffOpened(desk.handoff, "c-s"))
+    await events.publish(HandoffQueued(desk.handoff, "c-s", "general"))
     await events.publish(HandoffEscalated(desk.handoff, "c-s"))
     await desk.desk.drain()
     root_ts, _ = root_of(desk.slack)
@@ -211,14 +218,16 @@ async def test_an_escalation_nudges_the_thread_and_a_repeated_open_posts_nothing
 
 
 async def test_a_customer_message_for_a_handoff_another_replica_opened_waits_for_its_root(desk: Desk) -> None:
-    """In a cluster the replica that opened a handoff posts its root; if that never happens here, this one does."""
-    import bot.agentdesk.slack as desk_module
+    """In a cluster the replica that queued a handoff posts its root; if that never happens here, this one does."""
+    import bot.agentdesk.roots as desk_module
     from bot.core.messages import StoredMessage
-    from bot.db.models import utcnow
+    from bot.db.models import Handoff, utcnow
     from bot.handoff.events import CustomerWrote
 
     ref, _ = HandoffRequests(desk.engine).request("c-other", "frustration", {"summary": "s"}, "direct")
-    # HandoffOpened went to the replica that opened it (which died before posting): not to this desk.
+    # The replica that opened it routed it to the team and died before posting: this desk heard nothing.
+    with session_factory(desk.engine).begin() as session:
+        session.get(Handoff, ref.id).stage = "team"  # type: ignore[union-attr]
     message = StoredMessage(1, "c-other", "customer", "still there?", (), None, utcnow())
     original = desk_module._ROOT_WAIT_STEP_S
     desk_module._ROOT_WAIT_STEP_S = 0.01

@@ -38,6 +38,8 @@ CHANNEL_ID = "C0AGENTS"
 APP_ID = "A0DESK"
 #: A channel given as an id (``C…``, ``D…``, ``G…``) is echoed back by ``chat.postMessage``; a name is not.
 _CHANNEL_ID_RE = re.compile(r"[CDG][A-Z0-9]+")
+#: A member id given as the channel posts in the app's DM with them (``U0AGENT01`` -> ``D0AGENT01``).
+_USER_ID_RE = re.compile(r"[UW][A-Z0-9]+")
 FAULT_KINDS = ("429", "5xx", "timeout")
 FORM = "application/x-www-form-urlencoded"
 _POLL = 0.02
@@ -54,6 +56,8 @@ class SlackCall:
     at: float = 0.0
     #: ``"ok"``, ``"429"``, ``"5xx"``, ``"timeout"`` (an injected fault) or ``"error"`` (unknown method, API error).
     outcome: str = "ok"
+    #: The ts the fake gave a posted message (``chat.postMessage``, ``chat.postEphemeral``), once answered.
+    ts: str | None = None
 
 
 @dataclass
@@ -64,8 +68,19 @@ class _Fault:
 
 
 def resolved_channel(channel: Any) -> str:
-    """The channel id ``chat.postMessage`` answers with: ids are echoed, names resolve to ``CHANNEL_ID``."""
+    """The channel id ``chat.postMessage`` answers with.
+
+    Ids are echoed, a member id becomes the id of the app's DM with them (:func:`dm_channel_of`),
+    names resolve to ``CHANNEL_ID``.
+    """
+    if isinstance(channel, str) and _USER_ID_RE.fullmatch(channel):
+        return dm_channel_of(channel)
     return channel if isinstance(channel, str) and _CHANNEL_ID_RE.fullmatch(channel) else CHANNEL_ID
+
+
+def dm_channel_of(user: str) -> str:
+    """The id of the app's DM with member ``user`` (``U0AGENT01`` -> ``D0AGENT01``)."""
+    return "D" + user[1:]
 
 
 @dataclass
@@ -74,6 +89,10 @@ class FakeSlack:
 
     calls: list[SlackCall] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    #: Each member's App Home view as last published (``views.publish``).
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Reactions the bot added: ``(channel, ts, emoji name)``.
+    reactions: list[tuple[str, str, str]] = field(default_factory=list)
     #: The bot's messages still in Slack, ``(channel id, ts) -> text``: posted, updated, not deleted.
     live: dict[tuple[str, str], str] = field(default_factory=dict)
     #: Socket Mode: every JSON frame a client sent, and those that acknowledge an envelope.
@@ -240,6 +259,19 @@ class FakeSlack:
             return {"channel": key[0], "ts": key[1]}
         if method == "chat.postEphemeral":
             return {"message_ts": self._next_ts()}
+        if method == "reactions.add":
+            reaction = (str(args.get("channel")), str(args.get("timestamp")), str(args.get("name")))
+            if reaction in self.reactions:
+                return {"ok": False, "error": "already_reacted"}
+            self.reactions.append(reaction)
+            return {}
+        if method == "views.publish":
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not isinstance(view, dict) or view.get("type") != "home" or not args.get("user_id"):
+                return {"ok": False, "error": "invalid_arguments"}
+            self.home_views[str(args["user_id"])] = view
+            return {"view": {"id": f"V{len(self.home_views):08d}", **view}}
         return None
 
     def app(self) -> web.Application:
@@ -273,6 +305,8 @@ class FakeSlack:
             call = SlackCall(method, args, token, received)
             self.calls.append(call)
             answer = self._answer(method, args, request.host)
+            if method in ("chat.postMessage", "chat.postEphemeral") and answer is not None:
+                call.ts = answer.get("ts") or answer.get("message_ts")
             if answer is None:
                 call.outcome = "error"
                 self.unknown.append(method)
@@ -303,14 +337,31 @@ def signed_headers(body: str, secret: str, content_type: str, timestamp: int | N
 
 
 def root_ts_of(fake: FakeSlack, handoff_id: int) -> str | None:
-    """The ts the fake gave the root message announcing ``handoff_id`` (ts count postMessage and postEphemeral)."""
-    posted = [c for c in fake.calls if c.method in ("chat.postMessage", "chat.postEphemeral")]
-    for number, call in enumerate(posted, start=1):
+    """The ts the fake gave the root message announcing ``handoff_id`` in the agents' channel."""
+    return _ts_of(fake, handoff_id, f"handoff-{handoff_id}", dm=False)
+
+
+def offer_ts_of(fake: FakeSlack, handoff_id: int, user: str) -> str | None:
+    """The ts of the DM offering ``handoff_id`` to member ``user`` (the latest such offer)."""
+    return _ts_of(fake, handoff_id, f"offer:{handoff_id}", dm=True, channel=user, latest=True)
+
+
+def _ts_of(
+    fake: FakeSlack, handoff_id: int, block_id: str, *, dm: bool, channel: str | None = None, latest: bool = False
+) -> str | None:
+    found = None
+    for call in list(fake.calls):
         blocks = call.args.get("blocks") or []
-        announced = any(str(block.get("block_id", "")).endswith(f"-{handoff_id}") for block in blocks)
-        if call.method == "chat.postMessage" and not call.args.get("thread_ts") and announced:
-            return f"1700000000.{number:06d}"
-    return None
+        target = str(call.args.get("channel", ""))
+        if call.method != "chat.postMessage" or call.args.get("thread_ts") or call.ts is None:
+            continue
+        if bool(_USER_ID_RE.fullmatch(target) or target.startswith("D")) != dm or channel not in (None, target):
+            continue
+        if any(str(block.get("block_id", "")) == block_id for block in blocks):
+            found = call.ts
+            if not latest:
+                return found
+    return found
 
 
 def _block_actions(
@@ -368,6 +419,77 @@ def button_press(action_id: str, user: str, handoff_id: int, root_ts: str) -> st
             "action_ts": "1700000001.000001",
         },
     )
+
+
+def offer_button_press(action_id: str, user: str, handoff_id: int, offer_ts: str) -> str:
+    """A form-encoded ``block_actions`` request: ``user`` pressed Accept/Decline on the DM offering ``handoff_id``."""
+    return _block_actions(
+        user,
+        channel=dm_channel_of(user),
+        channel_name="directmessage",
+        message_ts=offer_ts,
+        message_text=f"Handoff #{handoff_id} is offered to you",
+        trigger_id="123.456.offer",
+        action={
+            "type": "button",
+            "action_id": action_id,
+            "block_id": f"offer:{handoff_id}",
+            "value": str(handoff_id),
+            "action_ts": f"{int(time.time())}.000001",
+        },
+    )
+
+
+def slash_command(user: str, text: str, *, command: str = "/support", channel: str = CHANNEL_ID) -> str:
+    """A form-encoded slash command request, as Slack POSTs it to the request URL (signed like events)."""
+    return urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "nimbus",
+            "channel_id": channel,
+            "channel_name": "support-agents" if channel == CHANNEL_ID else "directmessage",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": "https://hooks.slack.invalid/commands/T0/1/x",
+            "trigger_id": "123.456.command",
+        }
+    )
+
+
+def home_opened_event(user: str, *, event_id: str, tab: str = "home") -> str:
+    """An Events API ``app_home_opened`` event: ``user`` opened the app's Home (or Messages) tab."""
+    ts = f"{int(time.time())}.000100"
+    event = {"type": "app_home_opened", "user": user, "channel": dm_channel_of(user), "tab": tab, "event_ts": ts}
+    return _event_callback(event, event_id)
+
+
+def home_button_press(user: str, presence: str) -> str:
+    """A form-encoded ``block_actions`` request from the App Home: ``user`` pressed a presence button."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "nimbus"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": APP_ID,
+        "token": "legacy-verification-token",
+        "container": {"type": "view", "view_id": "V00000001"},
+        "trigger_id": "123.456.home",
+        "view": {"id": "V00000001", "type": "home", "blocks": []},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": f"presence_{presence}",
+                "block_id": "presence",
+                "value": presence,
+                "action_ts": f"{int(time.time())}.000001",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
 
 
 def customer_button_press(
@@ -475,8 +597,8 @@ async def deliver(
         return response.status
 
 
-def thread_reply(user: str, text: str, root_ts: str, event_id: str, ts: str) -> str:
-    """An Events API ``message`` event: ``user`` replied ``text`` in the thread of ``root_ts``."""
+def thread_reply(user: str, text: str, root_ts: str, event_id: str, ts: str, *, channel: str = CHANNEL_ID) -> str:
+    """An Events API ``message`` event: ``user`` replied ``text`` in the thread of ``root_ts`` (in ``channel``)."""
     return json.dumps(
         {
             "token": "legacy-verification-token",
@@ -488,8 +610,8 @@ def thread_reply(user: str, text: str, root_ts: str, event_id: str, ts: str) -> 
             "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
             "event": {
                 "type": "message",
-                "channel": CHANNEL_ID,
-                "channel_type": "channel",
+                "channel": channel,
+                "channel_type": "im" if channel.startswith("D") else "channel",
                 "user": user,
                 "text": text,
                 "ts": ts,

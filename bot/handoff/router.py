@@ -224,11 +224,18 @@ class HandoffRouter:
         return await self.agent(agent_id)
 
     def _heartbeat(self, agent_id: str) -> None:
+        now = utcnow()
         with self._sessions.begin() as session:
+            # A heartbeat after the timeout does not bring the agent back: they went offline (and
+            # their offers moved on); the console says so and the agent picks Online again.
             session.execute(
                 update(AgentPresence)
-                .where(AgentPresence.agent_id == agent_id, AgentPresence.status != "offline")
-                .values(seen_at=utcnow())
+                .where(
+                    AgentPresence.agent_id == agent_id,
+                    AgentPresence.status != "offline",
+                    (AgentPresence.source != "console") | (AgentPresence.seen_at >= now - self._timeout),
+                )
+                .values(seen_at=now)
                 .execution_options(synchronize_session=False)
             )
 

@@ -178,7 +178,12 @@ async def test_a_console_without_heartbeat_goes_offline_and_its_offers_move_on(r
     with session_factory(engine)() as session:
         assert session.get(AgentPresence, SANNE).status == "offline"
         assert session.get(AgentPresence, PRIYA).status == "online"
-    # A heartbeat keeps a console agent online.
+    # A late heartbeat does not bring the agent back; a heartbeat in time keeps a console agent online.
+    with session_factory(engine).begin() as session:
+        row = session.get(AgentPresence, SANNE)  # silent too long, and the check has not run yet
+        row.status, row.seen_at = "online", utcnow() - dt.timedelta(seconds=RULES.heartbeat_timeout_seconds + 5)
+    late = await router.heartbeat(SANNE)
+    assert late is not None and late.presence == "offline"
     await router.set_presence(SANNE, "online", via="api")
     await router.heartbeat(SANNE)
     status = await router.agent(SANNE)

@@ -204,11 +204,12 @@ class HandoffService:
         """
         if (to_agent is None) == (to_queue is None):
             raise ValueError("transfer to exactly one of an agent or a queue")
-        result = await self._tools.transfer(
-            handoff_id, agent_id, to_agent=to_agent, to_queue=to_queue, note=clean_text(note or "") or None
-        )
+        note = clean_text(note or "") or None
+        result = await self._tools.transfer(handoff_id, agent_id, to_agent=to_agent, to_queue=to_queue, note=note)
         if result.outcome != "transferred":
             return result
+        if note is not None:
+            await self.events.publish(NoteAdded(handoff_id, agent_id, note, via))
         await self.events.publish(
             HandoffTransferred(handoff_id, result.conversation_id, agent_id, result.to_agent, result.queue, via)
         )

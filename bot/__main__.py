@@ -360,6 +360,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.help import SearchSettings, validate_help_center
     from bot.help.texts import load_help_texts
     from bot.identity.texts import load_link_texts
+    from bot.notifications.texts import load_notification_texts
     from bot.records.policy import load_policy
     from bot.texts import load_texts
 
@@ -370,6 +371,7 @@ def cmd_validate(settings: Settings, _args: argparse.Namespace) -> int:
     load_channel_texts(settings.paths.data_dir / "texts.yml")
     load_help_texts(settings.paths.data_dir / "texts.yml")
     load_contact_texts(settings.paths.data_dir / "texts.yml")
+    load_notification_texts(settings.paths.data_dir / "texts.yml")
     load_policy(settings.paths.data_dir)
     demo = load_demo_data(settings.paths.data_dir)
     load_handoff_config(settings.paths.data_dir / "handoff.yml")
@@ -575,6 +577,91 @@ def cmd_agents(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_orders(settings: Settings, args: argparse.Namespace) -> int:
+    """``orders status NUMBER STATUS``: report an order's change as the company's system would (docs/notifications.md).
+
+    The customer's update is stored with its outbox row here; the running gateway sends it.
+    """
+    import asyncio
+
+    from bot.conversations.store import ConversationStore
+    from bot.db.engine import create_db_engine
+    from bot.notifications.orders import OrderNotifications, Recorded
+    from bot.notifications.texts import load_notification_texts
+    from bot.records.status import OrderStatusUpdates, StatusChange, StatusRefused
+
+    _migrate(settings)
+    engine = create_db_engine(settings.database_url)
+    texts = load_notification_texts(settings.paths.data_dir / "texts.yml")
+    notifications = OrderNotifications(engine, store=ConversationStore(engine), texts=texts)
+
+    async def report() -> tuple[StatusChange, Recorded]:
+        change = await OrderStatusUpdates(engine).apply(
+            args.number, args.status, carrier=args.carrier, tracking_number=args.tracking
+        )
+        return change, await notifications.order_changed(change)
+
+    try:
+        change, recorded = asyncio.run(report())
+    except StatusRefused as refused:
+        if refused.reason == "unknown_order":
+            print(f"error: no order {args.number!r}", file=sys.stderr)
+        else:
+            print(f"error: order {args.number} is {refused.current} and cannot become {args.status}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    done = "changed" if change.changed else "already so"
+    due = f" (due {recorded.due_at:%Y-%m-%d %H:%M} UTC)" if recorded.outcome == "waiting" and recorded.due_at else ""
+    print(f"order {change.order_number}: {args.status}, {done}; customer update: {recorded.outcome}{due}")
+    return 0
+
+
+def cmd_notifications(settings: Settings, args: argparse.Namespace) -> int:
+    """``notifications show CUSTOMER``; ``notifications set CUSTOMER on|off [--quiet HH:MM-HH:MM|none] [--timezone Z]``.
+
+    ``set`` keeps the quiet hours and timezone it is not given.
+    """
+    import asyncio
+    import dataclasses
+    import json
+
+    from bot.db.engine import create_db_engine
+    from bot.notifications.preferences import (
+        PreferenceError,
+        PreferenceStore,
+        QuietHours,
+        UnknownCustomer,
+        check_timezone,
+        parse_time,
+    )
+
+    _migrate(settings)
+    engine = create_db_engine(settings.database_url)
+    store = PreferenceStore(engine)
+    try:
+        current = asyncio.run(store.get(args.customer_id))
+        if args.action == "set":
+            changes: dict[str, Any] = {"order_updates": args.updates == "on"}
+            if args.quiet is not None:
+                start, _, end = args.quiet.partition("-")
+                quiet = None if args.quiet == "none" else QuietHours(parse_time(start, "start"), parse_time(end, "end"))
+                changes["quiet_hours"] = quiet
+            if args.timezone is not None:
+                changes["timezone"] = check_timezone(args.timezone)
+            current = asyncio.run(store.put(dataclasses.replace(current, **changes)))
+    except UnknownCustomer:
+        print(f"error: no customer with id {args.customer_id!r}", file=sys.stderr)
+        return 1
+    except PreferenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(json.dumps(current.to_json(), indent=2))
+    return 0
+
+
 def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
     """``telegram set-webhook [URL] | webhook-info | delete-webhook | deep-link CUSTOMER_ID``."""
     import asyncio
@@ -736,6 +823,8 @@ COMMANDS = {
     "records-api": cmd_records_api,
     "agents": cmd_agents,
     "telegram": cmd_telegram,
+    "orders": cmd_orders,
+    "notifications": cmd_notifications,
     "simulate": cmd_simulate,
     "rasa": cmd_rasa,
     "cluster": cmd_cluster,
@@ -815,6 +904,22 @@ def build_parser() -> argparse.ArgumentParser:
     telegram_actions.add_parser("delete-webhook", help="remove the webhook (to use long polling)")
     deep_link = telegram_actions.add_parser("deep-link", help="mint a one-time account-linking /start payload")
     deep_link.add_argument("customer_id", help="the customer's id, e.g. C1001")
+    orders = sub.add_parser("orders", help="report an order's status change (the customer's update, if opted in)")
+    order_actions = orders.add_subparsers(dest="action", required=True)
+    order_status = order_actions.add_parser("status", help="the order shipped, was delivered, or its refund issued")
+    order_status.add_argument("number", help="the order number, e.g. 100104")
+    order_status.add_argument("status", choices=("shipped", "delivered", "refund_issued"))
+    order_status.add_argument("--carrier", help="with shipped: the carrier, e.g. DHL")
+    order_status.add_argument("--tracking", help="with shipped: the tracking number")
+    notifications = sub.add_parser("notifications", help="a customer's order-update settings: show or set")
+    notification_actions = notifications.add_subparsers(dest="action", required=True)
+    notifications_show = notification_actions.add_parser("show", help="print the customer's settings")
+    notifications_show.add_argument("customer_id", help="the customer's id, e.g. C1001")
+    notifications_set = notification_actions.add_parser("set", help="turn order updates on or off")
+    notifications_set.add_argument("customer_id", help="the customer's id, e.g. C1001")
+    notifications_set.add_argument("updates", choices=("on", "off"))
+    notifications_set.add_argument("--quiet", help="quiet hours HH:MM-HH:MM in their timezone, or none")
+    notifications_set.add_argument("--timezone", help="the customer's IANA timezone, e.g. Europe/Berlin")
     sub.add_parser("rasa", help="run one Rasa server in the foreground (a container or a cluster replica)")
     simulate = sub.add_parser(
         "simulate", help="demo data: play made-up customers and agents against the running bot (make run)"

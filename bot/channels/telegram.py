@@ -11,6 +11,8 @@ before Telegram is told it arrived; the inbox worker then hands it to :meth:`Tel
   Telegram's 64 bytes), so a press sends that button's payload.
 * ``/start`` greets; ``/start <token>`` (a deep link from the company's site) links the Telegram
   user to the customer account first (:mod:`bot.identity.deeplinks`).
+* ``/notify on|off`` turns the linked customer's order updates on or off
+  (:mod:`bot.notifications.commands`; docs/notifications.md).
 * Replies leave through the outbox (:class:`TelegramSender`): plain text, no parse mode, so
   nothing a customer typed can turn into markup.
 """
@@ -32,7 +34,6 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update, Us
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.handoff.language import language_code
 from bot.channels.inbox import Inbox, InboxEvent
 from bot.channels.outbox import (
     TELEGRAM_LIMITS,
@@ -47,7 +48,9 @@ from bot.conversations.store import ConversationStore
 from bot.core.messages import StoredMessage
 from bot.core.text import clean_text
 from bot.db.leases import ReplicaLeases
+from bot.handoff.language import language_code
 from bot.identity.deeplinks import DeepLinks
+from bot.notifications.commands import ChatOptIn, is_notify_command
 from bot.settings import Limits, TelegramSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -188,8 +191,11 @@ class TelegramChannel:
         deep_links: DeepLinks | None,
         wake_inbox: Callable[[], None],
         leases: ReplicaLeases | None = None,
+        opt_in: ChatOptIn | None = None,
     ) -> None:
         """Compose the adapter (no network until :meth:`start`).
+
+        ``opt_in`` answers ``/notify on|off`` (without it the command goes to the dialogue as text).
 
         With ``leases`` (several replicas) only the replica holding the ``telegram_polling``
         lease polls (Telegram allows one ``getUpdates`` at a time); the others wait to take over.
@@ -203,6 +209,7 @@ class TelegramChannel:
         self._deep_links = deep_links
         self._wake_inbox = wake_inbox
         self._leases = leases
+        self._opt_in = opt_in
         self.bot = make_bot(settings)
         self.sender = TelegramSender(self.bot)
         self._poller: asyncio.Task[None] | None = None
@@ -342,6 +349,10 @@ class TelegramChannel:
                 await self._notice(event, address, notice)
                 return
             text = raw
+            if self._opt_in is not None and user is not None and is_notify_command(raw):
+                answer = await self._opt_in.command(PLATFORM, str(user.id), raw)
+                await self._notice(event, address, answer)
+                return
             if raw == "/start" or raw.startswith("/start "):
                 argument = raw[len("/start") :].strip()
                 if argument:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channels.inbox import Inbox, InboxEvent
 from bot.channels.turns import customer_message, event_body
 from bot.channels.web_protocol import (
+    FollowUp,
     FrameError,
     Hello,
     Outgoing,
@@ -37,6 +38,7 @@ from bot.conversations.service import ConversationService
 from bot.conversations.store import ConversationStore
 from bot.core.logs import log_id
 from bot.core.ratelimit import RateLimiter, client_key
+from bot.notifications.follow_up import FollowUps
 from bot.settings import Limits
 from bot.texts import Texts
 
@@ -105,13 +107,15 @@ class WebChannel:
         trust_forwarded_for: bool = False,
         on_refused: Callable[[str], None] | None = None,
         run_now: Callable[[InboxEvent], asyncio.Task[None] | None] | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         """Compose the channel from the gateway's services (``allowed_origins``: ``("*",)`` allows any).
 
         ``on_refused`` is told of each connection or message refused by a limit, with which limit
         (``connections`` or ``messages``): the gateway's metrics count them. ``run_now`` starts the
         turn of a message stored already claimed, at once (the inbox worker's ``run_now``); without
-        it, or when it declines, the worker is woken.
+        it, or when it declines, the worker is woken. ``follow_ups`` keeps the email address a
+        customer gives for an agent's answer that comes after they left (``follow_up`` frames).
         """
         self._conversations = conversations
         self._store = store
@@ -125,6 +129,7 @@ class WebChannel:
         self._wake_inbox = wake_inbox
         self._start_turn = run_now
         self._on_refused = on_refused
+        self._follow_ups = follow_ups
         self._connections: Counter[str] = Counter()
 
     @property
@@ -284,6 +289,30 @@ class WebChannel:
                     await _send_json(ws, error_frame("rate_limited", self._texts.rate_limited, frame.client_id))
                     continue
                 await self._accept(ws, conversation_id, frame, customer_token)
+            elif isinstance(frame, FollowUp):
+                if limiter.take():
+                    self._refused("messages")
+                    await _send_json(ws, error_frame("rate_limited", self._texts.rate_limited))
+                    continue
+                await self._follow_up(ws, conversation_id, frame)
+
+    async def _follow_up(self, ws: web.WebSocketResponse, conversation_id: str, frame: FollowUp) -> None:
+        """Keep (or forget) the chat's follow-up address; answer whether it was kept."""
+        if self._follow_ups is None:
+            await _send_json(ws, {"type": "follow_up", "saved": False})
+            return
+        try:
+            if frame.email is None:
+                await self._follow_ups.forget(conversation_id)
+                saved = False
+            else:
+                saved = await self._follow_ups.remember(conversation_id, frame.email)
+        except SQLAlchemyError:
+            _LOGGER.exception("web.follow_up_failed conversation=%s", log_id(conversation_id))
+            await _send_json(ws, error_frame("unavailable", self._texts.dialogue_unavailable))
+            return
+        _LOGGER.info("web.follow_up conversation=%s saved=%s", log_id(conversation_id), saved)
+        await _send_json(ws, {"type": "follow_up", "saved": saved})
 
     async def _accept(
         self, ws: web.WebSocketResponse, conversation_id: str, frame: Outgoing, customer_token: str | None

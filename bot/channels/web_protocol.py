@@ -48,6 +48,17 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """The customer's email address for an agent's answer that comes after they left (``None``: withdrawn)."""
+
+    email: str | None
+
+
+#: Longest email address accepted in a ``follow_up`` frame.
+MAX_EMAIL = 320
+
+
+@dataclass(frozen=True)
 class Ping:
     """Keep-alive from the client."""
 
@@ -57,7 +68,7 @@ class Pong:
     """Answer to the server's keep-alive."""
 
 
-Frame = Hello | Outgoing | Ping | Pong
+Frame = Hello | Outgoing | FollowUp | Ping | Pong
 
 
 def parse_frame(raw: str, max_chars: int) -> Frame:
@@ -95,7 +106,20 @@ def parse_frame(raw: str, max_chars: int) -> Frame:
         if len(text) > max_chars:
             raise FrameError("too_long", f"message is longer than {max_chars} characters", known_id)
         return Outgoing(text=text, payload=payload or None, client_id=str(client_id))
+    if kind == "follow_up":
+        return _follow_up(data)
     raise FrameError("bad_frame", "unknown frame type")
+
+
+def _follow_up(data: dict[str, Any]) -> FollowUp:
+    """``{"consent": true, "email": "..."}`` keeps the address, ``{"consent": false}`` withdraws it."""
+    consent = data.get("consent")
+    if consent is False:
+        return FollowUp(None)
+    email = data.get("email")
+    if consent is not True or not isinstance(email, str) or not 0 < len(email.strip()) <= MAX_EMAIL:
+        raise FrameError("bad_frame", "follow_up needs consent true and an email, or consent false")
+    return FollowUp(email.strip())
 
 
 def _hello(data: dict[str, Any]) -> Hello:

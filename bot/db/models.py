@@ -633,6 +633,62 @@ class ContactChange(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
+class NotificationSetting(Base):
+    """Whether a customer wants order updates in their linked chat, and their quiet hours (docs/notifications.md)."""
+
+    __tablename__ = "customer_notification_settings"
+
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    order_updates = Column(Boolean, nullable=False, default=False)
+    # "HH:MM" local times (both or neither): a notification due in between waits until quiet_end.
+    quiet_start = Column(String(5))
+    quiet_end = Column(String(5))
+    timezone = Column(String(64), nullable=False, default="UTC")  # IANA
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class CustomerNotification(Base):
+    """One order update for one customer: recorded once (the unique key), sent through the outbox once.
+
+    ``state``: ``waiting`` (until ``due_at``: quiet hours) -> ``sent`` (the message is stored with
+    its outbox row, ``message_id``), or ``dropped`` (the customer opted out before it was due).
+    """
+
+    __tablename__ = "customer_notifications"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "order_number", "event", name="uq_customer_notifications_once"),
+        Index("ix_customer_notifications_due", "state", "due_at"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    customer_id = Column(String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False)
+    order_number = Column(String(20), nullable=False)
+    event = Column(String(20), nullable=False)  # shipped, delivered, refund_issued
+    # The chat it goes to, chosen when it was recorded (so every replica sends it to the same one).
+    conversation_id = Column(String(128), nullable=False)
+    channel = Column(String(20), nullable=False)
+    address = Column(JSON, nullable=False, default=dict)
+    text = Column(Text, nullable=False)
+    state = Column(String(12), nullable=False, default="waiting")
+    due_at = Column(DateTime, nullable=False)
+    message_id = Column(Integer, ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+
+
+class WebFollowUp(Base):
+    """A web chat's email address for an agent's answer that comes after the customer left (given with consent)."""
+
+    __tablename__ = "web_follow_ups"
+
+    conversation_id = Column(String(128), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
+    email = Column(String(320), nullable=False)
+    consented_at = Column(DateTime, nullable=False, default=utcnow)
+    # The handoff whose answer was last mailed (one mail per handoff) and when.
+    mailed_handoff_id = Column(Integer)
+    mailed_at = Column(DateTime)
+
+
 class AnalyticsEvent(Base):
     """One outcome of a conversation, recorded as it happens (docs/analytics.md).
 

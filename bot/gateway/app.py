@@ -43,7 +43,17 @@ from bot.conversations.store import ConversationStore
 from bot.db.engine import create_db_engine
 from bot.db.leases import ReplicaLeases
 from bot.dialogue.rasa_client import RasaClient
-from bot.gateway import agent_api, agent_tools_api, api, health, help_pages, insights, metrics, return_labels
+from bot.gateway import (
+    agent_api,
+    agent_tools_api,
+    api,
+    follow_up_api,
+    health,
+    help_pages,
+    insights,
+    metrics,
+    return_labels,
+)
 from bot.gateway.errors import error_middleware
 from bot.gateway.keys import (
     AGENTS,
@@ -58,6 +68,10 @@ from bot.gateway.keys import (
     HUB,
     INBOX,
     INBOX_WORKER,
+    NOTIFICATION_PREFERENCES,
+    NOTIFICATION_TEXTS,
+    ORDER_NOTIFICATIONS,
+    ORDER_STATUS,
     OUTBOX,
     OUTBOX_WORKER,
     SETTINGS,
@@ -70,18 +84,26 @@ from bot.gateway.keys import (
 )
 from bot.gateway.limits import rate_limit_middleware
 from bot.handoff.agents import AgentCredentials
+from bot.handoff.canned import load_canned_replies
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.events import HandoffEvents
-from bot.handoff.canned import load_canned_replies
 from bot.handoff.hours import load_hours
 from bot.handoff.lookup import HandoffLookup
 from bot.handoff.router import HandoffRouter
 from bot.handoff.routing import load_routing
-from bot.handoff.tools import HandoffTools
 from bot.handoff.service import HandoffService
 from bot.handoff.timers import HandoffTimers
+from bot.handoff.tools import HandoffTools
 from bot.help import load_help_center
 from bot.identity.deeplinks import DeepLinks
+from bot.identity.wiring import build_mailer
+from bot.notifications.commands import ChatOptIn
+from bot.notifications.follow_up import FollowUpMailer, FollowUps
+from bot.notifications.orders import OrderNotifications
+from bot.notifications.preferences import PreferenceStore
+from bot.notifications.texts import load_notification_texts
+from bot.notifications.timer import NotificationTimer
+from bot.records.status import OrderStatusUpdates
 from bot.settings import Settings
 from bot.slack.app import SlackApp
 from bot.texts import load_texts
@@ -186,6 +208,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         run_now=worker.run_now,
         trust_forwarded_for=settings.gateway.trust_forwarded_for,
         on_refused=functools.partial(app[metrics.METRICS].refused, web_channel.PLATFORM),
+        follow_ups=FollowUps(engine),
     )
     direct = app[DIRECT] = DirectChannel(
         conversations=conversations,
@@ -269,6 +292,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
         deep_links=DeepLinks(app[ENGINE], settings.identity.secret),
         wake_inbox=app[INBOX_WORKER].wake,
         leases=_leases(app),
+        opt_in=ChatOptIn(app[NOTIFICATION_PREFERENCES], app[NOTIFICATION_TEXTS]),
     )
     app[INBOX_WORKER].register(telegram_channel.PLATFORM, telegram.process)
     app[OUTBOX_WORKER].register(telegram.sender)
@@ -369,11 +393,37 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
 TIMERS_INTERVAL_S = 2.0
 
 
+@contextlib.asynccontextmanager
+async def _notifications(app: web.Application) -> AsyncIterator[None]:
+    """Follow-up (docs/notifications.md): order updates and their timer; answers mailed to web customers who left."""
+    settings, engine = app[SETTINGS], app[ENGINE]
+    app[ORDER_STATUS] = OrderStatusUpdates(engine)
+    app[NOTIFICATION_PREFERENCES] = PreferenceStore(
+        engine, link_idle=dt.timedelta(days=settings.identity.link_idle_days)
+    )
+    notifications = app[ORDER_NOTIFICATIONS] = OrderNotifications(
+        engine, store=app[STORE], texts=app[NOTIFICATION_TEXTS], publish=app[HUB].publish
+    )
+    follow_up = FollowUpMailer(
+        FollowUps(engine),
+        build_mailer(settings.smtp, settings.paths),
+        app[NOTIFICATION_TEXTS],
+        tabs_open=app[HUB].subscriber_count,
+    )
+    app[HANDOFFS].events.subscribe(follow_up)  # agents' answers to web customers who left
+    try:
+        async with NotificationTimer(notifications, leases=_leases(app)).running():
+            yield
+    finally:
+        await follow_up.close()
+
+
 #: Opened in this order, closed in reverse.
 RESOURCES: tuple[Resource, ...] = (
     _database,
     _http,
     _services,
+    _notifications,
     _relay,
     _slack,
     _telegram,
@@ -436,12 +486,14 @@ def create_app(settings: Settings) -> web.Application:
     texts_file = settings.paths.data_dir / "texts.yml"
     app[TEXTS] = load_texts(texts_file)
     app[CHANNEL_TEXTS] = load_channel_texts(texts_file)  # fails at start, not at the first Telegram message
+    app[NOTIFICATION_TEXTS] = load_notification_texts(texts_file)
     app[HELP_ARTICLES] = {a.id: a for a in load_help_center(settings.paths.data_dir / "help")}
     app.cleanup_ctx.append(_resources)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     app.add_routes(agent_api.routes)
     app.add_routes(agent_tools_api.routes)
+    app.add_routes(follow_up_api.routes)
     app.add_routes(metrics.routes)
     app.add_routes(help_pages.routes)
     app.add_routes(return_labels.routes)

@@ -20,6 +20,10 @@ from bot.dialogue.rasa_client import RasaClient
 from bot.handoff.agents import AgentCredentials
 from bot.handoff.service import HandoffService
 from bot.help import Article
+from bot.notifications.orders import OrderNotifications
+from bot.notifications.preferences import PreferenceStore
+from bot.notifications.texts import NotificationTexts
+from bot.records.status import OrderStatusUpdates
 from bot.settings import Settings
 from bot.slack.app import SlackApp
 from bot.texts import Texts
@@ -45,3 +49,7 @@ INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", Outbox)
 INBOX_WORKER = web.AppKey("inbox_worker", InboxWorker)
 OUTBOX_WORKER = web.AppKey("outbox_worker", OutboxWorker)
+ORDER_STATUS = web.AppKey("order_status", OrderStatusUpdates)
+ORDER_NOTIFICATIONS = web.AppKey("order_notifications", OrderNotifications)
+NOTIFICATION_PREFERENCES = web.AppKey("notification_preferences", PreferenceStore)
+NOTIFICATION_TEXTS = web.AppKey("notification_texts", NotificationTexts)

@@ -40,6 +40,7 @@ from bot.db.models import (
     Conversation,
     Customer,
     CustomerGuide,
+    CustomerNotification,
     DeepLink,
     Device,
     Handoff,
@@ -49,6 +50,7 @@ from bot.db.models import (
     LinkCode,
     LinkFailure,
     Message,
+    NotificationSetting,
     Order,
     OrderItem,
     OutboxItem,
@@ -58,6 +60,7 @@ from bot.db.models import (
     ServiceRequest,
     SlackDeskPost,
     Subscription,
+    WebFollowUp,
     utcnow,
 )
 from bot.identity.mailer import delete_maildir_mails
@@ -213,6 +216,16 @@ def export_customer(engine: Engine, customer_id: str, tracker_url: str | None) -
             "paused_guides": _rows(
                 connection, _table(CustomerGuide), _table(CustomerGuide).c.customer_id == customer_id, "paused_at"
             ),
+            # Order updates: what they opted into, and each update recorded for them (docs/notifications.md).
+            "notification_settings": _rows(
+                connection, _table(NotificationSetting), _table(NotificationSetting).c.customer_id == customer_id
+            ),
+            "notifications": _rows(
+                connection,
+                _table(CustomerNotification),
+                _table(CustomerNotification).c.customer_id == customer_id,
+                "id",
+            ),
         }
     status, events = tracker_events(tracker_url, conversation_ids)
     export["tracker_events"] = events
@@ -304,6 +317,12 @@ def _erase_rows(engine: Engine, subject: ErasureSubject) -> dict[str, int]:
             connection, delete(OutboxItem).where(OutboxItem.conversation_id.in_(conversation_ids))
         )
         _delete(connection, delete(DeepLink).where(DeepLink.customer_id == customer_id))
+        # Order updates hold message texts; the settings say what the person wanted; a web chat's follow-up address.
+        counts["notifications"] = _delete(
+            connection, delete(CustomerNotification).where(CustomerNotification.customer_id == customer_id)
+        )
+        _delete(connection, delete(NotificationSetting).where(NotificationSetting.customer_id == customer_id))
+        _delete(connection, delete(WebFollowUp).where(WebFollowUp.conversation_id.in_(conversation_ids)))
         counts["messages"] = _delete(connection, delete(Message).where(Message.conversation_id.in_(conversation_ids)))
         # Which help articles they read and whether those helped: about the person, so it goes too.
         counts["help_answers"] = _delete(

@@ -32,7 +32,7 @@ def _table_names(database_url: str) -> set[str]:
 
 
 def test_head_is_the_latest_revision() -> None:
-    assert head_revision() == "0011_replica_coordination"
+    assert head_revision() == "0014_notifications"
 
 
 def test_upgrade_builds_the_models_schema(migrated_database_url: str) -> None:

@@ -150,6 +150,8 @@ def test_export_has_every_section_and_nothing_of_others(populated: Engine, tmp_p
         "returns",
         "refunds",
         "paused_guides",
+        "notification_settings",
+        "notifications",
         "tracker_events",
         "tracker_store",
     }
@@ -234,6 +236,7 @@ async def test_erase_removes_the_bot_data_of_that_customer_only(populated: Engin
         "link_codes": 1,
         "link_failures": 1,
         "paused_guides": 1,
+        "notifications": 0,
         "tracker_events": 4,
     }
     assert _count(populated, CustomerGuide, CustomerGuide.customer_id == OTHER) == 1

@@ -242,13 +242,46 @@
   var sendButton = el("button", { id: "nimbus-chat-send", className: "nc-send", type: "submit", text: "Send" });
   var hint = el("div", { id: "nimbus-chat-hint", className: "nc-hint", "aria-live": "polite", hidden: true });
   var form = el("form", { className: "nc-composer", novalidate: true }, [input, sendButton]);
+  // Follow-up by email: if an agent answers after the customer left, the answer is mailed to the
+  // address they give here, with their consent (docs/notifications.md, "follow_up" frames).
+  var followToggle = el("button", {
+    id: "nimbus-chat-follow-up-toggle",
+    className: "nc-follow-up-toggle",
+    type: "button",
+    "aria-expanded": "false",
+    "aria-controls": "nimbus-chat-follow-up-form",
+    text: "Email me the answer if I leave",
+  });
+  var followEmail = el("input", {
+    id: "nimbus-chat-follow-up-email",
+    className: "nc-follow-up-email",
+    type: "email",
+    maxlength: "320",
+    autocomplete: "email",
+    "aria-label": "Your email address",
+    placeholder: "you@example.com",
+  });
+  var followConsent = el("input", { id: "nimbus-chat-follow-up-consent", type: "checkbox" });
+  var followConsentLabel = el("label", { className: "nc-follow-up-consent", for: "nimbus-chat-follow-up-consent" }, [
+    followConsent,
+    document.createTextNode(" I agree to get a support agent's answer to this chat by email."),
+  ]);
+  var followSave = el("button", { className: "nc-follow-up-save", type: "submit", text: "Save" });
+  var followForm = el("form", { id: "nimbus-chat-follow-up-form", className: "nc-follow-up-form", novalidate: true, hidden: true }, [
+    followEmail,
+    followConsentLabel,
+    followSave,
+  ]);
+  var followNote = el("div", { id: "nimbus-chat-follow-up-note", className: "nc-follow-up-note", "aria-live": "polite", hidden: true });
+  var followStop = el("button", { className: "nc-follow-up-toggle", type: "button", text: "Stop", hidden: true });
+  var followUp = el("div", { className: "nc-follow-up", hidden: true }, [followToggle, followForm, followNote, followStop]);
   var panel = el("div", {
     id: "nimbus-chat",
     className: "nc-panel",
     role: "dialog",
     "aria-labelledby": titleId,
     hidden: true,
-  }, [header, status, scroller, form, hint]);
+  }, [header, status, scroller, form, followUp, hint]);
   root.appendChild(panel);
   root.appendChild(launcher);
 
@@ -543,6 +576,8 @@
     buttonsBox = null;
     storeRemove(KEY_HISTORY);
     storeRemove(KEY_CURSOR);
+    followAddress = ""; // an address is kept per conversation: the new one has none
+    onFollowUp(false);
     for (var id in pendingEls) {
       if (Object.prototype.hasOwnProperty.call(pendingEls, id)) log.appendChild(pendingEls[id]);
     }
@@ -743,6 +778,9 @@
         case "typing":
           setTyping(frame.on === true);
           break;
+        case "follow_up":
+          onFollowUp(frame.saved === true);
+          break;
         case "error":
           onError(frame);
           break;
@@ -771,8 +809,57 @@
     clearTimeout(connectingTimer);
     connectingTimer = null;
     setStatus("");
+    followUp.hidden = false;
     flushOutbox();
   }
+
+  // ---------------------------------------------------------- follow-up by email
+  var followAddress = ""; // the address last sent, shown back once the server kept it
+
+  function setFollowNote(text) {
+    followNote.textContent = text || "";
+    followNote.hidden = !text;
+  }
+
+  function onFollowUp(saved) {
+    if (saved) {
+      followForm.hidden = true;
+      followToggle.hidden = true;
+      followToggle.setAttribute("aria-expanded", "false");
+      followStop.hidden = false;
+      setFollowNote("We'll email " + followAddress + " if an agent answers after you've left.");
+    } else if (followAddress) {
+      setFollowNote("That email address doesn't look right.");
+    } else {
+      followStop.hidden = true;
+      followToggle.hidden = false;
+      setFollowNote("");
+    }
+  }
+
+  followToggle.addEventListener("click", function () {
+    followForm.hidden = !followForm.hidden;
+    followToggle.setAttribute("aria-expanded", followForm.hidden ? "false" : "true");
+    if (!followForm.hidden) followEmail.focus();
+  });
+  followForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var address = followEmail.value.trim();
+    if (!address) {
+      setFollowNote("Type your email address first.");
+      return;
+    }
+    if (!followConsent.checked) {
+      setFollowNote("Tick the box to agree first.");
+      return;
+    }
+    followAddress = address;
+    if (!sendFrame({ type: "follow_up", email: address, consent: true })) setFollowNote("Not connected — try again in a moment.");
+  });
+  followStop.addEventListener("click", function () {
+    followAddress = "";
+    if (sendFrame({ type: "follow_up", consent: false })) setFollowNote("");
+  });
 
   function onMessage(frame) {
     var msg = normalizeMessage(frame);

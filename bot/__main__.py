@@ -419,10 +419,18 @@ def _routing_problems(settings: Settings, demo: Any) -> list[str]:
         rules,
         agent_skills={skill for agent in demo.agents if agent.active for skill in agent.skills},
         intents=[*intents, "nlu_fallback"],
-        guides=load_guides(data / "diagnostics").keys(),
+        guides=_guide_ids(load_guides, data / "diagnostics"),
         reasons=REASONS,
     )
     return [f"{data / 'routing.yml'}: {problem}" for problem in problems]
+
+
+def _guide_ids(load: Any, folder: Path) -> list[str] | None:
+    """The guides' ids, or ``None`` when a guide file is broken (validate_guides reports it with its line)."""
+    try:
+        return list(load(folder).keys())
+    except ValueError:
+        return None
 
 
 def cmd_records_api(settings: Settings, args: argparse.Namespace) -> int:

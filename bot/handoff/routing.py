@@ -191,19 +191,23 @@ def check_against(
     *,
     agent_skills: Iterable[str],
     intents: Iterable[str],
-    guides: Iterable[str],
+    guides: Iterable[str] | None,
     reasons: Sequence[str],
 ) -> list[str]:
-    """Problems between the rules and the rest of the data (``make validate``): names that exist nowhere."""
+    """Problems between the rules and the rest of the data (``make validate``): names that exist nowhere.
+
+    ``guides`` ``None``: the guides could not be read (their own check says why); guide names are not checked.
+    """
     problems: list[str] = []
-    known_skills, known_intents, known_guides = set(agent_skills), set(intents), set(guides)
+    known_skills, known_intents = set(agent_skills), set(intents)
+    known_guides = set(guides) if guides is not None else None
     for queue in rules.queues.values():
         if queue.skill is not None and queue.skill not in known_skills:
             problems.append(f"queue {queue.id!r} needs skill {queue.skill!r}, which no agent in agents.yml has")
     for index, rule in enumerate(rules.rules, 1):
         for intent in sorted(rule.intents - known_intents):
             problems.append(f"rule #{index}: intent {intent!r} is not in domain.yml")
-        for guide in sorted(rule.guides - known_guides):
+        for guide in sorted(rule.guides - known_guides) if known_guides is not None else ():
             problems.append(f"rule #{index}: guide {guide!r} is not in data/diagnostics")
         for reason in sorted(rule.reasons - set(reasons)):
             problems.append(f"rule #{index}: reason {reason!r} is not a handoff reason")

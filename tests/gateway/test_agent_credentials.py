@@ -73,7 +73,8 @@ async def test_me_says_whose_token_it_is(gateway: Gateway, desk: tuple[int, dict
     for agent, name in (("AG-01", "Lena"), ("AG-02", "Tomás")):
         resp = await client.get("/api/v1/agents/me", headers=bearer(tokens[agent]))
         assert resp.status == 200
-        assert await resp.json() == {"id": agent, "name": name}
+        me = await resp.json()
+        assert (me["id"], me["name"], me["presence"]) == (agent, name, "offline")
     for headers in ({}, bearer("not-a-token"), CUSTOMER, bearer(SHARED)):
         resp = await client.get("/api/v1/agents/me", headers=headers)
         assert resp.status == 401

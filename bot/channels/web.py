@@ -320,7 +320,7 @@ class WebChannel:
         """Store the message in the inbox (once per client id); its echo and replies come through the hub."""
         try:
             identity = await self._identify(conversation_id, customer_token)
-            body = event_body(frame.text, frame.payload, frame.client_id, identity)
+            body = event_body(frame.text, frame.payload, frame.client_id, identity, frame.language)
             stored, new = await self._inbox.accept_or_find(
                 PLATFORM,
                 f"{conversation_id}:{frame.client_id}",

@@ -8,6 +8,7 @@ from typing import Any
 from bot.core import jsonsafe
 from bot.core.messages import StoredMessage
 from bot.core.text import clean_text, is_client_id, is_conversation_id
+from bot.handoff.language import language_code
 
 
 class FrameError(ValueError):
@@ -45,6 +46,7 @@ class Outgoing:
     text: str
     payload: str | None
     client_id: str
+    language: str | None = None  # the browser's language (``de``), for routing a handoff
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,9 @@ def parse_frame(raw: str, max_chars: int) -> Frame:
             raise FrameError("bad_frame", "message is empty", known_id)
         if len(text) > max_chars:
             raise FrameError("too_long", f"message is longer than {max_chars} characters", known_id)
-        return Outgoing(text=text, payload=payload or None, client_id=str(client_id))
+        # The browser's language: a malformed tag is ignored (it only helps routing).
+        language = language_code(data.get("language"))
+        return Outgoing(text=text, payload=payload or None, client_id=str(client_id), language=language)
     if kind == "follow_up":
         return _follow_up(data)
     raise FrameError("bad_frame", "unknown frame type")

@@ -169,3 +169,14 @@ def test_accepted_messages_carry_storable_clean_text(data: dict[str, Any]) -> No
     frame.text.encode("utf-8")
     (frame.payload or "").encode("utf-8")
     assert frame.text == clean_text(frame.text) and frame.text
+
+
+@pytest.mark.parametrize(
+    ("language", "parsed"),
+    [("de-DE", "de"), ("fr", "fr"), ("pt_BR", "pt"), (None, None), ("", None), ("x", None), (42, None), ("<b>", None)],
+)
+def test_a_messages_browser_language_is_kept_when_it_is_a_tag(language: Any, parsed: str | None) -> None:
+    frame = {"type": "message", "text": "hello", "client_id": "c-1", "language": language}
+    assert parse_frame(json.dumps(frame), 4000) == Outgoing(
+        text="hello", payload=None, client_id="c-1", language=parsed
+    )

@@ -604,6 +604,8 @@
   function messageFrame(item) {
     var frame = { type: "message", text: item.text, client_id: item.client_id };
     if (typeof item.payload === "string") frame.payload = item.payload;
+    // The browser's language routes a handoff to an agent who speaks it (docs/routing.md).
+    if (typeof navigator.language === "string" && navigator.language) frame.language = navigator.language;
     return frame;
   }
 

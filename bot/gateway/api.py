@@ -13,9 +13,9 @@ from aiohttp import web
 from bot.channels.direct import IdempotencyConflict
 from bot.core import jsonsafe
 from bot.core.text import clean_text, is_client_id, is_conversation_id
-from bot.handoff.language import language_code
 from bot.gateway.errors import ApiError
 from bot.gateway.keys import DIRECT, ENGINE, SETTINGS, STORE, TELEGRAM
+from bot.handoff.language import language_code
 from bot.identity.deeplinks import DeepLinks, UnknownCustomer
 
 routes = web.RouteTableDef()

@@ -96,7 +96,9 @@ def test_console_agent_accepts_an_offer_notes_canned_reply_tags_transfer_and_sea
             expect(bot.first).to_be_visible(timeout=30_000)
             handoff = wait_for(
                 "the handoff",
-                lambda: [h for h in agent_api(stack, "GET", "handoffs?status=open")["handoffs"] if h["id"] not in before],
+                lambda: [
+                    h for h in agent_api(stack, "GET", "handoffs?status=open")["handoffs"] if h["id"] not in before
+                ],
             )[0]
             handoff_id = int(handoff["id"])
             accept = console.locator(f"#ac-offer-accept-{handoff_id}")

@@ -355,9 +355,7 @@ async def test_queue_filter_escalations_dead_letters_and_search(
     )
     with database(settings) as engine, session_factory(engine).begin() as session:
         # Escalated long ago and still unclaimed (the handoff timers do this after escalate_after_minutes).
-        session.execute(
-            update(Handoff).where(Handoff.id == hardware).values(escalated_at=utcnow(), stage="escalated")
-        )
+        session.execute(update(Handoff).where(Handoff.id == hardware).values(escalated_at=utcnow(), stage="escalated"))
         session.add(
             InboxItem(
                 platform="telegram",

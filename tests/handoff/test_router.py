@@ -94,7 +94,7 @@ async def test_a_german_billing_handoff_goes_first_to_the_billing_agent_who_spea
 
 
 async def test_an_agent_at_capacity_is_skipped(rig: Any) -> None:
-    router, heard, engine = rig
+    router, _heard, engine = rig
     await online(router, LENA, SANNE, PRIYA)
     hold(engine, LENA, 2)  # Lena's capacity is 2
     first = await router.route(open_handoff(engine, "c-1", billing("de")))
@@ -202,7 +202,7 @@ async def test_while_offered_only_that_agent_may_claim(rig: Any) -> None:
 
 
 async def test_a_new_handoff_missed_by_its_replica_is_routed_by_the_check(rig: Any) -> None:
-    router, heard, engine = rig
+    router, _heard, engine = rig
     await online(router, SANNE)
     handoff_id = open_handoff(engine, "c-missed", billing("de"))
     assert await router.check(utcnow()) == []  # its own replica still has its moment
@@ -211,7 +211,7 @@ async def test_a_new_handoff_missed_by_its_replica_is_routed_by_the_check(rig: A
 
 
 async def test_transfer_to_an_agent_or_back_to_a_queue(rig: Any) -> None:
-    router, heard, engine = rig
+    router, _heard, engine = rig
     tools = HandoffTools(engine, list(RULES.queues))
     await online(router, LENA, SANNE)
     handoff_id = open_handoff(engine, "c-move", billing("de"))

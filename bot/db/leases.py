@@ -5,14 +5,19 @@ long polling). A replica holds a named lease until a time and renews it while it
 dies, another takes the lease once that time has passed. Taking and renewing are one
 conditional ``UPDATE`` (or the first ``INSERT``), so two replicas never both hold one.
 
+:class:`LeasedLoop`: a background loop that one replica at a time runs, under a lease.
+
 :class:`SeenEvents`: a platform event handled once whichever replica it reaches (Slack retries
 an event it thinks was lost, and a load balancer may hand the retry to another replica).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy import delete, insert, update
 from sqlalchemy.engine import Engine
@@ -87,3 +92,51 @@ class SeenEvents:
                     delete(SeenEvent).where(SeenEvent.source == self._source, SeenEvent.seen_at < utcnow() - self._keep)
                 )
         return True
+
+
+class LeasedLoop:
+    """Runs ``step`` every ``interval_s`` seconds, while this replica holds lease ``name`` (always without leases).
+
+    The lease lasts three intervals, so another replica takes over within that long of the
+    holder's death. A failing step is logged as ``failure`` and tried again next time.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        step: Callable[[], Awaitable[object]],
+        *,
+        interval_s: float,
+        leases: ReplicaLeases | None,
+        failure: str,
+    ) -> None:
+        """Run ``step`` under lease ``name`` of ``leases``."""
+        self._name = name
+        self._step = step
+        self._interval_s = interval_s
+        self._leases = leases
+        self._failure = failure
+
+    async def run(self) -> None:
+        """Step forever (cancel to stop)."""
+        while True:
+            try:
+                if self._leases is None or await asyncio.to_thread(self._leases.hold, self._name, self._interval_s * 3):
+                    await self._step()
+            except Exception:
+                _LOGGER.exception(self._failure)
+            await asyncio.sleep(self._interval_s)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run in the background for the duration of the block; release the lease after."""
+        task = asyncio.create_task(self.run(), name=self._name)
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if self._leases is not None:
+                with contextlib.suppress(Exception):  # unreleased, it runs out by itself
+                    await asyncio.to_thread(self._leases.release, self._name)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from bot.db.engine import session_factory
-from bot.db.leases import ReplicaLeases
+from bot.db.leases import LeasedLoop, ReplicaLeases
 from bot.db.models import Handoff, HandoffStatus, Message, Sender, utcnow
 from bot.handoff.events import HandoffClosed, HandoffEscalated, HandoffEvents
 from bot.handoff.hours import BusinessHours
@@ -150,31 +150,11 @@ class HandoffTimers:
                     done.append((handoff_id, conversation_id, agent_id))
         return done
 
-    async def run(self) -> None:
-        """Check forever (cancel to stop); a failing check is logged and retried next time."""
-        while True:
-            try:
-                if await self._holding():
-                    await self.check()
-            except Exception:
-                _LOGGER.exception("handoff.timers_failed")
-            await asyncio.sleep(self._interval_s)
-
-    async def _holding(self) -> bool:
-        if self._leases is None:
-            return True
-        return await asyncio.to_thread(self._leases.hold, LEASE, self._interval_s * 3)
-
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[HandoffTimers]:
         """Run the checks in the background for the duration of the block."""
-        task = asyncio.create_task(self.run())
-        try:
+        loop = LeasedLoop(
+            LEASE, self.check, interval_s=self._interval_s, leases=self._leases, failure="handoff.timers_failed"
+        )
+        async with loop.running():
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            if self._leases is not None:
-                with contextlib.suppress(Exception):  # unreleased, it runs out by itself
-                    await asyncio.to_thread(self._leases.release, LEASE)

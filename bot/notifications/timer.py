@@ -8,12 +8,11 @@ replicas only the holder of the ``notifications`` lease runs it; sending is safe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from bot.db.leases import ReplicaLeases
+from bot.db.leases import LeasedLoop, ReplicaLeases
 from bot.notifications.orders import OrderNotifications
 
 _LOGGER = logging.getLogger(__name__)
@@ -33,33 +32,20 @@ class NotificationTimer:
         self._interval_s = interval_s
         self._leases = leases
 
-    async def run(self) -> None:
-        """Send forever (cancel to stop); a failing round is logged and tried again next time."""
-        while True:
-            try:
-                if await self._holding():
-                    sent = await self._notifications.send_due()
-                    if sent:
-                        _LOGGER.info("notifications.round sent=%d", len(sent))
-            except Exception:
-                _LOGGER.exception("notifications.round_failed")
-            await asyncio.sleep(self._interval_s)
-
-    async def _holding(self) -> bool:
-        if self._leases is None:
-            return True
-        return await asyncio.to_thread(self._leases.hold, LEASE, self._interval_s * 3)
+    async def _send_due(self) -> None:
+        sent = await self._notifications.send_due()
+        if sent:
+            _LOGGER.info("notifications.round sent=%d", len(sent))
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[NotificationTimer]:
         """Run in the background for the duration of the block."""
-        task = asyncio.create_task(self.run(), name="notifications-timer")
-        try:
+        loop = LeasedLoop(
+            LEASE,
+            self._send_due,
+            interval_s=self._interval_s,
+            leases=self._leases,
+            failure="notifications.round_failed",
+        )
+        async with loop.running():
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            if self._leases is not None:
-                with contextlib.suppress(Exception):  # unreleased, it runs out by itself
-                    await asyncio.to_thread(self._leases.release, LEASE)

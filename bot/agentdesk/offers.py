@@ -80,16 +80,9 @@ class SlackOffers:
             await self._ephemeral(offer.channel, user, self._texts.not_an_agent, None)
             return
         outcome = await self._handoffs.claim(handoff_id, agent.id, via="slack")
-        answers = {
-            "already_yours": self._texts.already_yours,
-            "taken": self._texts.already_claimed,
-            "offered_to_another": self._texts.offered_to_another,
-            "resolved": self._texts.handoff_closed,
-            "not_found": self._texts.handoff_missing,
-            "unknown_agent": self._texts.not_an_agent,
-        }
-        if outcome in answers:
-            await self._ephemeral(offer.channel, user, answers[outcome], None)
+        refused = self._texts.claim_refused(outcome)
+        if refused is not None:
+            await self._ephemeral(offer.channel, user, refused, None)
         if outcome in ("taken", "resolved", "not_found") and await self._threads.finish_offer(offer):
             await self._show(handoff_id, offer, self._texts.offer_passed)
 

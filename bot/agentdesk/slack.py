@@ -305,16 +305,9 @@ class SlackDesk:
             await self._ephemeral(channel, user, self._texts.not_an_agent)
             return
         outcome = await self._handoffs.claim(handoff_id, agent.id, via="slack")
-        answers = {
-            "already_yours": self._texts.already_yours,
-            "taken": self._texts.already_claimed,
-            "offered_to_another": self._texts.offered_to_another,
-            "resolved": self._texts.handoff_closed,
-            "not_found": self._texts.handoff_missing,
-            "unknown_agent": self._texts.not_an_agent,
-        }
-        if outcome in answers:  # "claimed" shows on the root message (the HandoffClaimed event)
-            await self._ephemeral(channel, user, answers[outcome])
+        refused = self._texts.claim_refused(outcome)
+        if refused is not None:  # "claimed" shows on the root message (the HandoffClaimed event)
+            await self._ephemeral(channel, user, refused)
 
     async def _resolve(self, handoff_id: int, user: str, channel: str) -> None:
         agent = await self._roster.agent_for(user)

@@ -116,3 +116,14 @@ class SlackDeskTexts:
     home_hint: str = "Type `/support` anywhere for the desk's commands."
     # -- privacy ----------------------------------------------------------------------------
     erased: str = "This handoff's details were erased at the customer's request."
+
+    def claim_refused(self, outcome: str) -> str | None:
+        """What an agent is told when a claim (Claim or Accept) did not make the handoff theirs now."""
+        return {
+            "already_yours": self.already_yours,
+            "taken": self.already_claimed,
+            "offered_to_another": self.offered_to_another,
+            "resolved": self.handoff_closed,
+            "not_found": self.handoff_missing,
+            "unknown_agent": self.not_an_agent,
+        }.get(outcome)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.core.yamlfile import read_yaml
 
 DEFAULT_PATH = Path("data") / "canned_replies.yml"
 #: The placeholders a canned reply may use.
@@ -95,13 +95,7 @@ def load_canned_replies(path: Path) -> tuple[CannedReply, ...]:
     Raises:
         CannedRepliesError: the file is missing, not YAML, or invalid.
     """
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CannedRepliesError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        raise CannedRepliesError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_canned_replies(document, str(path))
+    return parse_canned_replies(read_yaml(path, CannedRepliesError), str(path))
 
 
 def fill(reply: CannedReply, values: Mapping[str, str | None]) -> CannedText:

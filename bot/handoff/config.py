@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.core.yamlfile import read_yaml
 
 DEFAULT_PATH = Path("data") / "handoff.yml"
 
@@ -88,12 +88,4 @@ def load_handoff_config(path: Path = DEFAULT_PATH) -> HandoffConfig:
     Raises:
         HandoffConfigError: the file cannot be read, is not YAML, or a value is invalid.
     """
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HandoffConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise HandoffConfigError(f"{path}{line}: invalid YAML") from exc
-    return parse_handoff_config(document, str(path))
+    return parse_handoff_config(read_yaml(path, HandoffConfigError), str(path))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.core.yamlfile import read_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -86,13 +86,7 @@ def load_hours(path: Path) -> BusinessHours:
     Raises:
         HoursError: with the file name and the offending key.
     """
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HoursError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise HoursError(f"{path}{f' line {mark.line + 1}' if mark else ''}: invalid YAML") from exc
+    document = read_yaml(path, HoursError)
     if not isinstance(document, dict):
         raise HoursError(f"{path}: expected a mapping")
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.core.yamlfile import read_yaml
 
 DEFAULT_PATH = Path("data") / "routing.yml"
 _MATCHERS = ("reasons", "guides", "actions", "intents")
@@ -177,13 +177,7 @@ def load_routing(path: Path) -> RoutingRules:
     Raises:
         RoutingError: the file is missing, is not YAML, or is invalid.
     """
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RoutingError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        raise RoutingError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_routing(document, str(path))
+    return parse_routing(read_yaml(path, RoutingError), str(path))
 
 
 def check_against(

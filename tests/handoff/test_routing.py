@@ -62,7 +62,7 @@ def test_every_queue_but_the_default_needs_its_skill() -> None:
         (("  - id: orders\n", "  - id: orders\n  - id: orders\n"), "listed twice"),
         (("heartbeat_timeout_seconds: 90", "heartbeat_timeout_seconds: 90\nsurprise: 1"), "unknown key"),
         (("rules:", "rules: [{queue: general}]\nold_rules:"), "matches nothing|unknown key"),
-        (("queues:", "queues: [\n"), "not valid YAML"),
+        (("queues:", "queues: [\n"), "invalid YAML"),
     ],
 )
 def test_broken_routing_files_are_refused_clearly(tmp_path: Path, change: tuple[str, str], message: str) -> None:

@@ -21,6 +21,8 @@ from bot.records import AuditedRecords, RecordsUnavailable
 
 #: Orders counted in the agent's record summary.
 SUMMARY_ORDERS = 50
+#: The customer's other conversations named in the packet (the console shows them all).
+HISTORY_CONVERSATIONS = 10
 
 
 def customer_texts(tracker: Tracker) -> list[str]:
@@ -42,6 +44,7 @@ async def customer_record(tracker: Tracker) -> dict[str, Any] | None:
     if customer_id is None:
         return None
     records = AuditedRecords(services.records(), services.engine(), channel_name(tracker))
+    history = await customer_history(customer_id, tracker.sender_id)
     try:
         orders, devices, subscriptions = await asyncio.gather(
             records.recent_orders(customer_id, limit=SUMMARY_ORDERS),
@@ -49,8 +52,18 @@ async def customer_record(tracker: Tracker) -> dict[str, Any] | None:
             records.subscriptions(customer_id),
         )
     except RecordsUnavailable:
-        return {"id": customer_id, "summary": None}
-    return {"id": customer_id, "summary": customer_summary(orders, devices, subscriptions)}
+        return {"id": customer_id, "summary": None, "history": history}
+    return {"id": customer_id, "summary": customer_summary(orders, devices, subscriptions), "history": history}
+
+
+async def customer_history(customer_id: str, conversation_id: str) -> dict[str, Any]:
+    """The customer's other conversations (every channel, 30 days) and open requests, for the agent."""
+    view = await services.handoff_lookup().customer_view(customer_id) or {}
+    others = [c for c in view.get("conversations", []) if c["id"] != conversation_id][:HISTORY_CONVERSATIONS]
+    return {
+        "conversations": [{k: c[k] for k in ("id", "channel", "last_at", "outcome")} for c in others],
+        "open_requests": [r for r in view.get("open_requests", []) if r["conversation_id"] != conversation_id],
+    }
 
 
 async def hand_over(

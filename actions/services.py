@@ -22,6 +22,7 @@ from bot.diagnostics import DiagnosticTree, load_guides
 from bot.diagnostics.saved import SavedGuides
 from bot.handoff.config import HandoffConfig, load_handoff_config
 from bot.handoff.hours import BusinessHours, load_hours
+from bot.handoff.lookup import HandoffLookup
 from bot.handoff.requests import HandoffRequests
 from bot.handoff.routing import load_routing
 from bot.help import HelpIndex, SearchSettings, load_help_center
@@ -52,6 +53,11 @@ class Services:
     def handoff_requests(self) -> HandoffRequests:
         """Opening handoffs (each in its queue of ``data/routing.yml``) and storing CSAT scores."""
         return HandoffRequests(self.engine, load_routing(self.settings.paths.data_dir / "routing.yml"))
+
+    @functools.cached_property
+    def handoff_lookup(self) -> HandoffLookup:
+        """A customer's conversations across channels (``bot.handoff.lookup``)."""
+        return HandoffLookup(self.engine)
 
     @functools.cached_property
     def analytics(self) -> EventSink:
@@ -168,6 +174,11 @@ def turn_secret() -> str:
 def engine() -> Engine:
     """The project database."""
     return current().engine
+
+
+def handoff_lookup() -> HandoffLookup:
+    """A customer's conversations across channels, for the handoff packet."""
+    return current().handoff_lookup
 
 
 def handoff_requests() -> HandoffRequests:

@@ -136,6 +136,7 @@ async def test_request_human_pauses_the_running_guide_and_hands_over_its_path(
     assert packet["customer"] == {
         "id": "C1004",
         "summary": {"orders": 3, "latest_order": {"number": "100378", "status": "shipped"}, "devices": 2, "plan": None},
+        "history": {"conversations": [], "open_requests": []},  # no other conversation of C1004
     }
     assert packet["slots"] == {"product": "velo ax3000"}  # internal slots and anything like an email are left out
     assert packet["summary"] == (
@@ -205,3 +206,19 @@ async def test_frustration_signal_by_shouting_rephrasing_or_the_intent(services:
         "intent:frustrated",
         None,
     ]
+
+
+async def test_the_packet_names_the_customers_other_conversations_and_open_requests(services: Services) -> None:
+    with Session(services.engine) as session, session.begin():
+        session.add(Conversation(id="telegram-4711", channel="telegram", customer_id="C1004"))
+    earlier, _ = HandoffRequests(services.engine).request("telegram-4711", "customer_request", {}, "telegram")
+    tracker = make_tracker("can I talk to someone", "request_human", customer_id="C1004")
+
+    await run(ActionRequestHuman(), tracker)
+
+    [handoff] = [h for h in handoff_rows(services.engine) if h["id"] != earlier.id]
+    history = handoff["packet"]["customer"]["history"]
+    assert [(c["id"], c["channel"], c["outcome"]) for c in history["conversations"]] == [
+        ("telegram-4711", "telegram", "waiting for an agent")
+    ]
+    assert [(r["id"], r["status"]) for r in history["open_requests"]] == [(earlier.id, "open")]

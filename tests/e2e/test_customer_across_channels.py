@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,14 @@ def saved_guides(rig: Rig, customer: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
+async def until_mailed(mailbox: MailSink, email: str, timeout_s: float = 10) -> list[str]:
+    """The codes mailed to ``email``, once there is one (or ``[]`` after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while not mailbox.codes_for(email) and time.monotonic() < deadline:  # noqa: ASYNC110 (the sink is another thread)
+        await asyncio.sleep(0.2)
+    return mailbox.codes_for(email)
+
+
 def keyboard(message: dict[str, Any]) -> list[tuple[str, str]]:
     rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
     return [(b["text"], b["callback_data"]) for row in rows for b in row]
@@ -119,9 +128,11 @@ async def test_a_verified_customer_pauses_a_guide_in_the_widget_and_resumes_it_o
 
     # The same customer on Telegram: the chat is linked by a code mailed to them.
     chat = TelegramChat(rig, session, 720_001)
-    await chat.say("verify me")
-    await chat.say(email)
-    linked = await chat.say(mailbox.codes_for(email)[-1])
+    asked = await chat.say("verify me")
+    told = await chat.say(email)
+    codes = await until_mailed(mailbox, email)
+    assert codes, f"no code mailed; the bot said {texts(asked)} then {texts(told)}"
+    linked = await chat.say(codes[-1])
     assert linked, "the bot said nothing to the code"
 
     hello = await chat.say("hi")

@@ -82,6 +82,10 @@ KNOWN_METHODS = frozenset(
 _POLL = 0.02
 
 
+#: How many fakes this test run made (each starts its update ids in a range of its own).
+_FAKES = itertools.count()
+
+
 @dataclass
 class TelegramCall:
     """One Bot API call: the method, its decoded parameters, when it arrived and how it was answered."""
@@ -141,7 +145,9 @@ class FakeTelegram:
     _messages: dict[tuple[Any, int], dict[str, Any]] = field(default_factory=dict)
     _faults: dict[str, list[_Fault]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _update_ids: itertools.count = field(default_factory=lambda: itertools.count(10001))
+    # Each fake numbers its updates in its own range: two fakes in one test run may deliver to
+    # gateways sharing a database, which would take a reused update id for a redelivery.
+    _update_ids: itertools.count = field(default_factory=lambda: itertools.count(10001 + 1_000_000 * next(_FAKES)))
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _callback_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _closing: bool = False

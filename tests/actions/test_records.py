@@ -219,6 +219,7 @@ async def test_three_wrong_order_numbers_hand_over_to_a_person(services: Service
     assert packet["customer"] == {
         "id": "C1004",
         "summary": {"orders": 3, "latest_order": {"number": "100378", "status": "shipped"}, "devices": 2, "plan": None},
+        "history": {"conversations": [], "open_requests": []},
     }
 
 

@@ -20,6 +20,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(size: int) -> int:
+    """A port P such that P, P+1, ... P+size-1 are all free on 127.0.0.1 right now.
+
+    A cluster's tier listens on its front port and its replicas on the next ones
+    (``bot.cluster.ClusterPlan.replica_port``); a lone free port may have a busy neighbour.
+    """
+    for _ in range(100):
+        first = free_port()
+        if first + size <= 65535 and all(_bindable(first + i) for i in range(1, size)):
+            return first
+    raise RuntimeError(f"no {size} free ports in a row on 127.0.0.1")
+
+
 @functools.cache
 def interface_addresses() -> tuple[str, ...]:
     """This machine's own IPv4 addresses other than loopback (what another pod would connect to)."""

@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.settings import PROJECT_ROOT
-from tests.helpers import free_port
+from tests.helpers import free_port, free_ports
 
 
 @dataclass
@@ -108,6 +108,16 @@ def serve_in_thread(app: web.Application) -> Iterator[int]:
         thread.join(5)
 
 
+def _ports(block: int) -> tuple[int, int, int]:
+    """Three distinct front ports, each followed by ``block - 1`` free ones."""
+    chosen: list[int] = []
+    while len(chosen) < 3:
+        port = free_ports(block)
+        if all(abs(port - other) >= block for other in chosen):
+            chosen.append(port)
+    return chosen[0], chosen[1], chosen[2]
+
+
 def start_stack(
     var_dir: Path,
     models_dir: Path,
@@ -115,6 +125,7 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     command: tuple[str, ...] = ("run",),
     database_urls: tuple[str, str] | None = None,
+    attempt: int = 1,
 ) -> RunningStack:
     """Run ``python -m bot run --no-train`` (or ``command``: ``cluster ...``) and wait until it is ready.
 
@@ -122,9 +133,9 @@ def start_stack(
     files in ``var_dir`` (a cluster's PostgreSQL databases).
     """
     var_dir.mkdir(parents=True, exist_ok=True)
-    gateway_port = free_port()
-    rasa_port = free_port()
-    action_port = free_port()
+    # A cluster's replicas listen on the ports after their front's.
+    block = 1 + (int(command[command.index("--replicas") + 1]) if "--replicas" in command else 0)
+    gateway_port, rasa_port, action_port = _ports(block)
     env = {
         **os.environ,
         "BOT_ENV": "development",
@@ -175,6 +186,9 @@ def start_stack(
             stack.agent_token = printed.group(1)
             return stack
         if process.poll() is not None:
+            if process.returncode == 2 and "already in use" in stack.output() and attempt < 3:
+                # Another program took a port between our choosing it and the bot's binding it.
+                return start_stack(var_dir, models_dir, ready_timeout_s, extra_env, command, database_urls, attempt + 1)
             raise RuntimeError(f"bot exited with {process.returncode}:\n{stack.output()}\n{stack.logs()}")
         time.sleep(0.5)
     stack.stop()

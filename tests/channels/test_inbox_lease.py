@@ -27,7 +27,9 @@ async def test_a_long_turn_is_not_taken_by_another_replica(migrated_engine: Engi
     worker.start()
     try:
         for _ in range(100):
-            if processed:
+            # Done once the worker recorded it, not merely when the handler returned (closing the
+            # worker in between would leave the event pending, to be retried).
+            if processed and (done := await mine.get(processed[0])) is not None and done.state == "done":
                 break
             await asyncio.sleep(0.1)
     finally:

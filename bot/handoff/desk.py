@@ -117,12 +117,23 @@ class HandoffDesk:
         self._sessions = session_factory(engine)
 
     async def handoffs(
-        self, status: str | None = None, *, queue: str | None = None, escalated: bool = False
+        self,
+        status: str | None = None,
+        *,
+        queue: str | None = None,
+        escalated: bool = False,
+        offered_to: str | None = None,
     ) -> list[HandoffView]:
-        """Handoffs, oldest first; only those with ``status`` (open, claimed, resolved), in ``queue``, escalated."""
-        return await asyncio.to_thread(self._list, status, queue, escalated)
+        """Handoffs, oldest first, filtered when asked.
 
-    def _list(self, status: str | None, queue: str | None = None, escalated: bool = False) -> list[HandoffView]:
+        Only those with ``status`` (open, claimed, resolved), in ``queue``, escalated, or offered to
+        ``offered_to`` alone right now.
+        """
+        return await asyncio.to_thread(self._list, status, queue, escalated, offered_to)
+
+    def _list(
+        self, status: str | None, queue: str | None = None, escalated: bool = False, offered_to: str | None = None
+    ) -> list[HandoffView]:
         query = select(Handoff).order_by(Handoff.id)
         if status is not None:
             query = query.where(Handoff.status == HandoffStatus(status))
@@ -130,6 +141,8 @@ class HandoffDesk:
             query = query.where(Handoff.queue == queue)
         if escalated:
             query = query.where(Handoff.escalated_at.is_not(None))
+        if offered_to is not None:
+            query = query.where(Handoff.stage == "agent", Handoff.offered_to == offered_to)
         with self._sessions() as session:
             return [_view(row) for row in session.execute(query).scalars()]
 

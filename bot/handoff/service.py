@@ -157,9 +157,7 @@ class HandoffService:
 
     async def offers(self, agent_id: str) -> list[HandoffView]:
         """Handoffs offered to the agent now, waiting for their answer."""
-        return [
-            view for view in await self._desk.handoffs("open") if view.stage == "agent" and view.offered_to == agent_id
-        ]
+        return await self._desk.handoffs("open", offered_to=agent_id)
 
     async def decline(self, handoff_id: int, agent_id: str, *, via: Via) -> DeclineOutcome:
         """Let an offer pass: the next agent who fits gets it, or the queue's team."""
